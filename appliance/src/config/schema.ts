@@ -1,0 +1,195 @@
+// The one config schema of the appliance. Every key has its default here (and in
+// appliance/config.example.yaml, which a test keeps in sync); sizes and durations carry units.
+// load.ts validates a file against it once at start, freezes the result and injects it; nothing else
+// reads YAML or environment for settings.
+import { z } from 'zod';
+import { credentialRef } from './credential-ref.ts';
+import { cidr, duration, ipAddress, name, port, size } from './fields.ts';
+import { acsRouteFields } from './route-acs.ts';
+import { captureRouteFields } from './route-capture.ts';
+import { graphRouteFields } from './route-graph.ts';
+import { smtpRouteFields } from './route-smtp.ts';
+import { ruleSchema } from './rules.ts';
+
+const tlsSchema = z
+  .strictObject({
+    /** none: plain only; starttls: plain with STARTTLS offered; implicit: TLS from the first byte. */
+    mode: z.enum(['none', 'starttls', 'implicit']).default('none'),
+    /** PEM certificate chain file. Required unless mode is none; never smtp-server's built-in one. */
+    cert: z.string().optional(),
+    /** PEM private key file. */
+    key: z.string().optional(),
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  })
+  .prefault({});
+
+export const listenerSchema = z
+  .strictObject({
+    name,
+    address: ipAddress.default('127.0.0.1'),
+    port,
+    tls: tlsSchema,
+    /** Offer SMTP AUTH (PLAIN, LOGIN) on this listener. */
+    auth: z.boolean().default(true),
+    /**
+     * Allow AUTH without TLS. Only for loopback or a trusted management network: passwords would
+     * cross the wire in clear text.
+     */
+    allowCleartextAuth: z.boolean().default(false),
+    maxMessageSize: size.default(36_700_160),
+    maxClients: z.number().int().min(1).default(100),
+    maxRecipients: z.number().int().min(1).default(100),
+    /** Idle time before the connection is closed with 421. */
+    socketTimeout: duration.default(60_000),
+  })
+  .superRefine((l, ctx) => {
+    if (l.tls.mode !== 'none') {
+      for (const key of ['cert', 'key'] as const) {
+        if (!l.tls[key]) {
+          ctx.issues.push({
+            code: 'custom',
+            path: ['tls', key],
+            message: `required when tls.mode is ${l.tls.mode}`,
+            input: l.tls,
+          });
+        }
+      }
+    }
+  });
+
+export const userSchema = z.strictObject({
+  username: z.string().min(1).max(256),
+  /** scrypt hash from `relaykit-appliance hash-password`; never the password itself. */
+  passwordHash: z.string().regex(/^scrypt\$/, 'must be a hash made by `relaykit-appliance hash-password`'),
+});
+
+export const identitySchema = z.strictObject({
+  name,
+  /** Devices connecting from these addresses/ranges are this identity without AUTH. */
+  networks: z.array(cidr).default([]),
+  /** SMTP AUTH users that log in as this identity. */
+  users: z.array(userSchema).default([]),
+});
+
+const routeCommon = {
+  name,
+  /** Deliveries in flight at once on this route. */
+  concurrency: z.number().int().min(1).max(256).default(4),
+  /** Route that takes over when delivery here fails permanently (e.g. too large). */
+  fallback: name.optional(),
+};
+
+export const routeSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...routeCommon, ...captureRouteFields }),
+  z.strictObject({ ...routeCommon, ...graphRouteFields }),
+  z.strictObject({ ...routeCommon, ...acsRouteFields }),
+  z.strictObject({ ...routeCommon, ...smtpRouteFields }),
+]);
+
+export const spoolSchema = z
+  .strictObject({
+    /** Spool root; relative paths resolve against the config file's directory. */
+    directory: z.string().default('var/spool'),
+    /**
+     * Retry delays after each transient failure: comma-separated durations, `*N` repeats one.
+     * RFC 5321 §4.5.4: retry within minutes at first, then back off; give up after maxAge.
+     */
+    retrySchedule: z.string().default('1m,5m*2,15m*2,30m*4,1h*6,2h*50'),
+    /** A message still undelivered this long after it was received goes to the dead-letter folder. */
+    maxAge: duration.default(5 * 86_400_000),
+    /** Longest delay a transport's Retry-After may impose before the next attempt. */
+    maxRetryAfter: duration.default(3_600_000),
+  })
+  .prefault({});
+
+export const configSchema = z
+  .strictObject({
+    appliance: z
+      .strictObject({
+        /** Host name used in the SMTP banner and the Received: trace header. */
+        hostname: z.string().default('relaykit.local'),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+    listeners: z.array(listenerSchema).min(1),
+    identities: z.array(identitySchema).min(1),
+    routes: z.array(routeSchema).min(1),
+    rules: z.array(ruleSchema).default([]),
+    /** Route for every recipient no rule matches. */
+    defaultRoute: name,
+    spool: spoolSchema,
+    delivery: z
+      .strictObject({
+        /** On SIGTERM: how long in-flight deliveries may finish before the process exits. */
+        drainTimeout: duration.default(30_000),
+        /** How often the scheduler looks for due entries when idle. */
+        pollInterval: duration.default(1000),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        address: ipAddress.default('127.0.0.1'),
+        port: port.default(8025),
+      })
+      .prefault({}),
+    /** Credentials by name, each a reference (file, env, Key Vault); routes refer to them by name. */
+    credentials: z.record(name, credentialRef).default({}),
+  })
+  .superRefine((cfg, ctx) => {
+    const unique = (key: 'listeners' | 'identities' | 'routes' | 'rules') => {
+      const seen = new Set<string>();
+      cfg[key].forEach((item, i) => {
+        if (seen.has(item.name)) {
+          ctx.issues.push({
+            code: 'custom',
+            path: [key, i, 'name'],
+            message: `duplicate name "${item.name}"`,
+            input: item.name,
+          });
+        }
+        seen.add(item.name);
+      });
+    };
+    unique('listeners');
+    unique('identities');
+    unique('routes');
+    unique('rules');
+    const routes = new Set(cfg.routes.map((r) => r.name));
+    const needRoute = (route: string | undefined, path: (string | number)[]) => {
+      if (route !== undefined && !routes.has(route)) {
+        ctx.issues.push({
+          code: 'custom',
+          path,
+          message: `no route named "${route}" (routes: ${[...routes].join(', ')})`,
+          input: route,
+        });
+      }
+    };
+    needRoute(cfg.defaultRoute, ['defaultRoute']);
+    cfg.routes.forEach((r, i) => {
+      needRoute(r.fallback, ['routes', i, 'fallback']);
+      if (r.fallback === r.name) {
+        ctx.issues.push({
+          code: 'custom',
+          path: ['routes', i, 'fallback'],
+          message: 'a route cannot fall back to itself',
+          input: r.fallback,
+        });
+      }
+    });
+    cfg.rules.forEach((rule, i) => {
+      needRoute(rule.action.route, ['rules', i, 'action', 'route']);
+    });
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = Config['listeners'][number];
+export type IdentityConfig = Config['identities'][number];
+export type RouteConfig = Config['routes'][number];
+export type RouteType = RouteConfig['type'];

@@ -1,0 +1,14 @@
+// Maps a route's type to the transport that serves it. Each transport module registers here; the
+// engine asks for one Transport per configured route.
+import type { RouteConfig } from '../config/schema.ts';
+import type { Transport, TransportDeps } from './transport.ts';
+
+export function createTransport(route: RouteConfig, deps: TransportDeps): Transport {
+  switch (route.type) {
+    case 'capture':
+    case 'graph':
+    case 'acs':
+    case 'smtp':
+      throw new Error(`transport "${route.type}" is not implemented yet`);
+  }
+}

@@ -1,0 +1,100 @@
+// The delivery room's contract. The engine (worker.ts) claims a pending leg of a spool entry, builds
+// a DeliveryJob and calls the route's Transport; the transport answers with an outcome and never
+// touches the spool itself. Transports classify remote failures through classify.ts.
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import type { TokenSourceFactory } from '../auth/token-source.ts';
+import type { RouteConfig, RouteType } from '../config/schema.ts';
+import type { CredentialStore } from '../credentials/store.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { MessageSource } from '../spool/record.ts';
+
+export interface DeliveryJob {
+  /** Spool id of the message. */
+  readonly id: string;
+  /** Index of this leg in the message's deliveries. */
+  readonly leg: number;
+  /** Envelope for this leg: MAIL FROM (after any rewrite) and only this leg's recipients. */
+  readonly mailFrom: string;
+  readonly recipients: readonly string[];
+  readonly identity: string;
+  readonly sendAs?: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  readonly receivedAt: number;
+  readonly message: MessageSource;
+  /**
+   * Stable across retries of this leg on this route, so a service that de-duplicates by request id
+   * (ACS Operation-Id) can tell a retry from a new message.
+   */
+  readonly idempotencyKey: string;
+  /** Aborted on shutdown past the drain deadline; transports pass it to every request. */
+  readonly signal: AbortSignal;
+}
+
+export type DeliveryOutcome =
+  | {
+      readonly kind: 'delivered';
+      readonly detail: string;
+      readonly remoteId?: string;
+      readonly possibleDuplicate?: boolean;
+    }
+  | {
+      readonly kind: 'transient';
+      readonly code: ErrorCode;
+      readonly reason: string;
+      readonly hint?: string;
+      /** Wait at least this long before the next attempt (Retry-After); capped by spool.maxRetryAfter. */
+      readonly retryAfterMs?: number;
+      readonly possibleDuplicate?: boolean;
+    }
+  | {
+      readonly kind: 'permanent';
+      readonly code: ErrorCode;
+      readonly reason: string;
+      readonly hint?: string;
+      /** True when another route might still succeed (size, recipient count): the fallback may take it. */
+      readonly fallbackEligible?: boolean;
+    };
+
+export interface TransportHealth {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+export interface Transport {
+  readonly route: string;
+  readonly type: RouteType;
+  /**
+   * Deliveries sharing a key are limited to `keyConcurrency` at once (Graph keys on the sending
+   * mailbox). Undefined: only the route's concurrency applies.
+   */
+  concurrencyKey?(job: DeliveryJob): string | undefined;
+  readonly keyConcurrency?: number;
+  deliver(job: DeliveryJob): Promise<DeliveryOutcome>;
+  health?(): TransportHealth;
+  close?(): Promise<void>;
+}
+
+export interface TransportDeps {
+  readonly logger: Logger;
+  readonly credentials: CredentialStore;
+  readonly tokens: TokenSourceFactory;
+  /** Injected so tests and simulators can stand in for the network. */
+  readonly fetch: typeof globalThis.fetch;
+  readonly now: () => number;
+}
+
+export type TransportFactory<R extends RouteConfig = RouteConfig> = (
+  route: R,
+  deps: TransportDeps,
+) => Transport;
+
+/** Opens the message bytes (or a byte range of them) as a stream. */
+export function openMessage(msg: MessageSource, range?: { start: number; end?: number }): Readable {
+  const start = msg.offset + (range?.start ?? 0);
+  const end = msg.offset + (range?.end ?? msg.length); // exclusive
+  if (end <= start) return Readable.from([]);
+  return createReadStream(msg.path, { start, end: end - 1 });
+}
