@@ -39,6 +39,16 @@ export type DeliveryOutcome =
       readonly detail: string;
       readonly remoteId?: string;
       readonly possibleDuplicate?: boolean;
+      /**
+       * Recipients the service refused while accepting the others (an SMTP smarthost answering 550
+       * to one RCPT). The engine retries the transient ones as a new leg and dead-letters the rest.
+       */
+      readonly failedRecipients?: readonly {
+        readonly recipient: string;
+        readonly outcome: 'transient' | 'permanent';
+        readonly code: ErrorCode;
+        readonly reason: string;
+      }[];
     }
   | {
       readonly kind: 'transient';
