@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 if (process.features.typescript) {
-  await import(main);
+  const { main: run } = await import(main);
+  process.exitCode = await run(process.argv.slice(2));
 } else {
   const r = spawnSync(
     process.execPath,

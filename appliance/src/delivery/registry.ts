@@ -1,11 +1,13 @@
 // Maps a route's type to the transport that serves it. Each transport module registers here; the
 // engine asks for one Transport per configured route.
 import type { RouteConfig } from '../config/schema.ts';
+import { createCaptureTransport } from './capture.ts';
 import type { Transport, TransportDeps } from './transport.ts';
 
 export function createTransport(route: RouteConfig, deps: TransportDeps): Transport {
   switch (route.type) {
     case 'capture':
+      return createCaptureTransport(route, deps);
     case 'graph':
     case 'acs':
     case 'smtp':

@@ -1,0 +1,170 @@
+// Composition root: builds the rooms from a validated config and wires them together. The only place
+// that knows every room; each room receives what it needs and nothing more.
+import type { Server } from 'node:http';
+import { createTokenSources } from './auth/index.ts';
+import type { Config } from './config/schema.ts';
+import { createCredentialStore } from './credentials/index.ts';
+import { createTransport } from './delivery/registry.ts';
+import type { Transport } from './delivery/transport.ts';
+import { DeliveryEngine } from './delivery/worker.ts';
+import type { Logger } from './log.ts';
+import { boundPort, type HealthReport, startHttp } from './ops/http.ts';
+import { createMetrics, type Metrics } from './ops/metrics.ts';
+import { QueueAdmin } from './ops/queue-admin.ts';
+import { type BoundListener, Receiver } from './receiver/server.ts';
+import { compileRules } from './routing/router.ts';
+import { Spool, type SpoolFaults } from './spool/spool.ts';
+
+export interface ApplianceOptions {
+  readonly logger: Logger;
+  /** Injected so tests and simulators stand in for the network. */
+  readonly fetch?: typeof globalThis.fetch;
+  readonly now?: () => number;
+  readonly spoolFaults?: SpoolFaults;
+}
+
+export interface Appliance {
+  readonly listeners: readonly BoundListener[];
+  /** Port of the status HTTP server, if enabled. */
+  readonly httpPort: number | undefined;
+  readonly spool: Spool;
+  readonly engine: DeliveryEngine;
+  readonly metrics: Metrics;
+  readonly admin: QueueAdmin;
+  readonly transports: ReadonlyMap<string, Transport>;
+  health(): Promise<HealthReport>;
+  /** SIGTERM path: stop intake, drain deliveries within the deadline, close everything. */
+  stop(): Promise<{ drained: boolean }>;
+}
+
+export async function startAppliance(config: Config, opts: ApplianceOptions): Promise<Appliance> {
+  const { logger } = opts;
+  const now = opts.now ?? Date.now;
+  const metrics = createMetrics();
+  const spool = await Spool.open(config.spool.directory, logger, opts.spoolFaults);
+  const recovery = await spool.recover();
+  metrics.inc('relaykit_quarantined_total', {}, recovery.quarantined.length);
+  logger.info(
+    { pending: recovery.entries.length, swept: recovery.swept, quarantined: recovery.quarantined.length },
+    'spool: recovered',
+  );
+
+  const credentials = createCredentialStore(config, { logger });
+  const tokens = createTokenSources(config, { logger, credentials });
+  const transports = new Map<string, Transport>();
+  for (const route of config.routes) {
+    transports.set(
+      route.name,
+      createTransport(route, {
+        logger: logger.child({ route: route.name }),
+        credentials,
+        tokens,
+        fetch: opts.fetch ?? globalThis.fetch,
+        now,
+      }),
+    );
+  }
+  const engine = new DeliveryEngine({
+    spool,
+    transports,
+    routes: config.routes,
+    spoolConfig: config.spool,
+    logger: logger.child({ room: 'delivery' }),
+    metrics,
+    now,
+  });
+  const receiver = new Receiver({
+    config,
+    spool,
+    rules: compileRules(config),
+    logger: logger.child({ room: 'receiver' }),
+    metrics,
+    onAccepted: (entry) => engine.add(entry),
+    now,
+  });
+  const admin = new QueueAdmin(spool, engine, now);
+
+  metrics.onCollect(async () => {
+    const { depth, oldestReceivedAt } = await spool.depthAndOldest();
+    metrics.set('relaykit_spool_depth', {}, depth);
+    metrics.set(
+      'relaykit_spool_oldest_age_seconds',
+      {},
+      oldestReceivedAt ? Math.max(0, (now() - oldestReceivedAt) / 1000) : 0,
+    );
+    metrics.set('relaykit_dead_letter_depth', {}, (await spool.list('dead')).length);
+  });
+
+  const health = async (): Promise<HealthReport> => {
+    const spoolWritable = await spool.probeWritable();
+    const listeners = receiver.up;
+    const transportHealth = Object.fromEntries(
+      [...transports].map(([name, t]) => [name, t.health?.() ?? { ok: true }]),
+    );
+    return {
+      ok: listeners && spoolWritable,
+      listeners,
+      spoolWritable,
+      detail: { transports: transportHealth, credentials: credentials.health() },
+    };
+  };
+
+  let listeners: BoundListener[];
+  try {
+    listeners = await receiver.listen();
+  } catch (err) {
+    await receiver.close(0);
+    throw err;
+  }
+  let http: Server | undefined;
+  if (config.http.enabled) {
+    http = await startHttp(config.http.address, config.http.port, {
+      logger,
+      metrics,
+      health,
+      admin,
+      status: async () => ({
+        health: await health(),
+        listeners: receiver.addresses(),
+        queue: await spool.depthAndOldest(),
+        inFlight: engine.inFlight(),
+        deadLetters: (await spool.list('dead')).length,
+        quarantined: (await spool.listQuarantine()).length,
+      }),
+    }).catch(async (err: unknown) => {
+      await receiver.close(0);
+      await spool.close();
+      throw err;
+    });
+  }
+  for (const entry of recovery.entries) engine.add(entry);
+
+  let stopping: Promise<{ drained: boolean }> | undefined;
+  return {
+    listeners,
+    httpPort: http ? boundPort(http) : undefined,
+    spool,
+    engine,
+    metrics,
+    admin,
+    transports,
+    health,
+    stop() {
+      stopping ??= (async () => {
+        const deadline = config.delivery.drainTimeout;
+        const closing = receiver.close(deadline);
+        const { finished } = await engine.drain(deadline);
+        await closing;
+        await Promise.all([...transports.values()].map((t) => t.close?.()));
+        await credentials.close?.();
+        if (http) {
+          http.closeAllConnections();
+          await new Promise((r) => http.close(r));
+        }
+        await spool.close();
+        return { drained: finished };
+      })();
+      return stopping;
+    },
+  };
+}

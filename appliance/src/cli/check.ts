@@ -1,0 +1,47 @@
+// `relaykit-appliance check --config FILE`: validates a config without starting anything and warns
+// about settings that are legal but risky. Exit 0 when valid, 1 when not.
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import { isRelayError } from '../errors.ts';
+import { type CliIo, println } from './io.ts';
+
+const LOOPBACK = /^(127\.|::1$)/;
+
+/** Legal but risky settings, one sentence each, naming the key. */
+export function riskyWarnings(config: Config): string[] {
+  const out: string[] = [];
+  config.listeners.forEach((l, i) => {
+    if (l.auth && l.allowCleartextAuth && !LOOPBACK.test(l.address)) {
+      out.push(
+        `listeners[${i}] (${l.name}): allowCleartextAuth on ${l.address} sends passwords in clear text over the network`,
+      );
+    }
+  });
+  config.identities.forEach((id, i) => {
+    for (const n of id.networks) {
+      if (n === '0.0.0.0/0' || n === '::/0' || /\/0$/.test(n)) {
+        out.push(
+          `identities[${i}] (${id.name}): network ${n} lets every address on the Internet send without a password`,
+        );
+      }
+    }
+  });
+  return out;
+}
+
+export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
+  try {
+    const { config, source } = loadConfig(values.config);
+    for (const w of riskyWarnings(config)) println(io.stderr, `warning: ${w}`);
+    println(
+      io.stdout,
+      `ok: ${source} is valid (${config.listeners.length} listener(s), ${config.identities.length} identit${config.identities.length === 1 ? 'y' : 'ies'}, ${config.routes.length} route(s))`,
+    );
+    return 0;
+  } catch (err) {
+    println(io.stderr, isRelayError(err) ? `${err.code}: ${err.message}` : String(err));
+    return 1;
+  }
+}

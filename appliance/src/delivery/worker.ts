@@ -1,0 +1,540 @@
+// The delivery engine. It holds every pending leg of every spooled message, runs due legs through
+// their route's Transport within per-route and per-key concurrency limits, and records each outcome
+// in the spool before acting on it: delivered legs are done, transient failures are rescheduled from
+// the retry schedule (or the transport's Retry-After), permanent failures go to the route's fallback
+// or to the dead-letter folder with the reason. It reads and writes the spool only through Spool and
+// never talks to the receiver.
+import type { Config, RouteConfig } from '../config/schema.ts';
+import { type ErrorCode, RelayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../ops/metrics.ts';
+import type { Attempt, Delivery, SpoolHeader } from '../spool/record.ts';
+import { parseSchedule, retryDelay } from '../spool/schedule.ts';
+import type { Spool, SpoolEntry } from '../spool/spool.ts';
+import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
+
+export interface EngineOptions {
+  readonly spool: Spool;
+  readonly transports: ReadonlyMap<string, Transport>;
+  readonly routes: readonly RouteConfig[];
+  readonly spoolConfig: Config['spool'];
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly now?: () => number;
+}
+
+interface Task {
+  readonly id: string;
+  readonly leg: number;
+  readonly due: number;
+  readonly token: number;
+}
+
+interface EntryRuntime {
+  readonly header: SpoolHeader;
+  readonly message: SpoolEntry['message'];
+  deliveries: Delivery[];
+  /** Bumped whenever a leg is rescheduled; tasks carrying an older token are stale. */
+  readonly tokens: number[];
+  readonly running: Set<number>;
+  /** Serialises state writes of one entry (two legs may finish together). */
+  lock: Promise<void>;
+  deleted: boolean;
+}
+
+/** Min-heap of tasks by due time. */
+class TaskHeap {
+  private readonly items: Task[] = [];
+  get size(): number {
+    return this.items.length;
+  }
+  peek(): Task | undefined {
+    return this.items[0];
+  }
+  push(t: Task): void {
+    const a = this.items;
+    a.push(t);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if ((a[p] as Task).due <= t.due) break;
+      a[i] = a[p] as Task;
+      i = p;
+    }
+    a[i] = t;
+  }
+  pop(): Task | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last !== undefined) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && (a[l] as Task).due < (m === i ? last.due : (a[m] as Task).due)) m = l;
+        if (r < a.length && (a[r] as Task).due < (m === i ? last.due : (a[m] as Task).due)) m = r;
+        if (m === i) break;
+        a[i] = a[m] as Task;
+        i = m;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+}
+
+interface RouteLane {
+  readonly transport: Transport | undefined;
+  readonly limit: number;
+  active: number;
+  /** Due tasks by concurrency key ("" when the transport has none), served round-robin. */
+  readonly ready: Map<string, Task[]>;
+}
+
+const MAX_TIMER = 2 ** 31 - 1;
+
+export class DeliveryEngine {
+  private readonly spool: Spool;
+  private readonly logger: Logger;
+  private readonly metrics: Metrics;
+  private readonly now: () => number;
+  private readonly schedule: number[];
+  private readonly maxAge: number;
+  private readonly maxRetryAfter: number;
+  private readonly routes: Map<string, RouteConfig>;
+  private readonly lanes = new Map<string, RouteLane>();
+  private readonly keyActive = new Map<string, number>();
+  private readonly entries = new Map<string, EntryRuntime>();
+  private readonly future = new TaskHeap();
+  private readonly inflight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private timerDue = Number.POSITIVE_INFINITY;
+  private stopping = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(opts: EngineOptions) {
+    this.spool = opts.spool;
+    this.logger = opts.logger;
+    this.metrics = opts.metrics;
+    this.now = opts.now ?? Date.now;
+    this.schedule = parseSchedule(opts.spoolConfig.retrySchedule);
+    this.maxAge = opts.spoolConfig.maxAge;
+    this.maxRetryAfter = opts.spoolConfig.maxRetryAfter;
+    this.routes = new Map(opts.routes.map((r) => [r.name, r]));
+    for (const r of opts.routes) {
+      this.lanes.set(r.name, {
+        transport: opts.transports.get(r.name),
+        limit: r.concurrency,
+        active: 0,
+        ready: new Map(),
+      });
+    }
+  }
+
+  /** Number of messages with at least one pending leg. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Takes a freshly spooled or recovered entry and schedules its pending legs. */
+  add(entry: SpoolEntry): void {
+    if (this.entries.has(entry.header.id)) return;
+    const rt: EntryRuntime = {
+      header: entry.header,
+      message: entry.message,
+      deliveries: [...entry.deliveries],
+      tokens: entry.deliveries.map(() => 0),
+      running: new Set(),
+      lock: Promise.resolve(),
+      deleted: false,
+    };
+    this.entries.set(entry.header.id, rt);
+    if (!rt.deliveries.some((d) => d.status === 'pending')) {
+      // Recovered after a crash between the last outcome and the final move: finish it now.
+      this.track(
+        this.withLock(rt, async () => {
+          await this.finishIfDone(rt);
+        }),
+      );
+      return;
+    }
+    rt.deliveries.forEach((d, leg) => {
+      if (d.status === 'pending') this.enqueue(rt, leg, d.nextAttemptAt);
+    });
+    this.pump();
+  }
+
+  /** Makes every pending leg of a queued message due now. */
+  async retryNow(id: string): Promise<boolean> {
+    const rt = this.entries.get(id);
+    if (!rt) return false;
+    await this.withLock(rt, async () => {
+      const now = this.now();
+      rt.deliveries = rt.deliveries.map((d) => (d.status === 'pending' ? { ...d, nextAttemptAt: now } : d));
+      await this.spool.saveState('queue', id, rt.deliveries);
+      rt.deliveries.forEach((d, leg) => {
+        if (d.status === 'pending' && !rt.running.has(leg)) this.enqueue(rt, leg, now);
+      });
+    });
+    this.pump();
+    return true;
+  }
+
+  /** Forgets a message (the operator deleted it). A leg in flight finishes but is not recorded. */
+  forget(id: string): boolean {
+    const rt = this.entries.get(id);
+    if (!rt) return false;
+    rt.deleted = true;
+    this.entries.delete(id);
+    return true;
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  inFlight(route?: string): number {
+    if (route !== undefined) return this.lanes.get(route)?.active ?? 0;
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.active;
+    return n;
+  }
+
+  /** Resolves when nothing is pending or running (tests, benchmarks). */
+  whenIdle(): Promise<void> {
+    if (this.entries.size === 0 && this.inflight.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops taking new work and waits up to `deadlineMs` for deliveries in flight; past the deadline
+   * their requests are aborted (recorded as transient, so they are retried after restart). Whatever
+   * has not run stays spooled.
+   */
+  async drain(deadlineMs: number): Promise<{ finished: boolean }> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const all = () => Promise.allSettled([...this.inflight]);
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all().then(() => false),
+      new Promise<boolean>((r) => {
+        timeout = setTimeout(() => r(true), deadlineMs);
+      }),
+    ]);
+    clearTimeout(timeout);
+    if (timedOut) {
+      this.abort.abort(new RelayError('RELAY_SHUTTING_DOWN'));
+      await Promise.race([all(), new Promise((r) => setTimeout(r, 5000))]);
+    }
+    return { finished: !timedOut };
+  }
+
+  private enqueue(rt: EntryRuntime, leg: number, due: number): void {
+    const token = (rt.tokens[leg] ?? 0) + 1;
+    rt.tokens[leg] = token;
+    this.future.push({ id: rt.header.id, leg, due, token });
+  }
+
+  private isLive(t: Task): EntryRuntime | undefined {
+    const rt = this.entries.get(t.id);
+    if (!rt || rt.tokens[t.leg] !== t.token || rt.running.has(t.leg)) return undefined;
+    return rt.deliveries[t.leg]?.status === 'pending' ? rt : undefined;
+  }
+
+  private pump(): void {
+    if (this.stopping) return;
+    const now = this.now();
+    // Move due tasks from the timeline into their route's ready lanes.
+    for (let t = this.future.peek(); t !== undefined && t.due <= now; t = this.future.peek()) {
+      this.future.pop();
+      const rt = this.isLive(t);
+      if (!rt) continue;
+      const d = rt.deliveries[t.leg] as Delivery;
+      let lane = this.lanes.get(d.route);
+      if (!lane) {
+        // A route removed from config while messages were queued for it.
+        lane = { transport: undefined, limit: 1, active: 0, ready: new Map() };
+        this.lanes.set(d.route, lane);
+      }
+      const k = lane.transport?.concurrencyKey?.(this.jobFor(rt, t.leg)) ?? '';
+      const q = lane.ready.get(k);
+      if (q) q.push(t);
+      else lane.ready.set(k, [t]);
+    }
+    for (const [route, lane] of this.lanes) this.startFrom(route, lane);
+    this.armTimer();
+  }
+
+  private startFrom(route: string, lane: RouteLane): void {
+    const keyLimit = lane.transport?.keyConcurrency ?? Number.POSITIVE_INFINITY;
+    let progressed = true;
+    while (lane.active < lane.limit && lane.ready.size > 0 && progressed) {
+      progressed = false;
+      for (const [k, q] of lane.ready) {
+        if (lane.active >= lane.limit) break;
+        const fullKey = `${route}\u0000${k}`;
+        if (k !== '' && (this.keyActive.get(fullKey) ?? 0) >= keyLimit) continue;
+        const t = q.shift();
+        if (q.length === 0) lane.ready.delete(k);
+        if (t === undefined) continue;
+        const rt = this.isLive(t);
+        if (!rt) {
+          progressed = true;
+          continue;
+        }
+        progressed = true;
+        lane.active++;
+        if (k !== '') this.keyActive.set(fullKey, (this.keyActive.get(fullKey) ?? 0) + 1);
+        rt.running.add(t.leg);
+        this.metrics.set('relaykit_deliveries_in_flight', { route }, lane.active);
+        this.track(
+          this.attempt(rt, t.leg, lane).finally(() => {
+            lane.active--;
+            if (k !== '') {
+              const n = (this.keyActive.get(fullKey) ?? 1) - 1;
+              if (n === 0) this.keyActive.delete(fullKey);
+              else this.keyActive.set(fullKey, n);
+            }
+            rt.running.delete(t.leg);
+            this.metrics.set('relaykit_deliveries_in_flight', { route }, lane.active);
+            this.pump();
+          }),
+        );
+      }
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    const tracked = p.catch((err) => this.logger.error({ err }, 'delivery: internal error'));
+    this.inflight.add(tracked);
+    void tracked.finally(() => {
+      this.inflight.delete(tracked);
+      if (this.entries.size === 0 && this.inflight.size === 0) {
+        const w = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const fn of w) fn();
+      }
+    });
+  }
+
+  private armTimer(): void {
+    const next = this.future.peek();
+    if (next === undefined || this.stopping) return;
+    if (this.timer && this.timerDue <= next.due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = next.due;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerDue = Number.POSITIVE_INFINITY;
+        this.pump();
+      },
+      Math.min(Math.max(next.due - this.now(), 0), MAX_TIMER),
+    );
+    this.timer.unref?.();
+  }
+
+  private jobFor(rt: EntryRuntime, leg: number): DeliveryJob {
+    const d = rt.deliveries[leg] as Delivery;
+    const h = rt.header;
+    return {
+      id: h.id,
+      leg,
+      mailFrom: d.mailFrom ?? h.envelope.mailFrom,
+      recipients: d.recipients,
+      identity: h.identity,
+      ...(d.sendAs === undefined ? {} : { sendAs: d.sendAs }),
+      attempt: d.attempts.filter((a) => a.route === d.route).length + 1,
+      receivedAt: h.receivedAt,
+      message: rt.message,
+      idempotencyKey: `${h.id}.${leg}.${d.route}`,
+      signal: this.abort.signal,
+    };
+  }
+
+  private async attempt(rt: EntryRuntime, leg: number, lane: RouteLane): Promise<void> {
+    const job = this.jobFor(rt, leg);
+    const route = (rt.deliveries[leg] as Delivery).route;
+    const started = this.now();
+    let outcome: DeliveryOutcome;
+    if (!lane.transport) {
+      outcome = {
+        kind: 'permanent',
+        code: 'RELAY_ROUTE_UNKNOWN',
+        reason: `route "${route}" is not configured`,
+      };
+    } else {
+      try {
+        outcome = await lane.transport.deliver(job);
+      } catch (err) {
+        // A transport that throws has a bug; the message must not pay for it.
+        this.logger.error({ err, id: job.id, route }, 'delivery: transport threw; will retry');
+        outcome = {
+          kind: 'transient',
+          code: 'RELAY_DELIVERY_TRANSIENT',
+          reason: `transport error: ${(err as Error).message}`,
+        };
+      }
+    }
+    if (rt.deleted) return;
+    await this.withLock(rt, () => this.record(rt, leg, outcome, started));
+  }
+
+  private withLock(rt: EntryRuntime, fn: () => Promise<void>): Promise<void> {
+    const next = rt.lock.then(fn);
+    rt.lock = next.catch(() => {});
+    return next;
+  }
+
+  private async record(
+    rt: EntryRuntime,
+    leg: number,
+    outcome: DeliveryOutcome,
+    started: number,
+  ): Promise<void> {
+    const now = this.now();
+    const d = rt.deliveries[leg] as Delivery;
+    const id = rt.header.id;
+    const attempt: Attempt = {
+      at: new Date(started).toISOString(),
+      route: d.route,
+      outcome: outcome.kind,
+      durationMs: now - started,
+      ...(outcome.kind === 'delivered'
+        ? { reason: outcome.detail }
+        : { reason: outcome.reason, code: outcome.code }),
+      ...('hint' in outcome && outcome.hint !== undefined ? { hint: outcome.hint } : {}),
+      ...('possibleDuplicate' in outcome && outcome.possibleDuplicate ? { possibleDuplicate: true } : {}),
+      ...('remoteId' in outcome && outcome.remoteId !== undefined ? { remoteId: outcome.remoteId } : {}),
+    };
+    const attempts = [...d.attempts, attempt];
+    const extra: Delivery[] = [];
+    let next: Delivery;
+
+    if (outcome.kind === 'delivered') {
+      const failed = outcome.failedRecipients ?? [];
+      const failedSet = new Set(failed.map((f) => f.recipient));
+      next = {
+        ...d,
+        status: 'delivered',
+        attempts,
+        recipients: d.recipients.filter((r) => !failedSet.has(r)),
+      };
+      this.metrics.inc('relaykit_delivered_total', { route: d.route });
+      this.spool.trace({
+        id,
+        event: 'delivered',
+        leg,
+        route: d.route,
+        detail: outcome.detail,
+        remoteId: outcome.remoteId,
+      });
+      const transient = failed.filter((f) => f.outcome === 'transient');
+      const permanent = failed.filter((f) => f.outcome === 'permanent');
+      if (transient.length > 0) {
+        extra.push({
+          ...d,
+          recipients: transient.map((f) => f.recipient),
+          attempts,
+          status: 'pending',
+          nextAttemptAt: now + retryDelay(this.schedule, 1),
+        });
+      }
+      if (permanent.length > 0) {
+        extra.push({
+          ...d,
+          recipients: permanent.map((f) => f.recipient),
+          attempts,
+          status: 'dead',
+          deadReason: permanent.map((f) => `${f.recipient}: ${f.code}: ${f.reason}`).join('; '),
+        });
+        this.metrics.inc('relaykit_dead_lettered_total', { route: d.route });
+      }
+    } else if (outcome.kind === 'transient') {
+      const failures = attempts.filter((a) => a.outcome === 'transient').length;
+      const expiresAt = rt.header.receivedAt + this.maxAge;
+      if (now >= expiresAt) {
+        next = this.dead(
+          d,
+          attempts,
+          'RELAY_DELIVERY_EXPIRED',
+          `undelivered after ${Math.round((now - rt.header.receivedAt) / 60_000)} min; last error: ${outcome.code}: ${outcome.reason}`,
+        );
+      } else {
+        const wait =
+          outcome.retryAfterMs !== undefined
+            ? Math.min(Math.max(outcome.retryAfterMs, 0), this.maxRetryAfter)
+            : retryDelay(this.schedule, failures);
+        next = { ...d, attempts, nextAttemptAt: Math.min(now + wait, expiresAt) };
+        this.metrics.inc('relaykit_deferred_total', { route: d.route });
+        this.spool.trace({
+          id,
+          event: 'deferred',
+          leg,
+          route: d.route,
+          code: outcome.code,
+          reason: outcome.reason,
+          retryInMs: next.nextAttemptAt - now,
+          possibleDuplicate: outcome.possibleDuplicate,
+        });
+      }
+    } else {
+      const route = this.routes.get(d.route);
+      const fallback = route?.fallback;
+      const via = d.via ?? [];
+      if (fallback !== undefined && outcome.fallbackEligible !== false && !via.includes(fallback)) {
+        next = { ...d, route: fallback, via: [...via, d.route], attempts, nextAttemptAt: now };
+        this.metrics.inc('relaykit_fallback_total', { from: d.route, to: fallback });
+        this.spool.trace({
+          id,
+          event: 'fallback',
+          leg,
+          from: d.route,
+          to: fallback,
+          code: outcome.code,
+          reason: outcome.reason,
+        });
+      } else {
+        const reason = outcome.hint ? `${outcome.reason} (hint: ${outcome.hint})` : outcome.reason;
+        next = this.dead(d, attempts, outcome.code, reason);
+      }
+    }
+
+    const before = rt.deliveries.length;
+    rt.deliveries = [...rt.deliveries.slice(0, leg), next, ...rt.deliveries.slice(leg + 1), ...extra];
+    for (let i = rt.tokens.length; i < rt.deliveries.length; i++) rt.tokens.push(0);
+    if (await this.finishIfDone(rt)) return;
+    await this.spool.saveState('queue', id, rt.deliveries);
+    rt.deliveries.forEach((x, i) => {
+      if (x.status === 'pending' && (i === leg || i >= before)) this.enqueue(rt, i, x.nextAttemptAt);
+    });
+  }
+
+  private dead(d: Delivery, attempts: Attempt[], code: ErrorCode, reason: string): Delivery {
+    this.metrics.inc('relaykit_dead_lettered_total', { route: d.route });
+    return { ...d, attempts, status: 'dead', deadReason: `${code}: ${reason}` };
+  }
+
+  /** When no leg is pending: remove the entry (all delivered) or move it to dead/. */
+  private async finishIfDone(rt: EntryRuntime): Promise<boolean> {
+    if (rt.deliveries.some((d) => d.status === 'pending')) return false;
+    const id = rt.header.id;
+    if (rt.deliveries.every((d) => d.status === 'delivered')) {
+      await this.spool.remove('queue', id);
+    } else {
+      await this.spool.deadLetter(id, rt.deliveries);
+      const reasons = rt.deliveries
+        .filter((d) => d.status === 'dead')
+        .map((d) => `${d.route}: ${d.deadReason}`);
+      this.spool.trace({ id, event: 'dead', reasons });
+      this.logger.warn({ id, messageId: rt.header.messageId, reasons }, 'delivery: message dead-lettered');
+    }
+    this.entries.delete(id);
+    return true;
+  }
+}
