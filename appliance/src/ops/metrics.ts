@@ -16,7 +16,7 @@ function key(labels: Labels): string {
     .join(',');
 }
 
-function escape(v: string): string {
+function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
@@ -57,7 +57,7 @@ export class Metrics {
       if (fam.values.size === 0 && fam.type === 'counter') lines.push(`${name} 0`);
       for (const { labels, value } of fam.values.values()) {
         const l = Object.entries(labels)
-          .map(([k, v]) => `${k}="${escape(v)}"`)
+          .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
           .join(',');
         lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
       }
