@@ -87,19 +87,30 @@ export async function sendMail(
     ...(client.auth ? { auth: client.auth } : {}),
   });
   try {
-    const info = await transport.sendMail({ from: 'scanner@example.com', to: 'someone@example.com', subject: 'test', text: 'hello', ...mail });
+    const info = await transport.sendMail({
+      from: 'scanner@example.com',
+      to: 'someone@example.com',
+      subject: 'test',
+      text: 'hello',
+      ...mail,
+    });
     return { response: info.response, messageId: info.messageId };
   } finally {
     transport.close();
   }
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, label = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  label = 'condition',
+): Promise<T> {
   const start = Date.now();
   for (;;) {
     const v = await fn();
     if (v !== undefined && v !== false) return v;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}`);
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

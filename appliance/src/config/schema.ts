@@ -3,6 +3,7 @@
 // load.ts validates a file against it once at start, freezes the result and injects it; nothing else
 // reads YAML or environment for settings.
 import { z } from 'zod';
+import { parseSchedule } from '../spool/schedule.ts';
 import { credentialRef } from './credential-ref.ts';
 import { cidr, duration, ipAddress, name, port, size } from './fields.ts';
 import { acsRouteFields } from './route-acs.ts';
@@ -94,7 +95,16 @@ export const spoolSchema = z
      * Retry delays after each transient failure: comma-separated durations, `*N` repeats one.
      * RFC 5321 §4.5.4: retry within minutes at first, then back off; give up after maxAge.
      */
-    retrySchedule: z.string().default('1m,5m*2,15m*2,30m*4,1h*6,2h*50'),
+    retrySchedule: z
+      .string()
+      .default('1m,5m*2,15m*2,30m*4,1h*6,2h*50')
+      .superRefine((text, ctx) => {
+        try {
+          parseSchedule(text);
+        } catch (err) {
+          ctx.issues.push({ code: 'custom', message: (err as Error).message, input: text });
+        }
+      }),
     /** A message still undelivered this long after it was received goes to the dead-letter folder. */
     maxAge: duration.default(5 * 86_400_000),
     /** Longest delay a transport's Retry-After may impose before the next attempt. */

@@ -48,7 +48,9 @@ describe('intake: allowlisted devices', () => {
       return f.length === 1 ? f : undefined;
     });
     const text = files[0]?.text ?? '';
-    expect(text).toMatch(/^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby relaykit\.local \(relaykit\) with ESMTP id /);
+    expect(text).toMatch(
+      /^Received: from \S+ \(\[127\.0\.0\.1\]\)\r\n\tby relaykit\.local \(relaykit\) with ESMTP id /,
+    );
     expect(text).toContain('Subject: Scan 42');
     expect(text).toContain('scanned page');
     // Bcc is not in the content; it lives only in the envelope the spool kept.
@@ -60,7 +62,10 @@ describe('intake: allowlisted devices', () => {
   });
 
   it('answers 554 5.7.1 at connect to an address no identity allows (never an open relay)', async () => {
-    t = await startTestAppliance(dir, (c) => ({ ...c, identities: [{ name: 'lan', networks: ['10.20.0.0/16'] }] }));
+    t = await startTestAppliance(dir, (c) => ({
+      ...c,
+      identities: [{ name: 'lan', networks: ['10.20.0.0/16'] }],
+    }));
     const c = await RawSmtp.connect(t.port);
     const r = await c.reply();
     expect(r.code).toBe(554);
@@ -114,7 +119,9 @@ describe('intake: SMTP AUTH users', () => {
     const bad = await c.command(`AUTH PLAIN ${Buffer.from('\0app1\0wrong').toString('base64')}`);
     expect(bad.code).toBe(535);
     expect(bad.text).toContain('5.7.8');
-    const good = await c.command(`AUTH PLAIN ${Buffer.from('\0app1\0correct horse battery').toString('base64')}`);
+    const good = await c.command(
+      `AUTH PLAIN ${Buffer.from('\0app1\0correct horse battery').toString('base64')}`,
+    );
     expect(good.code).toBe(235);
     expect((await c.command('MAIL FROM:<app@contoso.com>')).code).toBe(250);
     expect((await c.command('RCPT TO:<bob@fabrikam.com>')).code).toBe(250);
@@ -123,9 +130,15 @@ describe('intake: SMTP AUTH users', () => {
 
   it('delivers an authenticated nodemailer submission (AUTH LOGIN)', async () => {
     t = await withUser();
-    const info = await sendMail(t.port, { to: 'x@fabrikam.com' }, { auth: { user: 'app1', pass: 'correct horse battery' } });
+    const info = await sendMail(
+      t.port,
+      { to: 'x@fabrikam.com' },
+      { auth: { user: 'app1', pass: 'correct horse battery' } },
+    );
     expect(info.response).toMatch(/^250 /);
-    const files = await waitFor(async () => ((await captured(join(dir, 'outbox'))).length === 1 ? true : undefined));
+    const files = await waitFor(async () =>
+      (await captured(join(dir, 'outbox'))).length === 1 ? true : undefined,
+    );
     expect(files).toBe(true);
   });
 
@@ -213,7 +226,9 @@ describe('intake: failures lose nothing and crash nothing', () => {
       await new Promise((r) => setTimeout(r, 30));
       c.close();
     }
-    await waitFor(async () => ((await readdir(join(dir, 'spool', 'incoming'))).length === 0 ? true : undefined));
+    await waitFor(async () =>
+      (await readdir(join(dir, 'spool', 'incoming'))).length === 0 ? true : undefined,
+    );
     // Still serving.
     const info = await sendMail(t.port, { subject: 'after resets' });
     expect(info.response).toMatch(/^250 /);
