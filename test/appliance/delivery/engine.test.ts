@@ -27,12 +27,14 @@ class ScriptedTransport implements Transport {
   maxActive = 0;
   activeByKey = new Map<string, number>();
   maxByKey = new Map<string, number>();
+  private readonly script: (job: DeliveryJob, call: number) => DeliveryOutcome | Promise<DeliveryOutcome>;
   constructor(
     route: string,
-    private readonly script: (job: DeliveryJob, call: number) => DeliveryOutcome | Promise<DeliveryOutcome>,
+    script: (job: DeliveryJob, call: number) => DeliveryOutcome | Promise<DeliveryOutcome>,
     opts: { keyConcurrency?: number; delayMs?: number } = {},
   ) {
     this.route = route;
+    this.script = script;
     this.keyConcurrency = opts.keyConcurrency;
     this.delayMs = opts.delayMs ?? 0;
   }
