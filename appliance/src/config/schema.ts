@@ -22,41 +22,39 @@ const tlsSchema = z
     key: z.string().optional(),
     minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
   })
-  .prefault({});
-
-export const listenerSchema = z
-  .strictObject({
-    name,
-    address: ipAddress.default('127.0.0.1'),
-    port,
-    tls: tlsSchema,
-    /** Offer SMTP AUTH (PLAIN, LOGIN) on this listener. */
-    auth: z.boolean().default(true),
-    /**
-     * Allow AUTH without TLS. Only for loopback or a trusted management network: passwords would
-     * cross the wire in clear text.
-     */
-    allowCleartextAuth: z.boolean().default(false),
-    maxMessageSize: size.default(36_700_160),
-    maxClients: z.number().int().min(1).default(100),
-    maxRecipients: z.number().int().min(1).default(100),
-    /** Idle time before the connection is closed with 421. */
-    socketTimeout: duration.default(60_000),
-  })
-  .superRefine((l, ctx) => {
-    if (l.tls.mode !== 'none') {
-      for (const key of ['cert', 'key'] as const) {
-        if (!l.tls[key]) {
-          ctx.issues.push({
-            code: 'custom',
-            path: ['tls', key],
-            message: `required when tls.mode is ${l.tls.mode}`,
-            input: l.tls,
-          });
-        }
+  .superRefine((tls, ctx) => {
+    if (tls.mode === 'none') return;
+    for (const key of ['cert', 'key'] as const) {
+      if (!tls[key]) {
+        ctx.issues.push({
+          code: 'custom',
+          path: [key],
+          message: `required when tls.mode is ${tls.mode}`,
+          input: tls,
+        });
       }
     }
-  });
+  })
+  .prefault({});
+
+export const listenerSchema = z.strictObject({
+  name,
+  address: ipAddress.default('127.0.0.1'),
+  port,
+  tls: tlsSchema,
+  /** Offer SMTP AUTH (PLAIN, LOGIN) on this listener. */
+  auth: z.boolean().default(true),
+  /**
+   * Allow AUTH without TLS. Only for loopback or a trusted management network: passwords would
+   * cross the wire in clear text.
+   */
+  allowCleartextAuth: z.boolean().default(false),
+  maxMessageSize: size.default(36_700_160),
+  maxClients: z.number().int().min(1).default(100),
+  maxRecipients: z.number().int().min(1).default(100),
+  /** Idle time before the connection is closed with 421. */
+  socketTimeout: duration.default(60_000),
+});
 
 export const userSchema = z.strictObject({
   username: z.string().min(1).max(256),
