@@ -5,7 +5,6 @@
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RouteConfig } from '../config/schema.ts';
-import { classify } from './classify.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,
@@ -15,6 +14,19 @@ import {
 } from './transport.ts';
 
 type CaptureRoute = Extract<RouteConfig, { type: 'capture' }>;
+
+const TRANSIENT_ERRNOS = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EROFS',
+  'EACCES',
+  'EPERM',
+  'EIO',
+  'EMFILE',
+  'ENFILE',
+  'EBUSY',
+  'EAGAIN',
+]);
 
 export class CaptureTransport implements Transport {
   readonly route: string;
@@ -32,7 +44,10 @@ export class CaptureTransport implements Transport {
   }
 
   async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
-    this.ready ??= mkdir(this.directory, { recursive: true });
+    this.ready ??= mkdir(this.directory, { recursive: true }).catch((err: unknown) => {
+      this.ready = undefined; // try again next time: the operator may fix the path
+      throw err;
+    });
     const final = join(this.directory, this.fileName(job));
     const tmp = join(this.directory, `.${this.fileName(job)}.tmp`);
     try {
@@ -51,22 +66,13 @@ export class CaptureTransport implements Transport {
       return { kind: 'delivered', detail: `captured to ${final}`, remoteId: this.fileName(job) };
     } catch (err) {
       await unlink(tmp).catch(() => {});
-      const errno = (err as NodeJS.ErrnoException).code;
-      // A full or read-only disk clears up; anything else on a local disk will not by retrying.
-      const c = classify({ transport: 'capture', errno: errno === 'ABORT_ERR' ? 'ABORT' : errno });
-      const transient =
-        c.row >= 0 || errno === 'ENOSPC' || errno === 'EROFS' || errno === 'EACCES' || errno === 'EIO';
-      return transient || c.outcome === 'transient'
-        ? {
-            kind: 'transient',
-            code: 'RELAY_DELIVERY_TRANSIENT',
-            reason: `capture write failed: ${(err as Error).message}`,
-          }
-        : {
-            kind: 'permanent',
-            code: 'RELAY_DELIVERY_PERMANENT',
-            reason: `capture write failed: ${(err as Error).message}`,
-          };
+      const errno = (err as NodeJS.ErrnoException).code ?? '';
+      const reason = `capture write failed: ${(err as Error).message}`;
+      // Conditions an operator clears (disk full, permissions, a remount) are worth retrying; a
+      // path that cannot be a directory is not.
+      return job.signal.aborted || TRANSIENT_ERRNOS.has(errno)
+        ? { kind: 'transient', code: 'RELAY_DELIVERY_TRANSIENT', reason }
+        : { kind: 'permanent', code: 'RELAY_DELIVERY_PERMANENT', reason };
     }
   }
 }

@@ -1,0 +1,182 @@
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { main } from '../../../appliance/src/main.ts';
+import { verifyPassword } from '../../../appliance/src/receiver/password.ts';
+import {
+  baseConfigInput,
+  removeDir,
+  sendMail,
+  startTestAppliance,
+  type TestAppliance,
+  tempDir,
+  waitFor,
+} from '../../helpers/appliance.ts';
+import { captureIo } from '../../helpers/io.ts';
+
+const ROOT = join(import.meta.dirname, '../../..');
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const BIN = join(ROOT, 'appliance/bin/relaykit-appliance.js');
+
+let dir: string;
+let t: TestAppliance | undefined;
+beforeEach(async () => {
+  dir = await tempDir();
+});
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+  await removeDir(dir);
+});
+
+function cli(args: string[], input?: string) {
+  return spawnSync(NODE, [BIN, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+describe('relaykit-appliance check', () => {
+  it('exits 0 for a valid file and 1 naming the bad keys for an invalid one', async () => {
+    const good = cli(['check', '--config', join(ROOT, 'appliance/config.example.yaml')]);
+    expect(good.status).toBe(0);
+    expect(good.stdout).toMatch(/^ok: .*config\.example\.yaml is valid/);
+    const bad = cli(['check', '--config', join(ROOT, 'test/fixtures/config/bad-many.yaml')]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/^RELAY_CONFIG_INVALID: invalid configuration in /);
+    expect(bad.stderr).toContain('  - listeners[0].port:');
+    expect(bad.stderr).toContain('  - spool.retrySchedule:');
+  });
+
+  it('warns about an allowlist open to the whole Internet', async () => {
+    const path = join(dir, 'open.yaml');
+    await writeFile(
+      path,
+      stringify({ ...baseConfigInput(dir), identities: [{ name: 'world', networks: ['0.0.0.0/0'] }] }),
+    );
+    const io = captureIo();
+    expect(await main(['check', '--config', path], io)).toBe(0);
+    expect(io.err()).toMatch(/warning: identities\[0\] \(world\): network 0\.0\.0\.0\/0 lets every address/);
+  });
+});
+
+describe('relaykit-appliance hash-password', () => {
+  it('reads the password on stdin and prints a verifiable scrypt hash', async () => {
+    const r = cli(['hash-password'], 'printer-pass-123\n');
+    expect(r.status).toBe(0);
+    const hash = r.stdout.trim();
+    expect(hash).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(await verifyPassword('printer-pass-123', hash)).toBe(true);
+    expect(await verifyPassword('other', hash)).toBe(false);
+  });
+
+  it('refuses an empty or short password', () => {
+    const r = cli(['hash-password'], 'short\n');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('RELAY_USAGE');
+  });
+});
+
+describe('relaykit-appliance queue / dead', () => {
+  async function configWithDeadRoute(httpPort: number) {
+    const input = {
+      ...baseConfigInput(dir),
+      // A capture route into a path that cannot be a directory: every delivery fails permanently.
+      routes: [{ name: 'broken', type: 'capture' as const, directory: '/dev/null/outbox' }],
+      defaultRoute: 'broken',
+      http: { port: httpPort },
+    };
+    const path = join(dir, 'config.yaml');
+    await writeFile(path, stringify(input));
+    return { input, path };
+  }
+
+  it('lists, shows, requeues and deletes dead letters through a running appliance', async () => {
+    const port = await freePort();
+    const { input, path } = await configWithDeadRoute(port);
+    t = await startTestAppliance(dir, () => input);
+    await sendMail(t.port, { subject: 'will die' });
+    await waitFor(async () => ((await t?.app.spool.list('dead'))?.length === 1 ? true : undefined));
+
+    let io = captureIo();
+    expect(await main(['dead', 'list', '--config', path], io)).toBe(0);
+    const id = /^([0-9a-z]{9}-[0-9a-z]{4}-[0-9a-f]{8}) /.exec(io.out())?.[1] as string;
+    expect(id).toBeDefined();
+    expect(io.out()).toMatch(/broken:dead\(1 tries\) RELAY_DELIVERY_PERMANENT: capture write failed/);
+
+    io = captureIo();
+    expect(await main(['dead', 'show', id, '--config', path], io)).toBe(0);
+    const shown = JSON.parse(io.out()) as { subject: string; deliveries: { status: string }[] };
+    expect(shown.subject).toBe('will die');
+
+    io = captureIo();
+    expect(await main(['dead', 'requeue', id, '--config', path], io)).toBe(0);
+    // Requeued, it fails again and returns to the dead-letter folder with two attempts on record.
+    await waitFor(async () => {
+      const d = await t?.app.spool.list('dead');
+      return d?.length === 1 && d[0]?.deliveries[0]?.attempts.length === 2 ? true : undefined;
+    });
+
+    io = captureIo();
+    expect(await main(['dead', 'delete', id, '--config', path], io)).toBe(0);
+    expect(await t.app.spool.list('dead')).toEqual([]);
+
+    io = captureIo();
+    expect(await main(['dead', 'show', id, '--config', path], io)).toBe(1);
+    expect(io.err()).toContain('RELAY_SPOOL_NOT_FOUND');
+  });
+
+  it('works on the spool files when the appliance is stopped', async () => {
+    const { input, path } = await configWithDeadRoute(await freePort());
+    t = await startTestAppliance(dir, () => input);
+    await sendMail(t.port, { subject: 'offline' });
+    await waitFor(async () => ((await t?.app.spool.list('dead'))?.length === 1 ? true : undefined));
+    await t.stop();
+    t = undefined;
+    const io = captureIo();
+    expect(await main(['dead', 'list', '--config', path, '--json'], io)).toBe(0);
+    const rows = JSON.parse(io.out()) as { id: string; legs: { deadReason: string }[] }[];
+    expect(rows).toHaveLength(1);
+    const id = rows[0]?.id as string;
+    expect(await main(['dead', 'requeue', id, '--config', path], captureIo())).toBe(0);
+    const q = captureIo();
+    expect(await main(['queue', 'list', '--config', path, '--json'], q)).toBe(0);
+    expect((JSON.parse(q.out()) as { id: string }[]).map((r) => r.id)).toEqual([id]);
+    expect(await main(['queue', 'retry', id, '--config', path], captureIo())).toBe(0);
+    expect(await main(['queue', 'delete', id, '--config', path], captureIo())).toBe(0);
+    const empty = captureIo();
+    expect(await main(['queue', 'list', '--config', path], empty)).toBe(0);
+    expect(empty.out().trim()).toBe('(empty)');
+  });
+
+  it('answers a usage error with exit 2', async () => {
+    const io = captureIo();
+    expect(await main(['queue', 'frobnicate'], io)).toBe(2);
+    expect(io.err()).toContain('usage:');
+    expect(await main(['nonsense'], captureIo())).toBe(2);
+  });
+});
+
+describe('relaykit-appliance run', () => {
+  it('stops cleanly on SIGTERM with exit 0 after draining', async () => {
+    const input = { ...baseConfigInput(dir), log: { level: 'info' } };
+    const { startChild, writeConfig } = await import('../../helpers/child-appliance.ts');
+    const child = await startChild(await writeConfig(dir, input));
+    const info = await sendMail(child.port, { subject: 'before stop' });
+    expect(info.response).toMatch(/^250 /);
+    child.proc.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    expect(child.output()).toMatch(/"msg":"stopped"/);
+    expect(child.output()).toContain('swaks --server 127.0.0.1:');
+  });
+});
