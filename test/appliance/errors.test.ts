@@ -7,7 +7,7 @@ const DOC = join(import.meta.dirname, '../../appliance/docs/errors.md');
 
 describe('error-code registry', () => {
   it('is documented exactly: every code in docs/errors.md and nothing else', () => {
-    const documented = [...readFileSync(DOC, 'utf8').matchAll(/^\| (RELAY_[A-Z0-9_]+) \|/gm)].map(
+    const documented = [...readFileSync(DOC, 'utf8').matchAll(/^\|\s*(RELAY_[A-Z0-9_]+)\s*\|/gm)].map(
       (m) => m[1],
     );
     expect([...documented].sort()).toEqual(Object.keys(ErrorCodes).sort());
@@ -18,7 +18,7 @@ describe('error-code registry', () => {
     for (const [code, spec] of Object.entries(ErrorCodes)) {
       if (!('smtp' in spec)) continue;
       expect(doc).toMatch(
-        new RegExp(`^\\| ${code} \\| ${spec.smtp.code} ${spec.smtp.enhanced.replace(/\./g, '\\.')} \\|`, 'm'),
+        new RegExp(`^\\|\\s*${code}\\s*\\|\\s*${spec.smtp.code} ${spec.smtp.enhanced.replace(/\./g, '\\.')}\\s*\\|`, 'm'),
       );
     }
   });

@@ -169,7 +169,7 @@ describe('relaykit-appliance queue / dead', () => {
 
 describe('relaykit-appliance run', () => {
   it('stops cleanly on SIGTERM with exit 0 after draining', async () => {
-    const input = { ...baseConfigInput(dir), log: { level: 'info' } };
+    const input = { ...baseConfigInput(dir), log: { level: 'info' as const } };
     const { startChild, writeConfig } = await import('../../helpers/child-appliance.ts');
     const child = await startChild(await writeConfig(dir, input));
     const info = await sendMail(child.port, { subject: 'before stop' });
