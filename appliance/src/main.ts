@@ -1,4 +1,7 @@
 // relaykit-appliance: the command line. Each subcommand lives in cli/; this file only dispatches.
+// Spool and capture fsyncs run on libuv's pool; 4 threads (the default) serialise them under load.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkCommand } from './cli/check.ts';

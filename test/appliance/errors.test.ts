@@ -18,7 +18,10 @@ describe('error-code registry', () => {
     for (const [code, spec] of Object.entries(ErrorCodes)) {
       if (!('smtp' in spec)) continue;
       expect(doc).toMatch(
-        new RegExp(`^\\|\\s*${code}\\s*\\|\\s*${spec.smtp.code} ${spec.smtp.enhanced.replace(/\./g, '\\.')}\\s*\\|`, 'm'),
+        new RegExp(
+          `^\\|\\s*${code}\\s*\\|\\s*${spec.smtp.code} ${spec.smtp.enhanced.replace(/\./g, '\\.')}\\s*\\|`,
+          'm',
+        ),
       );
     }
   });
