@@ -66,6 +66,26 @@ export const ErrorCodes = {
     summary: 'the message content violates a protocol rule (bare CR/LF, header limits)',
     smtp: { code: 550, enhanced: '5.5.2' },
   },
+  RELAY_HEADER_TOO_LARGE: {
+    summary: 'the message header block exceeds the listener limit',
+    smtp: { code: 552, enhanced: '5.3.4' },
+  },
+  RELAY_LINE_TOO_LONG: {
+    summary: 'a message line exceeds the listener line length limit',
+    smtp: { code: 550, enhanced: '5.6.0' },
+  },
+  RELAY_CERT_REJECTED: {
+    summary: 'the client certificate did not verify against the CA bundle or matches no identity',
+    smtp: { code: 554, enhanced: '5.7.1' },
+  },
+  RELAY_SESSION_TIMEOUT: {
+    summary: 'the connection exceeded the listener total session time',
+    smtp: { code: 421, enhanced: '4.4.2' },
+  },
+  RELAY_UNKNOWN_COMMANDS: {
+    summary: 'too many unrecognised SMTP commands on one connection',
+    smtp: { code: 421, enhanced: '4.7.0' },
+  },
   RELAY_RULE_REJECTED: {
     summary: 'a routing rule rejected the message',
     smtp: { code: 550, enhanced: '5.7.1' },

@@ -121,6 +121,14 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
         ...l.tls,
         ...(l.tls.cert === undefined ? {} : { cert: abs(baseDir, l.tls.cert) }),
         ...(l.tls.key === undefined ? {} : { key: abs(baseDir, l.tls.key) }),
+        ...(l.tls.clientCertificates === undefined
+          ? {}
+          : {
+              clientCertificates: {
+                ...l.tls.clientCertificates,
+                ca: abs(baseDir, l.tls.clientCertificates.ca),
+              },
+            }),
       },
     })),
     routes: cfg.routes.map((r) =>

@@ -5,70 +5,17 @@
 import { z } from 'zod';
 import { parseSchedule } from '../spool/schedule.ts';
 import { credentialRef } from './credential-ref.ts';
-import { cidr, duration, ipAddress, name, port, size } from './fields.ts';
+import { duration, ipAddress, name, port } from './fields.ts';
+import { identitySchema } from './identity.ts';
+import { listenerSchema } from './listener.ts';
 import { acsRouteFields } from './route-acs.ts';
 import { captureRouteFields } from './route-capture.ts';
 import { graphRouteFields } from './route-graph.ts';
 import { smtpRouteFields } from './route-smtp.ts';
 import { ruleSchema } from './rules.ts';
 
-const tlsSchema = z
-  .strictObject({
-    /** none: plain only; starttls: plain with STARTTLS offered; implicit: TLS from the first byte. */
-    mode: z.enum(['none', 'starttls', 'implicit']).default('none'),
-    /** PEM certificate chain file. Required unless mode is none; never smtp-server's built-in one. */
-    cert: z.string().optional(),
-    /** PEM private key file. */
-    key: z.string().optional(),
-    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
-  })
-  .superRefine((tls, ctx) => {
-    if (tls.mode === 'none') return;
-    for (const key of ['cert', 'key'] as const) {
-      if (!tls[key]) {
-        ctx.issues.push({
-          code: 'custom',
-          path: [key],
-          message: `required when tls.mode is ${tls.mode}`,
-          input: tls,
-        });
-      }
-    }
-  })
-  .prefault({});
-
-export const listenerSchema = z.strictObject({
-  name,
-  address: ipAddress.default('127.0.0.1'),
-  port,
-  tls: tlsSchema,
-  /** Offer SMTP AUTH (PLAIN, LOGIN) on this listener. */
-  auth: z.boolean().default(true),
-  /**
-   * Allow AUTH without TLS. Only for loopback or a trusted management network: passwords would
-   * cross the wire in clear text.
-   */
-  allowCleartextAuth: z.boolean().default(false),
-  maxMessageSize: size.default(36_700_160),
-  maxClients: z.number().int().min(1).default(100),
-  maxRecipients: z.number().int().min(1).default(100),
-  /** Idle time before the connection is closed with 421. */
-  socketTimeout: duration.default(60_000),
-});
-
-export const userSchema = z.strictObject({
-  username: z.string().min(1).max(256),
-  /** scrypt hash from `relaykit-appliance hash-password`; never the password itself. */
-  passwordHash: z.string().regex(/^scrypt\$/, 'must be a hash made by `relaykit-appliance hash-password`'),
-});
-
-export const identitySchema = z.strictObject({
-  name,
-  /** Devices connecting from these addresses/ranges are this identity without AUTH. */
-  networks: z.array(cidr).default([]),
-  /** SMTP AUTH users that log in as this identity. */
-  users: z.array(userSchema).default([]),
-});
+export { identitySchema, userSchema } from './identity.ts';
+export { listenerSchema } from './listener.ts';
 
 const routeCommon = {
   name,

@@ -1,6 +1,8 @@
 // Who may send: maps a connection to a named device identity by source network (IPv4/IPv6 CIDR),
-// or an SMTP AUTH login to one. Pure lookups over the frozen config; no I/O but scrypt.
+// a verified client certificate (subject, subjectAltName or SHA-256 fingerprint), or an SMTP AUTH
+// login. Pure lookups over the frozen config; no I/O but scrypt.
 import { BlockList, isIP } from 'node:net';
+import type { CertificateMatch } from '../config/identity.ts';
 import type { Config, IdentityConfig } from '../config/schema.ts';
 import { DUMMY_HASH, verifyPassword } from './password.ts';
 
@@ -52,7 +54,44 @@ export class AccessMap {
     return ok && user ? user.identity : undefined;
   }
 
+  /**
+   * The identity a client certificate maps to. The caller must pass only certificates that verified
+   * against the listener's CA bundle (`socket.authorized`); a CN alone proves nothing.
+   */
+  byCertificate(cert: PeerCertificateFacts): IdentityConfig | undefined {
+    return this.compiled.find((c) => c.identity.certificates.some((m) => certificateMatches(m, cert)))
+      ?.identity;
+  }
+
+  get hasCertificates(): boolean {
+    return this.compiled.some((c) => c.identity.certificates.length > 0);
+  }
+
   get hasUsers(): boolean {
     return this.users.size > 0;
   }
+}
+
+/** What the receiver copies from a verified peer certificate. */
+export interface PeerCertificateFacts {
+  readonly subjectCN?: string;
+  /** Node's `subjectaltname`: "DNS:a.example, email:b@example, IP Address:10.0.0.1". */
+  readonly subjectAltName?: string;
+  /** "AB:CD:…" SHA-256. */
+  readonly fingerprint256?: string;
+}
+
+export function certificateMatches(m: CertificateMatch, cert: PeerCertificateFacts): boolean {
+  if (m.subject !== undefined && m.subject.toLowerCase() !== cert.subjectCN?.toLowerCase()) return false;
+  if (m.fingerprint !== undefined && m.fingerprint !== cert.fingerprint256?.toUpperCase()) return false;
+  if (m.san !== undefined) {
+    const want = m.san.toLowerCase();
+    const entries = (cert.subjectAltName ?? '')
+      .split(/,\s*/)
+      .map((e) => e.trim().toLowerCase())
+      .filter((e) => e.length > 0);
+    const ok = entries.some((e) => e === want || e.slice(e.indexOf(':') + 1) === want);
+    if (!ok) return false;
+  }
+  return true;
 }

@@ -1,0 +1,104 @@
+// Abuse controls of the receiver that need memory across connections: failed AUTH attempts per
+// source IP (block after N, for a while) and a per-identity message rate (token bucket). In-memory,
+// bounded, clock injected; no I/O. A restart forgets both, which errs on the side of letting
+// devices send.
+
+export interface AuthFailureOptions {
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly blockMs: number;
+}
+
+interface FailureRecord {
+  /** Times of recent failures, oldest first (at most `limit`). */
+  times: number[];
+  blockedUntil: number;
+}
+
+/** Beyond this many tracked addresses, expired records are swept before adding another. */
+const MAX_TRACKED = 10_000;
+
+export class AuthFailureTracker {
+  private readonly opts: AuthFailureOptions;
+  private readonly now: () => number;
+  private readonly records = new Map<string, FailureRecord>();
+
+  constructor(opts: AuthFailureOptions, now: () => number = Date.now) {
+    this.opts = opts;
+    this.now = now;
+  }
+
+  /** Epoch ms until which the address is blocked, or undefined. */
+  blockedUntil(ip: string): number | undefined {
+    const r = this.records.get(ip);
+    return r && r.blockedUntil > this.now() ? r.blockedUntil : undefined;
+  }
+
+  /** Records one failure; returns true when this failure (or an earlier one) blocked the address. */
+  fail(ip: string): boolean {
+    const t = this.now();
+    let r = this.records.get(ip);
+    if (!r) {
+      if (this.records.size >= MAX_TRACKED) this.sweep(t);
+      r = { times: [], blockedUntil: 0 };
+      this.records.set(ip, r);
+    }
+    if (r.blockedUntil > t) return true;
+    r.times = r.times.filter((x) => t - x < this.opts.windowMs);
+    r.times.push(t);
+    if (r.times.length >= this.opts.limit) {
+      r.blockedUntil = t + this.opts.blockMs;
+      r.times = [];
+      return true;
+    }
+    return false;
+  }
+
+  /** Failures counted for an address right now (for logs and tests). */
+  failures(ip: string): number {
+    const t = this.now();
+    return this.records.get(ip)?.times.filter((x) => t - x < this.opts.windowMs).length ?? 0;
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  private sweep(t: number): void {
+    for (const [ip, r] of this.records) {
+      if (r.blockedUntil <= t && r.times.every((x) => t - x >= this.opts.windowMs)) this.records.delete(ip);
+    }
+  }
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Messages per minute per key (identity): a token bucket of `perMinute` that refills continuously. */
+export class RateLimiter {
+  private readonly now: () => number;
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(now: () => number = Date.now) {
+    this.now = now;
+  }
+
+  /** Takes one message from the key's budget; false when the budget is empty. */
+  take(key: string, perMinute: number): boolean {
+    const t = this.now();
+    const b = this.buckets.get(key) ?? { tokens: perMinute, at: t };
+    b.tokens = Math.min(perMinute, b.tokens + ((t - b.at) * perMinute) / 60_000);
+    b.at = t;
+    this.buckets.set(key, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
+
+/** Resolves after `ms`; an unref'd timer so a pending delay never holds the process open. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
