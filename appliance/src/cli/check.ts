@@ -1,6 +1,7 @@
 // `relaykit-appliance check --config FILE`: validates a config without starting anything and warns
 // about settings that are legal but risky. Exit 0 when valid, 1 when not.
 import { parseArgs } from 'node:util';
+import { isLegacyTls } from '../config/listener.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { isRelayError } from '../errors.ts';
@@ -15,6 +16,18 @@ export function riskyWarnings(config: Config): string[] {
     if (l.auth && l.allowCleartextAuth && !LOOPBACK.test(l.address)) {
       out.push(
         `listeners[${i}] (${l.name}): allowCleartextAuth on ${l.address} sends passwords in clear text over the network`,
+      );
+    }
+  });
+  config.listeners.forEach((l, i) => {
+    if (l.tls.mode !== 'none' && isLegacyTls(l.tls.minVersion)) {
+      out.push(
+        `listeners[${i}] (${l.name}): tls.minVersion ${l.tls.minVersion} accepts legacy TLS with OpenSSL security level 0; use it only for devices that cannot do TLS 1.2, on an isolated network`,
+      );
+    }
+    if (l.tls.clientCertificates && !config.identities.some((id) => id.certificates.length > 0)) {
+      out.push(
+        `listeners[${i}] (${l.name}): tls.clientCertificates is set but no identity lists certificates, so every client certificate is refused`,
       );
     }
   });
