@@ -1,5 +1,6 @@
 // A raw SMTP client over a plain socket, for tests where exact reply codes and bytes matter.
 import { connect, type Socket } from 'node:net';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 
 export interface Reply {
   readonly code: number;
@@ -8,13 +9,17 @@ export interface Reply {
 }
 
 export class RawSmtp {
-  private readonly socket: Socket;
+  private socket: Socket;
   private buffer = '';
   private waiters: (() => void)[] = [];
   closed = false;
 
   private constructor(socket: Socket) {
     this.socket = socket;
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket): void {
     socket.setEncoding('latin1');
     socket.on('data', (d: string) => {
       this.buffer += d;
@@ -25,6 +30,36 @@ export class RawSmtp {
       this.wake();
     });
     socket.on('error', () => {});
+  }
+
+  /** Implicit TLS from the first byte. */
+  static connectTls(port: number, opts: ConnectionOptions = {}): Promise<RawSmtp> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...opts }, () =>
+        resolve(new RawSmtp(s)),
+      );
+      s.once('error', reject);
+    });
+  }
+
+  /** Sends STARTTLS; on 220 continues the session over TLS (the handshake must succeed). */
+  async startTls(opts: ConnectionOptions = {}): Promise<{ reply: Reply; socket?: TLSSocket }> {
+    const reply = await this.command('STARTTLS');
+    if (reply.code !== 220) return { reply };
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    const secure = await new Promise<TLSSocket>((resolve, reject) => {
+      const t = tlsConnect({ socket: plain, rejectUnauthorized: false, ...opts }, () => resolve(t));
+      t.once('error', reject);
+    });
+    this.socket = secure;
+    this.attach(secure);
+    return { reply, socket: secure };
+  }
+
+  get tlsSocket(): TLSSocket | undefined {
+    return 'encrypted' in this.socket ? (this.socket as TLSSocket) : undefined;
   }
 
   private wake(): void {

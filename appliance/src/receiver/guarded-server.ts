@@ -1,17 +1,23 @@
-// smtp-server with two per-connection guards it lacks: a total session deadline (its socketTimeout is
-// an idle timer that any byte resets, so a client trickling one byte a second stays forever) and a
-// configurable cap on unrecognised commands (the library's is fixed at 10). Both hook the one place
-// a connection is born, `connect()`, and use only the connection's public `send`/`close`.
+// smtp-server with the per-connection guards it lacks: a total session deadline (its socketTimeout is
+// an idle timer that any byte resets, so a client trickling one byte a second stays forever), a
+// configurable cap on unrecognised commands (the library's is fixed at 10), and a clear 530 for AUTH
+// before STARTTLS (the receiver hides AUTH until TLS is up, which the library would answer with
+// "500 command not recognized"). All hook the one place a connection is born, `connect()`, and use
+// only the connection's public `send`/`close`.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { RelayError } from '../errors.ts';
 
+export type GuardCode = 'RELAY_SESSION_TIMEOUT' | 'RELAY_UNKNOWN_COMMANDS' | 'RELAY_TLS_REQUIRED';
+
 export interface ConnectionGuards {
   readonly sessionTimeoutMs: number;
   readonly maxUnknownCommands: number;
-  /** Told when a guard ends a connection (for logs and metrics). */
-  readonly onGuard: (code: 'RELAY_SESSION_TIMEOUT' | 'RELAY_UNKNOWN_COMMANDS', sessionId: string) => void;
+  /** The listener offers STARTTLS, so AUTH before it is answered "530 Must issue a STARTTLS command first". */
+  readonly startTls: boolean;
+  /** Told when a guard refuses a command or ends a connection (for logs and metrics). */
+  readonly onGuard: (code: GuardCode, sessionId: string) => void;
 }
 
 type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
@@ -34,8 +40,8 @@ export class GuardedSmtpServer extends SMTPServer {
   }
 
   private guard(conn: Connection, socket: Socket | TLSSocket): void {
-    const { sessionTimeoutMs, maxUnknownCommands, onGuard } = this.guards;
-    const end = (code: 'RELAY_SESSION_TIMEOUT' | 'RELAY_UNKNOWN_COMMANDS', text: string) => {
+    const { sessionTimeoutMs, maxUnknownCommands, startTls, onGuard } = this.guards;
+    const end = (code: GuardCode, text: string) => {
       const err = new RelayError(code, text);
       onGuard(code, conn.id);
       originalSend(err.responseCode as number, err.message);
@@ -61,6 +67,12 @@ export class GuardedSmtpServer extends SMTPServer {
     const originalSend = conn.send.bind(conn);
     conn.send = (code, data, context) => {
       if (code === 500 && data === UNKNOWN_COMMAND_REPLY) {
+        if (context === 'AUTH' && startTls && !conn.secure) {
+          const err = new RelayError('RELAY_TLS_REQUIRED', 'Must issue a STARTTLS command first');
+          onGuard('RELAY_TLS_REQUIRED', conn.id);
+          originalSend(err.responseCode as number, err.message, context);
+          return;
+        }
         unknown++;
         if (unknown >= maxUnknownCommands) {
           end('RELAY_UNKNOWN_COMMANDS', 'Too many unrecognized commands, closing connection');

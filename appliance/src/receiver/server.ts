@@ -49,6 +49,8 @@ interface SessionState {
   authUser?: string;
   /** Verified client certificate, when one identified the session. */
   cert?: { subject?: string; fingerprint?: string };
+  /** Negotiated TLS version (getProtocol); smtp-server's tlsOptions.version is the cipher's minimum. */
+  tlsProtocol?: string;
   /** Envelope sender of the current transaction after the identity's rewrite. */
   mailFrom?: string;
   readonly ip: string;
@@ -117,6 +119,7 @@ export class Receiver {
       const server = new GuardedSmtpServer(this.options(listener), {
         sessionTimeoutMs: listener.sessionTimeout,
         maxUnknownCommands: listener.maxUnknownCommands,
+        startTls: listener.tls.mode === 'starttls',
         onGuard: (code, sessionId) => {
           this.deps.metrics.inc('relaykit_rejected_total', { reason: code });
           const st = this.sessions.get(sessionId);
@@ -128,7 +131,7 @@ export class Receiver {
               code,
               rule: `listeners.${listener.name}`,
             },
-            'smtp: connection closed by guard',
+            'smtp: refused by connection guard',
           );
         },
       });
@@ -330,6 +333,7 @@ export class Receiver {
   private onSecure(l: ListenerConfig, socket: TLSSocket, session: SMTPServerSession): Error | null {
     session.disabledCommands = this.baseDisabled(l);
     const s = this.state(session);
+    s.tlsProtocol = socket.getProtocol() ?? undefined;
     const cc = l.tls.clientCertificates;
     if (!cc) return null;
     const rule = { rule: `listeners.${l.name}.tls.clientCertificates` };
@@ -537,7 +541,7 @@ export class Receiver {
             esmtp: session.openingCommand !== 'HELO',
             tls: session.secure,
             authenticated: s.authUser !== undefined || s.via === 'certificate',
-            ...(tlsInfo ? { tlsProtocol: tlsInfo.version, tlsCipher: tlsInfo.name } : {}),
+            ...(tlsInfo ? { tlsProtocol: s.tlsProtocol ?? tlsInfo.version, tlsCipher: tlsInfo.name } : {}),
             ...(rcptTo.length === 1 ? { recipient: rcptTo[0] as string } : {}),
             date: new Date(this.now()),
           }),
@@ -688,7 +692,7 @@ export class Receiver {
       sourceIp: s.ip,
       listener: l.name,
       ...(session.hostNameAppearsAs ? { heloName: String(session.hostNameAppearsAs).slice(0, 255) } : {}),
-      ...(tlsInfo ? { tls: { protocol: tlsInfo.version, cipher: tlsInfo.name } } : {}),
+      ...(tlsInfo ? { tls: { protocol: s.tlsProtocol ?? tlsInfo.version, cipher: tlsInfo.name } } : {}),
       ...(messageId === undefined ? {} : { messageId: messageId.slice(0, 998) }),
       ...(subject === undefined ? {} : { subject: subject.slice(0, 998) }),
       deliveries,
