@@ -46,6 +46,10 @@ export const ErrorCodes = {
     summary: 'the identity may not send as this MAIL FROM address',
     smtp: { code: 550, enhanced: '5.7.1' },
   },
+  RELAY_ADDRESS_INVALID: {
+    summary: 'a MAIL FROM or RCPT TO address has invalid UTF-8 or control characters',
+    smtp: { code: 501, enhanced: '5.1.3' },
+  },
   RELAY_RECIPIENT_DENIED: {
     summary: 'the identity may not send to this recipient',
     smtp: { code: 550, enhanced: '5.7.1' },

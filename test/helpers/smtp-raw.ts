@@ -42,9 +42,15 @@ export class RawSmtp {
     });
   }
 
-  /** Sends STARTTLS; on 220 continues the session over TLS (the handshake must succeed). */
-  async startTls(opts: ConnectionOptions = {}): Promise<{ reply: Reply; socket?: TLSSocket }> {
-    const reply = await this.command('STARTTLS');
+  /**
+   * Sends STARTTLS (unless the caller already wrote it, e.g. with injected commands behind it); on
+   * 220 continues the session over TLS (the handshake must succeed).
+   */
+  async startTls(
+    opts: ConnectionOptions = {},
+    alreadySent = false,
+  ): Promise<{ reply: Reply; socket?: TLSSocket }> {
+    const reply = alreadySent ? await this.reply() : await this.command('STARTTLS');
     if (reply.code !== 220) return { reply };
     const plain = this.socket;
     plain.removeAllListeners('data');
@@ -68,9 +74,12 @@ export class RawSmtp {
     for (const fn of w) fn();
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawSmtp> {
+  /** `localAddress` picks the source address (any of 127.0.0.0/8 on Linux loopback). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawSmtp> {
     return new Promise((resolve, reject) => {
-      const s = connect(port, host, () => resolve(new RawSmtp(s)));
+      const s = connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () =>
+        resolve(new RawSmtp(s)),
+      );
       s.once('error', reject);
     });
   }

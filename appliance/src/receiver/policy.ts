@@ -109,10 +109,16 @@ export function recipientDomainMatches(pattern: string, address: string): boolea
   return domain === p;
 }
 
+/** Invalid UTF-8 (decoded as U+FFFD) or control characters: never a deliverable address. */
+const BAD_ADDRESS = /[\uFFFD\p{Cc}]/u;
+
 export function decide(policy: IdentityPolicy, facts: CommandFacts): Decision {
   const rule = (key: string) => `identities.${policy.identity}.${key}`;
   switch (facts.stage) {
     case 'mail': {
+      if (BAD_ADDRESS.test(facts.mailFrom)) {
+        return refuse('RELAY_ADDRESS_INVALID', 'Bad sender address syntax', rule('addressSyntax'));
+      }
       if (
         policy.allowedSenders.length > 0 &&
         !policy.allowedSenders.some((p) => senderMatches(p, facts.mailFrom))
@@ -142,6 +148,9 @@ export function decide(policy: IdentityPolicy, facts: CommandFacts): Decision {
         : { kind: 'accept', mailFrom: policy.rewriteSender };
     }
     case 'rcpt': {
+      if (BAD_ADDRESS.test(facts.recipient)) {
+        return refuse('RELAY_ADDRESS_INVALID', 'Bad recipient address syntax', rule('addressSyntax'));
+      }
       if (facts.acceptedRecipients >= policy.maxRecipients) {
         return refuse(
           'RELAY_TOO_MANY_RECIPIENTS',

@@ -203,7 +203,8 @@ export class Receiver {
   private baseDisabled(l: ListenerConfig): string[] {
     const tlsOn = l.tls.mode !== 'none';
     const authUsable = l.auth && (tlsOn || l.allowCleartextAuth) && !l.tls.clientCertificates?.required;
-    const disabled: string[] = [];
+    // Sendmail's joke commands (WIZ makes a "wizard", SHELL/KILL answer) are plain unknown commands here.
+    const disabled: string[] = ['WIZ', 'SHELL', 'KILL'];
     if (!tlsOn) disabled.push('STARTTLS');
     if (!authUsable) disabled.push('AUTH');
     return disabled;
