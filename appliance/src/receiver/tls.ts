@@ -18,8 +18,11 @@ export const MODERN_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
-/** OpenSSL 3 refuses TLS 1.0/1.1 (and SHA-1 signatures) above security level 0. */
-export const LEGACY_CIPHERS = 'DEFAULT@SECLEVEL=0';
+/**
+ * OpenSSL 3 refuses TLS 1.0/1.1 (and SHA-1 signatures) above security level 0. The modern suites come
+ * first and the server's order wins, so TLS 1.2 clients of a legacy listener still get AEAD.
+ */
+export const LEGACY_CIPHERS = `${MODERN_CIPHERS}:DEFAULT@SECLEVEL=0`;
 
 export interface ListenerTlsOptions {
   key: Buffer;

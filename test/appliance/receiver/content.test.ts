@@ -39,7 +39,10 @@ function run(input: string, patch: Partial<ContentOptions> = {}, cuts: number[] 
 }
 
 const hasBare = (s: string) => /\r(?!\n)|(?<!\r)\n/.test(s);
-const lineChars = fc.constantFrom('a', 'b', '.', ':', ' ', '\t', '\r', '\n', 'X', '-', '\0', '\xff');
+const lineChars = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom('a', 'b', '.', ':', ' ', '\t', 'X', '-', '\0', '\xff') },
+  { weight: 1, arbitrary: fc.constantFrom('\r', '\n', '\r\n', '\r\n', '\r\n\r\n') },
+);
 const messageArb = fc.array(lineChars, { maxLength: 300 }).map((a) => a.join(''));
 const cutsArb = fc.array(fc.nat(300), { maxLength: 8 });
 
@@ -135,6 +138,17 @@ describe('content normaliser: limits', () => {
     expect(
       run(`Subject: s\r\n\r\n${'z'.repeat(998)}\r\n`, { maxLineLength: 998 }).n.violation,
     ).toBeUndefined();
+  });
+
+  it('flags a too-long line exactly when one exists, whatever the chunking (property)', () => {
+    fc.assert(
+      fc.property(messageArb, cutsArb, fc.integer({ min: 1, max: 40 }), (msg, cuts, limit) => {
+        const longest = Math.max(0, ...msg.split(/\r\n|\r|\n/).map((l) => l.length));
+        const { n } = run(msg, { maxLineLength: limit }, cuts);
+        expect(n.violation?.code === 'RELAY_LINE_TOO_LONG').toBe(longest > limit);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('keeps memory flat: a 20 MB body passes through without being held', () => {

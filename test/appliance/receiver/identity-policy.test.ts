@@ -181,7 +181,8 @@ describe('per-identity limits: exact replies, logged and counted', () => {
       '452 4.5.3 Too many recipients (limit 2)\r\n',
     );
     expect((await c.command('DATA')).code).toBe(354);
-    const big = await c.command(`Subject: big\r\n\r\n${'x'.repeat(78)}\r\n`.repeat(40) + '.');
+    const body = `Subject: big\r\n\r\n${`${'x'.repeat(78)}\r\n`.repeat(40)}`;
+    const big = await c.command(`${body}.`);
     expect(big.text).toBe('552 5.3.4 Message exceeds fixed maximum message size 2048\r\n');
     c.close();
     for (const reason of [

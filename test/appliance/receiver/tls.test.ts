@@ -172,6 +172,12 @@ describe('TLS policy', () => {
       expect(await sendOne(c, 'app@contoso.com', 'x@contoso.com', `legacy ${proto}`)).toBe(250);
       c.close();
     }
+    // A modern client on the legacy listener still gets TLS 1.3, or TLS 1.2 with an AEAD suite.
+    const modern = await greeted(port(1));
+    const { socket } = await modern.startTls({ maxVersion: 'TLSv1.2' });
+    expect(socket?.getProtocol()).toBe('TLSv1.2');
+    expect(MODERN_CIPHERS.split(':')).toContain(socket?.getCipher().name);
+    modern.close();
     const files = await waitFor(async () => {
       const f = await captured(join(dir, 'outbox'));
       return f.length === 2 ? f : undefined;
