@@ -35,7 +35,7 @@ const tlsSchema = z
      * level 0 in `ciphers` (added automatically when `ciphers` is not set) and log a warning at start.
      */
     minVersion: z.enum(TLS_VERSIONS).default('TLSv1.2'),
-    /** OpenSSL cipher list for TLS ≤ 1.2. Default: a modern ECDHE+AEAD list (legacy listener: that list, then DEFAULT@SECLEVEL=0). */
+    /** OpenSSL cipher list for TLS ≤ 1.2. Default: a modern ECDHE+AEAD list (legacy listener: that list, then HIGH at security level 0). */
     ciphers: z.string().min(1).optional(),
     /** Request client certificates and map verified ones to identities. */
     clientCertificates: clientCertificatesSchema.optional(),

@@ -20,9 +20,10 @@ export const MODERN_CIPHERS = [
 
 /**
  * OpenSSL 3 refuses TLS 1.0/1.1 (and SHA-1 signatures) above security level 0. The modern suites come
- * first and the server's order wins, so TLS 1.2 clients of a legacy listener still get AEAD.
+ * first and the server's order wins, so TLS 1.2 clients of a legacy listener still get AEAD; HIGH adds
+ * the AES-CBC/SHA-1 suites old devices speak. ("DEFAULT" only expands at the start of a list.)
  */
-export const LEGACY_CIPHERS = `${MODERN_CIPHERS}:DEFAULT@SECLEVEL=0`;
+export const LEGACY_CIPHERS = `${MODERN_CIPHERS}:HIGH:!aNULL:!eNULL:!PSK:!SRP:@SECLEVEL=0`;
 
 export interface ListenerTlsOptions {
   key: Buffer;
