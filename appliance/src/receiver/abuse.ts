@@ -2,6 +2,7 @@
 // source IP (block after N, for a while) and a per-identity message rate (token bucket). In-memory,
 // bounded, clock injected; no I/O. A restart forgets both, which errs on the side of letting
 // devices send.
+import { isIP } from 'node:net';
 
 export interface AuthFailureOptions {
   readonly limit: number;
@@ -18,6 +19,22 @@ interface FailureRecord {
 /** Beyond this many tracked addresses, expired records are swept before adding another. */
 const MAX_TRACKED = 10_000;
 
+/**
+ * The key failures are counted under: the address itself for IPv4, the /64 for IPv6 (one host
+ * usually owns a whole /64, so counting single addresses would let it rotate forever).
+ */
+export function abuseKey(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const [head = '', tail = ''] = ip.toLowerCase().split('::');
+  const h = head ? head.split(':') : [];
+  const tl = ip.includes('::') ? (tail ? tail.split(':') : []) : [];
+  const groups = ip.includes('::') ? [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl] : h;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
 export class AuthFailureTracker {
   private readonly opts: AuthFailureOptions;
   private readonly now: () => number;
@@ -30,16 +47,22 @@ export class AuthFailureTracker {
 
   /** Epoch ms until which the address is blocked, or undefined. */
   blockedUntil(ip: string): number | undefined {
-    const r = this.records.get(ip);
+    const r = this.records.get(abuseKey(ip));
     return r && r.blockedUntil > this.now() ? r.blockedUntil : undefined;
   }
 
   /** Records one failure; returns true when this failure (or an earlier one) blocked the address. */
-  fail(ip: string): boolean {
+  fail(address: string): boolean {
+    const ip = abuseKey(address);
     const t = this.now();
     let r = this.records.get(ip);
     if (!r) {
       if (this.records.size >= MAX_TRACKED) this.sweep(t);
+      // Still full (an address-rotating flood): forget the oldest records rather than grow.
+      for (const old of this.records.keys()) {
+        if (this.records.size < MAX_TRACKED) break;
+        this.records.delete(old);
+      }
       r = { times: [], blockedUntil: 0 };
       this.records.set(ip, r);
     }
@@ -57,7 +80,7 @@ export class AuthFailureTracker {
   /** Failures counted for an address right now (for logs and tests). */
   failures(ip: string): number {
     const t = this.now();
-    return this.records.get(ip)?.times.filter((x) => t - x < this.opts.windowMs).length ?? 0;
+    return this.records.get(abuseKey(ip))?.times.filter((x) => t - x < this.opts.windowMs).length ?? 0;
   }
 
   get size(): number {

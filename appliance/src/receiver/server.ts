@@ -24,7 +24,7 @@ import type { Spool, SpoolEntry, SpoolWriter } from '../spool/spool.ts';
 import { AuthFailureTracker, delay, RateLimiter } from './abuse.ts';
 import { AccessMap, normalizeIp } from './access.ts';
 import { ContentNormalizer } from './content.ts';
-import { GuardedSmtpServer } from './guarded-server.ts';
+import { type GuardCode, GuardedSmtpServer } from './guarded-server.ts';
 import { HeaderBlock, headerValue } from './header-block.ts';
 import { type Decision, decide, effectivePolicy, type IdentityPolicy } from './policy.ts';
 import { effectiveCiphers, TlsReloader, tlsOptions } from './tls.ts';
@@ -60,6 +60,13 @@ interface SessionState {
 function decisionError(d: Exclude<Decision, { kind: 'accept' }>): RelayError {
   return new RelayError(d.code, d.reason, { responseCode: d.responseCode, detail: { rule: d.rule } });
 }
+
+/** The listener key behind each connection guard, for the `rule` of its log line. */
+const GUARD_KEYS: Record<GuardCode, string> = {
+  RELAY_SESSION_TIMEOUT: 'sessionTimeout',
+  RELAY_UNKNOWN_COMMANDS: 'maxUnknownCommands',
+  RELAY_TLS_REQUIRED: 'tls',
+};
 
 /** Largest header block kept for routing and operator views. */
 const HEADER_BLOCK_LIMIT = 256 * 1024;
@@ -129,7 +136,7 @@ export class Receiver {
               ip: st?.ip,
               identity: st?.identity?.name,
               code,
-              rule: `listeners.${listener.name}`,
+              rule: `listeners.${listener.name}.${GUARD_KEYS[code]}`,
             },
             'smtp: refused by connection guard',
           );
@@ -335,6 +342,16 @@ export class Receiver {
     session.disabledCommands = this.baseDisabled(l);
     const s = this.state(session);
     s.tlsProtocol = socket.getProtocol() ?? undefined;
+    // RFC 3207 §4.2: nothing learnt before STARTTLS survives it (smtp-server clears session.user too);
+    // only the network identity, which does not depend on the client's word, is re-established.
+    if (s.via !== 'network') {
+      const byNetwork = this.access.byAddress(s.ip);
+      s.identity = byNetwork;
+      s.via = byNetwork ? 'network' : undefined;
+      s.authUser = undefined;
+      s.cert = undefined;
+    }
+    s.mailFrom = undefined;
     const cc = l.tls.clientCertificates;
     if (!cc) return null;
     const rule = { rule: `listeners.${l.name}.tls.clientCertificates` };

@@ -139,6 +139,30 @@ describe('TLS policy', () => {
     expect(t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_TLS_REQUIRED' })).toBe(1);
   });
 
+  it('forgets a cleartext login at STARTTLS (RFC 3207 §4.2): the client must log in again', async () => {
+    t = await start((c) => ({
+      ...c,
+      listeners: [
+        {
+          name: 'mgmt',
+          port: 0,
+          tls: { mode: 'starttls', cert: pki.server.cert, key: pki.server.key },
+          allowCleartextAuth: true,
+        },
+      ],
+    }));
+    const c = await greeted(port(0));
+    const ehlo = await c.command('EHLO admin.lan');
+    expect(ehlo.text).toMatch(/AUTH PLAIN LOGIN/);
+    expect((await c.command(`AUTH PLAIN ${Buffer.from('\0app\0app-password-1').toString('base64')}`)).code).toBe(
+      235,
+    );
+    await c.startTls({ servername: 'relay.local.test' });
+    await c.command('EHLO admin.lan');
+    expect((await c.command('MAIL FROM:<a@contoso.com>')).code).toBe(530);
+    c.close();
+  });
+
   it('refuses TLS 1.0 and 1.1 clients by default and negotiates TLS 1.2+ with a modern cipher', async () => {
     t = await start();
     for (const legacy of [TLS10, TLS11]) {
