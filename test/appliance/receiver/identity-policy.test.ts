@@ -282,6 +282,20 @@ describe('AUTH failure blocking', () => {
   });
 });
 
+describe('connection limits', () => {
+  it('maxClients: connections over the limit get 421 at once; the allowed ones carry on', async () => {
+    t = await start((c) => ({ ...c, listeners: [{ name: 'small', port: 0, auth: false, maxClients: 2 }] }));
+    const a = await greeted(t.port);
+    const b = await greeted(t.port);
+    const extra = await RawSmtp.connect(t.port);
+    expect((await extra.reply()).text).toMatch(/^421 .*Too many connected clients/);
+    expect(await extra.waitClosed()).toBe(true);
+    expect((await a.command('NOOP')).code).toBe(250);
+    a.close();
+    b.close();
+  });
+});
+
 describe('relaykit-appliance check: risky settings', () => {
   it('warns about cleartext AUTH off loopback, legacy TLS, a 0.0.0.0/0 allowlist and client certs no identity maps', async () => {
     const d = await tempDir();

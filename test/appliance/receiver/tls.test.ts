@@ -154,9 +154,9 @@ describe('TLS policy', () => {
     const c = await greeted(port(0));
     const ehlo = await c.command('EHLO admin.lan');
     expect(ehlo.text).toMatch(/AUTH PLAIN LOGIN/);
-    expect((await c.command(`AUTH PLAIN ${Buffer.from('\0app\0app-password-1').toString('base64')}`)).code).toBe(
-      235,
-    );
+    expect(
+      (await c.command(`AUTH PLAIN ${Buffer.from('\0app\0app-password-1').toString('base64')}`)).code,
+    ).toBe(235);
     await c.startTls({ servername: 'relay.local.test' });
     await c.command('EHLO admin.lan');
     expect((await c.command('MAIL FROM:<a@contoso.com>')).code).toBe(530);
