@@ -165,9 +165,11 @@ export class SpoolWriter {
    */
   async commit(header: SpoolHeader): Promise<SpoolEntry> {
     try {
-      await this.flush();
-      const messageLength = this.written;
-      await this.write(encodeTrailer(header, messageLength));
+      // Body tail and trailer leave in one write.
+      const messageLength = this.bytes;
+      const trailer = encodeTrailer(header, messageLength);
+      this.pending.push(trailer);
+      this.pendingBytes += trailer.length;
       await this.flush();
       const fh = this.handle();
       await fh.sync();
@@ -355,9 +357,9 @@ export class Spool {
     await rename(tmp, final);
   }
 
-  /** Every leg delivered: the entry leaves the spool. */
-  async remove(folder: SpoolFolder, id: string): Promise<void> {
-    await unlink(this.pathOf(folder, id, 'state')).catch(() => {});
+  /** Every leg delivered: the entry leaves the spool. `hasState: false` skips a needless unlink. */
+  async remove(folder: SpoolFolder, id: string, hasState = true): Promise<void> {
+    if (hasState) await unlink(this.pathOf(folder, id, 'state')).catch(() => {});
     await unlink(this.pathOf(folder, id, 'msg'));
   }
 
