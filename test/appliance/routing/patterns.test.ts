@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  checkDomainPattern,
+  globMatch,
+  MAX_MATCH_INPUT,
+  matchAddress,
+  normalizeIp,
+  parseAddressPattern,
+} from '../../../appliance/src/routing/patterns.ts';
+
+function addressPattern(text: string) {
+  const p = parseAddressPattern(text);
+  if (typeof p === 'string') throw new Error(p);
+  return p;
+}
+
+describe('globMatch', () => {
+  it.each([
+    ['*', '', true],
+    ['*', 'anything at all', true],
+    ['scan*', 'scanner', true],
+    ['scan*', 'xscanner', false],
+    ['*.contoso.com', 'a.b.contoso.com', true],
+    ['*.contoso.com', 'contoso.com', false],
+    ['*.contoso.com', 'evilcontoso.com', false],
+    ['a?c', 'abc', true],
+    ['a?c', 'ac', false],
+    ['*[scan]*', 'report [SCAN] 12', true],
+    ['x*y*z', 'xyz', true],
+    ['x*y*z', 'xzy', false],
+  ])('%s against %s is %s', (pattern, text, want) => {
+    expect(globMatch(pattern.toLowerCase(), text)).toBe(want);
+  });
+
+  it('is case-insensitive on the text', () => {
+    expect(globMatch('scan*', 'SCANNER')).toBe(true);
+  });
+
+  it('agrees with an anchored regular expression built from the glob', () => {
+    const alphabet = fc.constantFrom('a', 'b', '.', '@');
+    const pattern = fc
+      .array(fc.constantFrom('a', 'b', '.', '*', '?'), { maxLength: 8 })
+      .map((a) => a.join(''));
+    const text = fc.array(alphabet, { maxLength: 12 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(pattern, text, (p, t) => {
+        const re = new RegExp(
+          `^${[...p].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c === '.' ? '\\.' : c)).join('')}$`,
+          's',
+        );
+        expect(globMatch(p, t)).toBe(re.test(t));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('looks only at the first MAX_MATCH_INPUT characters of a long value', () => {
+    const long = `${'a'.repeat(MAX_MATCH_INPUT)}TAIL`;
+    expect(globMatch('*tail', long)).toBe(false);
+    expect(globMatch('a*', long)).toBe(true);
+    // The shape that makes backtracking regexes explode answers like any other.
+    expect(globMatch('*a*a*a*a*a*a*b', 'a'.repeat(MAX_MATCH_INPUT))).toBe(false);
+  });
+});
+
+describe('address patterns', () => {
+  it.each([
+    ['scanner@contoso.com', 'scanner@contoso.com', true],
+    ['scanner@contoso.com', 'Scanner@Contoso.COM', true],
+    ['scanner@contoso.com', 'scanner2@contoso.com', false],
+    ['@contoso.com', 'anyone@contoso.com', true],
+    ['@contoso.com', 'anyone@sub.contoso.com', false],
+    ['contoso.com', 'anyone@contoso.com', true],
+    ['contoso.com', 'anyone@contoso.com.', true],
+    ['*@scanners.contoso.com', 'mfd1@scanners.contoso.com', true],
+    ['*@scanners.contoso.com', 'mfd1@contoso.com', false],
+    ['*@*.contoso.com', 'x@a.contoso.com', true],
+    ['*@*.contoso.com', 'x@contoso.com', false],
+    ['scan-*@contoso.com', 'scan-3rd-floor@contoso.com', true],
+    ['scan-*@contoso.com', 'printer@contoso.com', false],
+    ['<>', '', true],
+    ['<>', 'a@b.c', false],
+    ['*@*', '', false],
+    ['@contoso.com', '', false],
+  ])('%s matches %s: %s', (pattern, address, want) => {
+    expect(matchAddress(addressPattern(pattern), address)).toBe(want);
+  });
+
+  it.each([
+    ['', /null sender/],
+    ['a@', /not an address pattern/],
+    ['a b@contoso.com', /not an address pattern/],
+    ['<scanner@contoso.com>', /not an address pattern/],
+    ['x@.contoso.com', /not an address pattern/],
+    ['x@contoso..com', /not an address pattern/],
+    [`${'a'.repeat(300)}@x.com`, /longer than 256/],
+  ])('refuses %j', (text, why) => {
+    const p = parseAddressPattern(text);
+    expect(typeof p).toBe('string');
+    expect(p).toMatch(why);
+  });
+
+  it('names the fix for a domain pattern written with @', () => {
+    expect(checkDomainPattern('@contoso.com')).toBe('write the domain without "@" ("contoso.com")');
+    expect(checkDomainPattern('*.contoso.com')).toBeUndefined();
+    expect(checkDomainPattern('.contoso.com')).toMatch(/\*\.contoso\.com \(subdomains\)/);
+  });
+});
+
+describe('normalizeIp', () => {
+  it('unwraps IPv4-mapped IPv6 and leaves others alone', () => {
+    expect(normalizeIp('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(normalizeIp('::FFFF:10.1.2.3')).toBe('10.1.2.3');
+    expect(normalizeIp('2001:db8::1')).toBe('2001:db8::1');
+    expect(normalizeIp('10.1.2.3')).toBe('10.1.2.3');
+  });
+});
