@@ -7,6 +7,7 @@
 // and the first rule whose every condition holds decides; a recipient no rule matches goes to
 // `defaultRoute` under the rule name "default". Recipients that end on the same rule form one leg
 // (or one rejection), in the order they were given.
+import { RelayError } from '../errors.ts';
 import type { CompiledRule, CompiledRules, MessageFacts } from './rules.ts';
 import { compileRules } from './rules.ts';
 
@@ -222,4 +223,13 @@ export function rejectAtRcpt(
 /** The SMTP reply text for a rejection ("5.7.1 Message refused by relay policy"). */
 export function rejectionReply(rejection: Rejection): { responseCode: number; message: string } {
   return { responseCode: rejection.responseCode, message: `${rejection.enhanced} ${rejection.message}` };
+}
+
+/** The error the receiver hands smtp-server for a rejection: the rule's own code, status and text. */
+export function rejectionError(rejection: Rejection): RelayError {
+  return new RelayError('RELAY_RULE_REJECTED', rejection.message, {
+    responseCode: rejection.responseCode,
+    enhanced: rejection.enhanced,
+    detail: { rule: rejection.rule },
+  });
 }
