@@ -107,6 +107,19 @@ export async function routeExplainCommand(
   }
 }
 
+/** `route <subcommand>`: only `explain` exists. */
+export async function routeCommand(
+  argv: string[],
+  io: { stdout: Writable; stderr: Writable },
+): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'explain') return routeExplainCommand(rest, io);
+  io.stderr.write(
+    `route: unknown subcommand ${sub === undefined ? '(none)' : `"${sub}"`}\n${ROUTE_EXPLAIN_USAGE}\n`,
+  );
+  return 1;
+}
+
 function parse(argv: string[]) {
   return parseArgs({
     args: argv,

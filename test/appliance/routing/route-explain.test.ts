@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,6 +168,27 @@ rules:
     const r = await explain(['--config', file, '--from', 'a@x.y', '--to', 'b@x.y']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/rules\[0\]\.match\.mailFrom: "x y" is not an address pattern/);
+  });
+
+  it('runs as `relaykit-appliance route explain` and exits 2 on a rejection', () => {
+    const bin = fileURLToPath(new URL('../../../appliance/bin/relaykit-appliance.js', import.meta.url));
+    const args = [
+      'route',
+      'explain',
+      '--config',
+      CONFIG,
+      '--from',
+      'x@blocked.example',
+      '--to',
+      'bob@contoso.com',
+    ];
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/^REJECT 553 5\.7\.1 {2}rule=blocked-sender {2}to=bob@contoso\.com {2}at=RCPT/);
+    const bad = spawnSync(process.execPath, [bin, 'route', 'explian'], { encoding: 'utf8', timeout: 30_000 });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/unknown subcommand "explian"/);
   });
 
   it('prints usage on --help', async () => {
