@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.ts';
 import { RelayError } from '../errors.ts';
 import {
   type AddressPattern,
+  decodeHeaderValue,
   globMatch,
   matchAddress,
   normalizeDomain,
@@ -232,9 +233,14 @@ function compileConditions(
       key: 'header',
       phase: 'content',
       test: (f) => {
-        for (const value of f.headers?.get(lower) ?? []) {
-          const hit = firstMatch(globs, (g) => globMatch(g.glob, value));
-          if (hit) return `header ${fieldName} ${q(value.slice(0, 80))} matches ${q(hit.text)}`;
+        for (const raw of f.headers?.get(lower) ?? []) {
+          // The decoded text is what a person reads; the raw text still matches for rules written
+          // against it.
+          const decoded = decodeHeaderValue(raw);
+          for (const value of decoded === raw ? [raw] : [decoded, raw]) {
+            const hit = firstMatch(globs, (g) => globMatch(g.glob, value));
+            if (hit) return `header ${fieldName} ${q(value.slice(0, 80))} matches ${q(hit.text)}`;
+          }
         }
         return undefined;
       },

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   checkDomainPattern,
+  decodeHeaderValue,
   globMatch,
   MAX_MATCH_INPUT,
   matchAddress,
@@ -114,5 +115,18 @@ describe('normalizeIp', () => {
     expect(normalizeIp('::FFFF:10.1.2.3')).toBe('10.1.2.3');
     expect(normalizeIp('2001:db8::1')).toBe('2001:db8::1');
     expect(normalizeIp('10.1.2.3')).toBe('10.1.2.3');
+  });
+});
+
+describe('decodeHeaderValue', () => {
+  it.each([
+    ['plain text', 'plain text'],
+    ['=?UTF-8?B?U2NhbiB2b24gQsO8cm8=?=', 'Scan von Büro'],
+    ['=?iso-8859-1?Q?Rechnung_f=FCr_M=E4rz?=', 'Rechnung für März'],
+    ['=?utf-8?q?a?= =?utf-8?q?b?=', 'ab'],
+    ['Re: =?utf-8*de?Q?Gr=C3=BC=C3=9Fe?= again', 'Re: Grüße again'],
+    ['=?x-unknown-charset?Q?abc?=', '=?x-unknown-charset?Q?abc?='],
+  ])('%s → %s', (raw, decoded) => {
+    expect(decodeHeaderValue(raw)).toBe(decoded);
   });
 });

@@ -129,6 +129,16 @@ describe('conditions, one at a time', () => {
     ],
     [{ name: 'Subject', value: '*invoice*' }, [{ name: 'Subject', value: '  Your INVOICE 12 ' }], true],
     [{ name: 'Subject', value: '*' }, [], false],
+    [
+      { name: 'Subject', value: 'scan von büro' },
+      [{ name: 'Subject', value: '=?UTF-8?B?U2NhbiB2b24gQsO8cm8=?=' }],
+      true,
+    ],
+    [
+      { name: 'Subject', value: '=?utf-8?b?*' },
+      [{ name: 'Subject', value: '=?UTF-8?B?U2NhbiB2b24gQsO8cm8=?=' }],
+      true,
+    ],
   ])('header %j with %j: %s', (header, headers, want) => {
     expect(hits({ header }, { headers })).toBe(want);
   });
