@@ -4,8 +4,10 @@
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
 import { parseSize } from '../config/units.ts';
 import { isRelayError } from '../errors.ts';
+import { AccessMap } from '../receiver/access.ts';
 import { explainExitCode, explainRoute, formatExplanation } from '../routing/explain.ts';
 import type { RouteInput } from '../routing/router.ts';
 import { compileRules } from '../routing/rules.ts';
@@ -75,12 +77,7 @@ export async function routeExplainCommand(
       .filter((t) => t !== '');
     if (recipients.length === 0) throw new UsageError('--to ADDRESS is required');
     const { config } = loadConfig(values.config);
-    const identity = values.identity ?? '';
-    if (values.identity !== undefined && !config.identities.some((i) => i.name === identity)) {
-      throw new UsageError(
-        `--identity: no identity named "${identity}" (identities: ${config.identities.map((i) => i.name).join(', ')})`,
-      );
-    }
+    const identity = resolveIdentity(config, values, (note) => err(`note: ${note}`));
     const input: RouteInput = {
       identity,
       sourceIp: values['source-ip'] ?? '',
@@ -118,6 +115,46 @@ export async function routeCommand(
     `route: unknown subcommand ${sub === undefined ? '(none)' : `"${sub}"`}\n${ROUTE_EXPLAIN_USAGE}\n`,
   );
   return 1;
+}
+
+/**
+ * The identity the receiver would give this client: --identity as given; else the AUTH user's
+ * identity (a login decides, as in the receiver); else the first identity whose networks hold
+ * --source-ip. Without any, identity conditions cannot hold.
+ */
+function resolveIdentity(
+  config: Config,
+  values: {
+    identity?: string | undefined;
+    'auth-user'?: string | undefined;
+    'source-ip'?: string | undefined;
+  },
+  note: (text: string) => void,
+): string {
+  const names = config.identities.map((i) => i.name);
+  if (values.identity !== undefined) {
+    if (!names.includes(values.identity)) {
+      throw new UsageError(
+        `--identity: no identity named "${values.identity}" (identities: ${names.join(', ')})`,
+      );
+    }
+    return values.identity;
+  }
+  const user = values['auth-user'];
+  const byUser =
+    user === undefined ? undefined : config.identities.find((i) => i.users.some((u) => u.username === user));
+  if (byUser) {
+    note(`identity "${byUser.name}" from --auth-user ${user}`);
+    return byUser.name;
+  }
+  const ip = values['source-ip'];
+  const byIp = ip === undefined ? undefined : new AccessMap(config).byAddress(ip);
+  if (byIp) {
+    note(`identity "${byIp.name}" from --source-ip ${ip}`);
+    return byIp.name;
+  }
+  note('no identity (give --identity, --source-ip or --auth-user); identity conditions cannot hold');
+  return '';
 }
 
 function parse(argv: string[]) {

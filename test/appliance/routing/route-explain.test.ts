@@ -182,13 +182,29 @@ rules:
       '--to',
       'bob@contoso.com',
     ];
-    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [bin, ...args, '--identity', 'apps'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/^REJECT 553 5\.7\.1 {2}rule=blocked-sender {2}to=bob@contoso\.com {2}at=RCPT/);
     const bad = spawnSync(process.execPath, [bin, 'route', 'explian'], { encoding: 'utf8', timeout: 30_000 });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/unknown subcommand "explian"/);
+  });
+
+  it('finds the identity the receiver would use from --source-ip when --identity is omitted', async () => {
+    const args = ['--config', CONFIG, '--from', 'mfd@contoso.com', '--to', 'a@fabrikam.com'];
+    const byIp = await explain([...args, '--source-ip', '::ffff:10.1.7.7']);
+    expect(byIp.err).toBe('note: identity "scanners" from --source-ip ::ffff:10.1.7.7\n');
+    expect(byIp.out).toMatch(/^ROUTE {2}acs {2}rule=scans-external/);
+    const byUser = await explain([...args, '--source-ip', '10.1.7.7', '--auth-user', 'erp']);
+    expect(byUser.err).toBe('note: identity "apps" from --auth-user erp\n');
+    expect(byUser.out).toMatch(/^ROUTE {2}local {2}rule=default/);
+    const none = await explain(args);
+    expect(none.err).toMatch(/^note: no identity/);
+    expect(none.out).toMatch(/^ROUTE {2}local {2}rule=default/);
   });
 
   it('prints usage on --help', async () => {
