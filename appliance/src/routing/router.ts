@@ -8,8 +8,9 @@
 // `defaultRoute` under the rule name "default". Recipients that end on the same rule form one leg
 // (or one rejection), in the order they were given.
 import { RelayError } from '../errors.ts';
+import type { PreparedAddress } from './patterns.ts';
 import type { CompiledRule, CompiledRules, MessageFacts } from './rules.ts';
-import { compileRules } from './rules.ts';
+import { compileRules, prepareMessage, prepareRecipient } from './rules.ts';
 
 export type { CompiledRules } from './rules.ts';
 export { compileRules };
@@ -81,35 +82,56 @@ export interface RoutingDecision {
 
 const NO_RULE_MATCHED = 'no rule matched';
 
-type Verdict = { holds: true; reasons: string[] } | { holds: false } | { holds: 'unknown' };
+/** A rule's verdict on the message-level facts: unknown while content conditions lack size/headers. */
+type MessageVerdict = true | false | 'unknown';
 
-/** Evaluates one rule for one recipient; content conditions are unknown when facts lack them. */
-function evaluate(rule: CompiledRule, facts: MessageFacts, recipient: string): Verdict {
-  const reasons: string[] = [];
+const NO_RECIPIENT = prepareRecipient('');
+
+function messageVerdict(rule: CompiledRule, m: MessageFacts): MessageVerdict {
   let unknown = false;
-  for (const condition of rule.conditions) {
-    if (condition.phase === 'content' && (facts.size === undefined || facts.headers === undefined)) {
-      unknown = true;
-      continue;
-    }
-    const reason = condition.test(facts, recipient);
-    if (reason === undefined) return { holds: false };
-    reasons.push(reason);
+  for (const c of rule.messageConditions) {
+    if (c.phase === 'content' && (m.size === undefined || m.headers === undefined)) unknown = true;
+    else if (!c.test(m, NO_RECIPIENT)) return false;
   }
-  return unknown ? { holds: 'unknown' } : { holds: true, reasons };
+  return unknown ? 'unknown' : true;
 }
 
-function decide(rules: CompiledRules, facts: MessageFacts, recipient: string): RecipientDecision {
-  let chosen = rules.defaultRule;
-  let reasons: string[] = [NO_RULE_MATCHED];
+/**
+ * The first rule that holds for recipient `r`; 'unknown' when a rule that might hold needs content
+ * the facts lack; undefined for none. `cache` keeps each rule's message verdict, so message-level
+ * conditions run once per message, not once per recipient.
+ */
+function firstRule(
+  rules: CompiledRules,
+  m: MessageFacts,
+  r: PreparedAddress,
+  cache: MessageVerdict[],
+): CompiledRule | 'unknown' | undefined {
   for (const rule of rules.rules) {
-    const verdict = evaluate(rule, facts, recipient);
-    if (verdict.holds === true) {
-      chosen = rule;
-      reasons = verdict.reasons;
-      break;
+    let mv = cache[rule.index];
+    if (mv === undefined) {
+      mv = messageVerdict(rule, m);
+      cache[rule.index] = mv;
     }
+    if (mv === false) continue;
+    if (!rule.recipientConditions.every((c) => c.test(m, r))) continue;
+    return mv === 'unknown' ? 'unknown' : rule;
   }
+  return undefined;
+}
+
+function decide(
+  rules: CompiledRules,
+  m: MessageFacts,
+  recipient: string,
+  cache: MessageVerdict[],
+): RecipientDecision {
+  const r = prepareRecipient(recipient);
+  const found = firstRule(rules, m, r, cache);
+  // With size and headers known, 'unknown' cannot come back; the default keeps the type total.
+  const chosen = found === undefined || found === 'unknown' ? rules.defaultRule : found;
+  const reasons =
+    chosen === rules.defaultRule ? [NO_RULE_MATCHED] : chosen.conditions.map((c) => c.explain(m, r));
   const common = { recipient, rule: chosen.name, ruleIndex: chosen.index, reasons };
   const action = chosen.action;
   if (action.type === 'reject') {
@@ -131,29 +153,11 @@ function decide(rules: CompiledRules, facts: MessageFacts, recipient: string): R
   };
 }
 
-function headerMap(headers: RouteInput['headers']): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  for (const h of headers) {
-    const key = h.name.trim().toLowerCase();
-    const list = map.get(key);
-    const value = h.value.trim();
-    if (list) list.push(value);
-    else map.set(key, [value]);
-  }
-  return map;
-}
-
 /** Routes every recipient of a message: exactly one decision each, grouped into legs and rejections. */
 export function routeMessage(rules: CompiledRules, input: RouteInput): RoutingDecision {
-  const facts: MessageFacts = {
-    identity: input.identity,
-    sourceIp: input.sourceIp,
-    authUser: input.authUser,
-    mailFrom: input.mailFrom,
-    size: input.size,
-    headers: headerMap(input.headers),
-  };
-  const perRecipient = input.recipients.map((r) => decide(rules, facts, r));
+  const facts = prepareMessage(input);
+  const cache: MessageVerdict[] = [];
+  const perRecipient = input.recipients.map((r) => decide(rules, facts, r, cache));
   const legs = new Map<number, Leg>();
   const rejections = new Map<number, Rejection>();
   for (const d of perRecipient) {
@@ -197,27 +201,16 @@ export function rejectAtRcpt(
   rules: CompiledRules,
   input: Omit<RouteInput, 'size' | 'headers' | 'recipients'> & { readonly recipient: string },
 ): Rejection | undefined {
-  const facts: MessageFacts = {
-    identity: input.identity,
-    sourceIp: input.sourceIp,
-    authUser: input.authUser,
-    mailFrom: input.mailFrom,
-    size: undefined,
-    headers: undefined,
+  const facts = prepareMessage({ ...input, size: undefined, headers: undefined });
+  const rule = firstRule(rules, facts, prepareRecipient(input.recipient), []);
+  if (rule === undefined || rule === 'unknown' || rule.action.type === 'route') return undefined;
+  return {
+    recipients: [input.recipient],
+    rule: rule.name,
+    responseCode: rule.action.responseCode,
+    enhanced: rule.action.enhanced,
+    message: rule.action.message,
   };
-  for (const rule of rules.rules) {
-    const verdict = evaluate(rule, facts, input.recipient);
-    if (verdict.holds === false) continue;
-    if (verdict.holds === 'unknown' || rule.action.type === 'route') return undefined;
-    return {
-      recipients: [input.recipient],
-      rule: rule.name,
-      responseCode: rule.action.responseCode,
-      enhanced: rule.action.enhanced,
-      message: rule.action.message,
-    };
-  }
-  return undefined;
 }
 
 /** The SMTP reply text for a rejection ("5.7.1 Message refused by relay policy"). */

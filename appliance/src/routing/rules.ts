@@ -1,19 +1,25 @@
 // Routing room: compiles the validated rule config once at start into matchers (parsed address
-// patterns, lower-cased globs, a BlockList per source-network condition). Pure apart from building
-// those in-memory structures; reads nothing but the Config it is given.
-import { BlockList, isIP } from 'node:net';
+// patterns, lower-cased globs, CIDRs as bytes), and prepares a message's facts once per message
+// (addresses split and lower-cased, source address parsed, header values decoded) so each rule
+// check is a cheap compare. Pure; reads nothing but the Config and the input it is given.
 import { DEFAULT_RULE_NAME, type RuleConfig } from '../config/rules.ts';
 import type { Config } from '../config/schema.ts';
 import { RelayError } from '../errors.ts';
 import {
   type AddressPattern,
+  cidrContains,
   decodeHeaderValue,
-  globMatch,
-  matchAddress,
+  globMatchPrepared,
+  matchPreparedAddress,
   normalizeDomain,
-  normalizeIp,
+  type ParsedCidr,
+  type ParsedIp,
+  type PreparedAddress,
   parseAddressPattern,
-  splitAddress,
+  parseCidr,
+  parseIp,
+  prepareAddress,
+  prepareText,
 } from './patterns.ts';
 
 /**
@@ -22,24 +28,77 @@ import {
  */
 export type ConditionPhase = 'envelope' | 'recipient' | 'content';
 
-/** What the router knows about the message while it evaluates conditions. */
+/** A header field value ready for matching: as shown, and the texts globs are tried on. */
+export interface PreparedHeaderValue {
+  readonly shown: string;
+  /** Decoded and raw text (once when equal), each lower-cased and bounded. */
+  readonly candidates: readonly string[];
+}
+
+/** What the router knows about the message, prepared once per message. */
 export interface MessageFacts {
   readonly identity: string;
+  /** Normalised source address as given (for explanations). */
   readonly sourceIp: string;
+  readonly ip: ParsedIp | undefined;
   readonly authUser: string | undefined;
-  readonly mailFrom: string;
+  readonly authUserPrepared: string | undefined;
+  readonly mailFrom: PreparedAddress;
   /** Undefined before DATA. */
   readonly size: number | undefined;
   /** Lower-cased field name → values; undefined before DATA. */
-  readonly headers: ReadonlyMap<string, readonly string[]> | undefined;
+  readonly headers: ReadonlyMap<string, readonly PreparedHeaderValue[]> | undefined;
 }
+
+export interface MessageFactsInput {
+  readonly identity: string;
+  readonly sourceIp: string;
+  readonly authUser?: string | undefined;
+  readonly mailFrom: string;
+  readonly size?: number | undefined;
+  readonly headers?: readonly { readonly name: string; readonly value: string }[] | undefined;
+}
+
+export function prepareMessage(input: MessageFactsInput): MessageFacts {
+  const ip = parseIp(input.sourceIp);
+  let headers: Map<string, PreparedHeaderValue[]> | undefined;
+  if (input.headers !== undefined) {
+    headers = new Map();
+    for (const h of input.headers) {
+      const key = h.name.trim().toLowerCase();
+      const raw = h.value.trim();
+      const decoded = decodeHeaderValue(raw);
+      const value: PreparedHeaderValue = {
+        shown: decoded,
+        candidates: decoded === raw ? [prepareText(raw)] : [prepareText(decoded), prepareText(raw)],
+      };
+      const list = headers.get(key);
+      if (list) list.push(value);
+      else headers.set(key, [value]);
+    }
+  }
+  return {
+    identity: input.identity,
+    sourceIp: input.sourceIp,
+    ip,
+    authUser: input.authUser,
+    authUserPrepared: input.authUser === undefined ? undefined : prepareText(input.authUser),
+    mailFrom: prepareAddress(input.mailFrom),
+    size: input.size,
+    headers,
+  };
+}
+
+export { prepareAddress as prepareRecipient };
 
 export interface CompiledCondition {
   /** The config key (identity, mailFrom, size, ...). */
   readonly key: string;
   readonly phase: ConditionPhase;
-  /** Why the condition holds, in operator language, or undefined when it does not. */
-  readonly test: (facts: MessageFacts, recipient: string) => string | undefined;
+  /** Whether the condition holds; cheap, allocation-free. */
+  readonly test: (m: MessageFacts, r: PreparedAddress) => boolean;
+  /** Why it holds, in operator language; only called when test() is true. */
+  readonly explain: (m: MessageFacts, r: PreparedAddress) => string;
 }
 
 export type CompiledAction =
@@ -60,7 +119,11 @@ export interface CompiledRule {
   readonly name: string;
   /** Position in config `rules`; -1 for the default. */
   readonly index: number;
+  /** Every condition, in config key order (explanations follow it). */
   readonly conditions: readonly CompiledCondition[];
+  /** The same split by what they look at: the message (evaluated once) and the recipient. */
+  readonly messageConditions: readonly CompiledCondition[];
+  readonly recipientConditions: readonly CompiledCondition[];
   readonly action: CompiledAction;
 }
 
@@ -80,6 +143,14 @@ function firstMatch<T>(items: readonly T[], test: (item: T) => boolean): T | und
   return undefined;
 }
 
+interface Glob {
+  readonly text: string;
+  readonly glob: string;
+}
+
+const globs = (list: readonly string[], norm: (s: string) => string = (s) => s.toLowerCase()): Glob[] =>
+  list.map((text) => ({ text, glob: norm(text) }));
+
 function compileAddressPatterns(list: readonly string[]): { text: string; pattern: AddressPattern }[] {
   return list.map((text) => {
     const pattern = parseAddressPattern(text);
@@ -88,15 +159,21 @@ function compileAddressPatterns(list: readonly string[]): { text: string; patter
   });
 }
 
-function compileNetworks(list: readonly string[]): { text: string; block: BlockList }[] {
+function compileNetworks(list: readonly string[]): ParsedCidr[] {
   return list.map((text) => {
-    const [addr = '', bits] = text.split('/');
-    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    const block = new BlockList();
-    if (bits === undefined) block.addAddress(addr, family);
-    else block.addSubnet(addr, Number(bits), family);
-    return { text, block };
+    const net = parseCidr(text);
+    if (net === undefined) throw new RelayError('RELAY_CONFIG_INVALID', `"${text}" is not a CIDR range`);
+    return net;
   });
+}
+
+function condition(
+  key: string,
+  phase: ConditionPhase,
+  test: CompiledCondition['test'],
+  explain: CompiledCondition['explain'],
+): CompiledCondition {
+  return { key, phase, test, explain };
 }
 
 function compileConditions(
@@ -106,145 +183,160 @@ function compileConditions(
   const out: CompiledCondition[] = [];
   if (match.identity !== undefined) {
     const ids = match.identity;
-    out.push({
-      key: 'identity',
-      phase: 'envelope',
-      test: (f) => (ids.includes(f.identity) ? `identity is ${q(f.identity)}` : undefined),
-    });
+    out.push(
+      condition(
+        'identity',
+        'envelope',
+        (m) => ids.includes(m.identity),
+        (m) => `identity is ${q(m.identity)}`,
+      ),
+    );
   }
   if (match.sourceNetwork !== undefined) {
     const nets = compileNetworks(match.sourceNetwork);
-    out.push({
-      key: 'sourceNetwork',
-      phase: 'envelope',
-      test: (f) => {
-        const ip = normalizeIp(f.sourceIp);
-        const family = isIP(ip);
-        if (family === 0) return undefined;
-        const hit = firstMatch(nets, (n) => n.block.check(ip, family === 6 ? 'ipv6' : 'ipv4'));
-        return hit && `source ${ip} is in ${hit.text}`;
-      },
-    });
+    const hit = (m: MessageFacts) => {
+      const ip = m.ip;
+      return ip === undefined ? undefined : firstMatch(nets, (n) => cidrContains(n, ip));
+    };
+    out.push(
+      condition(
+        'sourceNetwork',
+        'envelope',
+        (m) => hit(m) !== undefined,
+        (m) => `source ${m.sourceIp} is in ${hit(m)?.text}`,
+      ),
+    );
   }
   if (match.authenticated !== undefined) {
     const want = match.authenticated;
-    out.push({
-      key: 'authenticated',
-      phase: 'envelope',
-      test: (f) => {
-        if ((f.authUser !== undefined) !== want) return undefined;
-        return want ? `client authenticated as ${q(f.authUser ?? '')}` : 'client did not authenticate';
-      },
-    });
+    out.push(
+      condition(
+        'authenticated',
+        'envelope',
+        (m) => (m.authUser !== undefined) === want,
+        (m) => (want ? `client authenticated as ${q(m.authUser ?? '')}` : 'client did not authenticate'),
+      ),
+    );
   }
   if (match.authUser !== undefined) {
-    const globs = match.authUser.map((g) => ({ text: g, glob: g.toLowerCase() }));
-    out.push({
-      key: 'authUser',
-      phase: 'envelope',
-      test: (f) => {
-        const user = f.authUser;
-        if (user === undefined) return undefined;
-        const hit = firstMatch(globs, (g) => globMatch(g.glob, user));
-        return hit && `authenticated user ${q(user)} matches ${q(hit.text)}`;
-      },
-    });
+    const list = globs(match.authUser);
+    const hit = (m: MessageFacts) => {
+      const user = m.authUserPrepared;
+      return user === undefined ? undefined : firstMatch(list, (g) => globMatchPrepared(g.glob, user));
+    };
+    out.push(
+      condition(
+        'authUser',
+        'envelope',
+        (m) => hit(m) !== undefined,
+        (m) => `authenticated user ${q(m.authUser ?? '')} matches ${q(hit(m)?.text ?? '')}`,
+      ),
+    );
   }
   if (match.mailFrom !== undefined) {
     const patterns = compileAddressPatterns(match.mailFrom);
-    out.push({
-      key: 'mailFrom',
-      phase: 'envelope',
-      test: (f) => {
-        const hit = firstMatch(patterns, (p) => matchAddress(p.pattern, f.mailFrom));
-        if (hit === undefined) return undefined;
-        return hit.pattern.kind === 'null'
-          ? 'MAIL FROM is the null sender <>'
-          : `MAIL FROM ${q(f.mailFrom)} matches ${q(hit.text)}`;
-      },
-    });
+    const hit = (m: MessageFacts) => firstMatch(patterns, (p) => matchPreparedAddress(p.pattern, m.mailFrom));
+    out.push(
+      condition(
+        'mailFrom',
+        'envelope',
+        (m) => hit(m) !== undefined,
+        (m) => {
+          const h = hit(m);
+          return h?.pattern.kind === 'null'
+            ? 'MAIL FROM is the null sender <>'
+            : `MAIL FROM ${q(m.mailFrom.address)} matches ${q(h?.text ?? '')}`;
+        },
+      ),
+    );
   }
   if (match.recipient !== undefined) {
     const patterns = compileAddressPatterns(match.recipient);
-    out.push({
-      key: 'recipient',
-      phase: 'recipient',
-      test: (_f, rcpt) => {
-        const hit = firstMatch(patterns, (p) => matchAddress(p.pattern, rcpt));
-        return hit && `recipient ${q(rcpt)} matches ${q(hit.text)}`;
-      },
-    });
+    const hit = (r: PreparedAddress) => firstMatch(patterns, (p) => matchPreparedAddress(p.pattern, r));
+    out.push(
+      condition(
+        'recipient',
+        'recipient',
+        (_m, r) => hit(r) !== undefined,
+        (_m, r) => `recipient ${q(r.address)} matches ${q(hit(r)?.text ?? '')}`,
+      ),
+    );
   }
   if (match.recipientDomain !== undefined) {
-    const globs = match.recipientDomain.map((g) => ({ text: g, glob: normalizeDomain(g) }));
-    out.push({
-      key: 'recipientDomain',
-      phase: 'recipient',
-      test: (_f, rcpt) => {
-        const { domain } = splitAddress(rcpt);
-        if (domain === '') return undefined;
-        const hit = firstMatch(globs, (g) => globMatch(g.glob, domain));
-        return hit && `recipient domain ${q(domain)} matches ${q(hit.text)}`;
-      },
-    });
+    const list = globs(match.recipientDomain, normalizeDomain);
+    const hit = (r: PreparedAddress) =>
+      r.domain === '' ? undefined : firstMatch(list, (g) => globMatchPrepared(g.glob, r.domain));
+    out.push(
+      condition(
+        'recipientDomain',
+        'recipient',
+        (_m, r) => hit(r) !== undefined,
+        (_m, r) => `recipient domain ${q(r.domain)} matches ${q(hit(r)?.text ?? '')}`,
+      ),
+    );
   }
   if (match.external !== undefined) {
     const want = match.external;
-    const accepted = acceptedDomains.map((g) => ({ text: g, glob: normalizeDomain(g) }));
-    out.push({
-      key: 'external',
-      phase: 'recipient',
-      test: (_f, rcpt) => {
-        const { domain } = splitAddress(rcpt);
-        // A recipient without a domain ("postmaster") is addressed to this relay: never external.
-        const hit = domain === '' ? undefined : firstMatch(accepted, (g) => globMatch(g.glob, domain));
-        const external = domain !== '' && hit === undefined;
-        if (external !== want) return undefined;
-        if (external) return `recipient domain ${q(domain)} is external (not in acceptedDomains)`;
-        return hit
-          ? `recipient domain ${q(domain)} is internal (acceptedDomains ${q(hit.text)})`
-          : `recipient ${q(rcpt)} has no domain (internal)`;
-      },
-    });
+    const accepted = globs(acceptedDomains, normalizeDomain);
+    // A recipient without a domain ("postmaster") is addressed to this relay: never external.
+    const acceptedHit = (r: PreparedAddress) =>
+      firstMatch(accepted, (g) => globMatchPrepared(g.glob, r.domain));
+    const isExternal = (r: PreparedAddress) => r.domain !== '' && acceptedHit(r) === undefined;
+    out.push(
+      condition(
+        'external',
+        'recipient',
+        (_m, r) => isExternal(r) === want,
+        (_m, r) => {
+          if (want) return `recipient domain ${q(r.domain)} is external (not in acceptedDomains)`;
+          const h = acceptedHit(r);
+          return h
+            ? `recipient domain ${q(r.domain)} is internal (acceptedDomains ${q(h.text)})`
+            : `recipient ${q(r.address)} has no domain (internal)`;
+        },
+      ),
+    );
   }
   if (match.size !== undefined) {
     const { over, atMost } = match.size;
-    out.push({
-      key: 'size',
-      phase: 'content',
-      test: (f) => {
-        const size = f.size;
-        if (size === undefined) return undefined;
-        if (over !== undefined && !(size > over)) return undefined;
-        if (atMost !== undefined && !(size <= atMost)) return undefined;
-        const parts = [
-          ...(over === undefined ? [] : [`over ${over}`]),
-          ...(atMost === undefined ? [] : [`at most ${atMost}`]),
-        ];
-        return `size ${size} bytes is ${parts.join(' and ')}`;
-      },
-    });
+    const parts = [
+      ...(over === undefined ? [] : [`over ${over}`]),
+      ...(atMost === undefined ? [] : [`at most ${atMost}`]),
+    ].join(' and ');
+    out.push(
+      condition(
+        'size',
+        'content',
+        (m) =>
+          m.size !== undefined &&
+          (over === undefined || m.size > over) &&
+          (atMost === undefined || m.size <= atMost),
+        (m) => `size ${m.size} bytes is ${parts}`,
+      ),
+    );
   }
   if (match.header !== undefined) {
     const fieldName = match.header.name;
     const lower = fieldName.toLowerCase();
-    const globs = match.header.value.map((g) => ({ text: g, glob: g.toLowerCase() }));
-    out.push({
-      key: 'header',
-      phase: 'content',
-      test: (f) => {
-        for (const raw of f.headers?.get(lower) ?? []) {
-          // The decoded text is what a person reads; the raw text still matches for rules written
-          // against it.
-          const decoded = decodeHeaderValue(raw);
-          for (const value of decoded === raw ? [raw] : [decoded, raw]) {
-            const hit = firstMatch(globs, (g) => globMatch(g.glob, value));
-            if (hit) return `header ${fieldName} ${q(value.slice(0, 80))} matches ${q(hit.text)}`;
-          }
-        }
-        return undefined;
-      },
-    });
+    const list = globs(match.header.value);
+    const hit = (m: MessageFacts) => {
+      for (const value of m.headers?.get(lower) ?? []) {
+        const g = firstMatch(list, (x) => value.candidates.some((c) => globMatchPrepared(x.glob, c)));
+        if (g) return { value, g };
+      }
+      return undefined;
+    };
+    out.push(
+      condition(
+        'header',
+        'content',
+        (m) => hit(m) !== undefined,
+        (m) => {
+          const h = hit(m);
+          return `header ${fieldName} ${q(h?.value.shown.slice(0, 80) ?? '')} matches ${q(h?.g.text ?? '')}`;
+        },
+      ),
+    );
   }
   return out;
 }
@@ -297,10 +389,13 @@ export function compileRules(config: Config): CompiledRules {
   const rules = config.rules.map((rule, index): CompiledRule => {
     const action = compileAction(rule.action, config.defaultRoute);
     if (action.type === 'route') needRoute(action.route, `rules[${index}].action.route`);
+    const conditions = compileConditions(rule.match, config.acceptedDomains);
     return {
       name: rule.name,
       index,
-      conditions: compileConditions(rule.match, config.acceptedDomains),
+      conditions,
+      messageConditions: conditions.filter((c) => c.phase !== 'recipient'),
+      recipientConditions: conditions.filter((c) => c.phase === 'recipient'),
       action,
     };
   });
@@ -310,6 +405,8 @@ export function compileRules(config: Config): CompiledRules {
       name: DEFAULT_RULE_NAME,
       index: -1,
       conditions: [],
+      messageConditions: [],
+      recipientConditions: [],
       action: { type: 'route', route: config.defaultRoute, sendAs: undefined, mailFrom: undefined },
     },
     fallbacks: fallbackChains(config.routes),

@@ -1,13 +1,17 @@
+import { BlockList } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   checkDomainPattern,
+  cidrContains,
   decodeHeaderValue,
   globMatch,
   MAX_MATCH_INPUT,
   matchAddress,
   normalizeIp,
   parseAddressPattern,
+  parseCidr,
+  parseIp,
 } from '../../../appliance/src/routing/patterns.ts';
 
 function addressPattern(text: string) {
@@ -128,5 +132,60 @@ describe('decodeHeaderValue', () => {
     ['=?x-unknown-charset?Q?abc?=', '=?x-unknown-charset?Q?abc?='],
   ])('%s → %s', (raw, decoded) => {
     expect(decodeHeaderValue(raw)).toBe(decoded);
+  });
+});
+
+describe('parseIp and CIDR matching', () => {
+  it.each([
+    ['10.1.2.3', [10, 1, 2, 3]],
+    ['::ffff:10.1.2.3', [10, 1, 2, 3]],
+    ['::1', [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]],
+    [
+      '2001:db8::8:800:200c:417a',
+      [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0x08, 0x08, 0, 0x20, 0x0c, 0x41, 0x7a],
+    ],
+    ['64:ff9b::192.0.2.33', [0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 33]],
+    ['fe80::1%eth0', [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]],
+  ])('parses %s', (text, bytes) => {
+    expect([...(parseIp(text)?.bytes ?? [])]).toEqual(bytes);
+  });
+
+  it('refuses what is not an address', () => {
+    expect(parseIp('')).toBeUndefined();
+    expect(parseIp('10.1.2')).toBeUndefined();
+    expect(parseIp('scanner.local')).toBeUndefined();
+  });
+
+  it('agrees with node:net BlockList on random addresses and ranges', () => {
+    const v4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((a) => a.join('.'));
+    const v6 = fc
+      .array(fc.nat(0xffff), { minLength: 8, maxLength: 8 })
+      .map((g) => g.map((x) => x.toString(16)).join(':'));
+    const near = (base: string) => fc.constantFrom(base);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.tuple(v4, fc.nat(32), v4, fc.constant('ipv4' as const)),
+          fc.tuple(v6, fc.nat(128), v6, fc.constant('ipv6' as const)),
+          // Addresses inside the range often enough to exercise the positive side.
+          v4.chain((a) =>
+            fc.tuple(near(a), fc.nat(32), near(a.replace(/\d+$/, '7')), fc.constant('ipv4' as const)),
+          ),
+        ),
+        ([net, bits, addr, family]) => {
+          const list = new BlockList();
+          list.addSubnet(net, bits, family);
+          const cidr = parseCidr(`${net}/${bits}`)!;
+          expect(cidrContains(cidr, parseIp(addr)!)).toBe(list.check(addr, family));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('never matches across families', () => {
+    expect(cidrContains(parseCidr('0.0.0.0/0')!, parseIp('::1')!)).toBe(false);
+    expect(cidrContains(parseCidr('::/0')!, parseIp('10.0.0.1')!)).toBe(false);
+    expect(cidrContains(parseCidr('::/0')!, parseIp('::2')!)).toBe(true);
   });
 });

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type RouteInput, rejectAtRcpt, routeMessage } from '../../../appliance/src/routing/router.ts';
-import type { MessageFacts } from '../../../appliance/src/routing/rules.ts';
+import { prepareMessage, prepareRecipient } from '../../../appliance/src/routing/rules.ts';
 import { rulesWith } from '../../helpers/routing/factories.ts';
 
 const sub = <T>(items: readonly T[]) => fc.subarray([...items], { minLength: 1 });
@@ -132,9 +132,9 @@ describe('router properties', () => {
       fc.property(compiledArb, inputArb, ({ compiled }, input) => {
         const d = routeMessage(compiled, input);
         for (const p of d.perRecipient) {
-          const facts = factsOf(input);
-          const holds = (i: number) =>
-            compiled.rules[i]!.conditions.every((c) => c.test(facts, p.recipient) !== undefined);
+          const facts = prepareMessage(input);
+          const r = prepareRecipient(p.recipient);
+          const holds = (i: number) => compiled.rules[i]!.conditions.every((c) => c.test(facts, r));
           const first = compiled.rules.findIndex((_r, i) => holds(i));
           expect(p.ruleIndex).toBe(first);
           if (first === -1) expect(p).toMatchObject({ type: 'route', route: 'local', rule: 'default' });
@@ -186,15 +186,6 @@ describe('router properties', () => {
     );
   });
 });
-
-function factsOf(input: RouteInput): MessageFacts {
-  const headers = new Map<string, string[]>();
-  for (const h of input.headers) {
-    const key = h.name.toLowerCase();
-    headers.set(key, [...(headers.get(key) ?? []), h.value]);
-  }
-  return { ...input, authUser: input.authUser, headers };
-}
 
 describe('property generators', () => {
   it('produce rule decisions, rejections and RCPT-time rejections, not just the default', () => {
