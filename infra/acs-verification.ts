@@ -25,18 +25,26 @@ export const domainVerificationProvider: pulumi.dynamic.ResourceProvider<DomainV
     const base = inputs.armEndpoint.replace(/\/+$/, '');
     for (const kind of inputs.kinds) {
       const url = `${base}${inputs.domainId}/initiateVerification?api-version=2025-09-01`;
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${inputs.armToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ verificationType: kind }),
-        signal: AbortSignal.timeout(60_000),
-      });
-      // 202 Accepted starts the long-running check; 200 means it already ran.
-      if (res.status !== 202 && res.status !== 200) {
+      // ARM throttles with 429 + Retry-After and may answer 5xx briefly: a few bounded retries.
+      for (let attempt = 1; ; attempt++) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${inputs.armToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ verificationType: kind }),
+          signal: AbortSignal.timeout(60_000),
+        });
+        // 202 Accepted starts the long-running check; 200 means it already ran.
+        if (res.status === 202 || res.status === 200) break;
         const text = (await res.text()).slice(0, 500);
-        throw new Error(
-          `initiateVerification ${kind} for ${inputs.domainId} failed: HTTP ${res.status} ${text}`,
-        );
+        const retryable = res.status === 429 || res.status >= 500;
+        if (!retryable || attempt >= 4) {
+          throw new Error(
+            `initiateVerification ${kind} for ${inputs.domainId} failed: HTTP ${res.status} ${text}`,
+          );
+        }
+        const after = Number(res.headers.get('retry-after'));
+        const waitMs = Math.min(Number.isFinite(after) && after > 0 ? after * 1000 : 2000 * attempt, 30_000);
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
       }
     }
     return {

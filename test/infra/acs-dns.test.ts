@@ -15,19 +15,42 @@ import {
 
 const ACS_RECORDS = {
   domain: { name: 'contoso.com', type: 'TXT', value: 'ms-domain-verification=abc', ttl: 3600 },
-  sPF: { name: 'contoso.com', type: 'TXT', value: 'v=spf1 include:spf.protection.outlook.com -all', ttl: 3600 },
-  dKIM: { name: 'selector1-azurecomm-prod-net._domainkey', type: 'CNAME', value: 'selector1-azurecomm-prod-net._domainkey.azurecomm.net', ttl: 3600 },
-  dKIM2: { name: 'selector2-azurecomm-prod-net._domainkey', type: 'CNAME', value: 'selector2-azurecomm-prod-net._domainkey.azurecomm.net', ttl: 3600 },
+  sPF: {
+    name: 'contoso.com',
+    type: 'TXT',
+    value: 'v=spf1 include:spf.protection.outlook.com -all',
+    ttl: 3600,
+  },
+  dKIM: {
+    name: 'selector1-azurecomm-prod-net._domainkey',
+    type: 'CNAME',
+    value: 'selector1-azurecomm-prod-net._domainkey.azurecomm.net',
+    ttl: 3600,
+  },
+  dKIM2: {
+    name: 'selector2-azurecomm-prod-net._domainkey',
+    type: 'CNAME',
+    value: 'selector2-azurecomm-prod-net._domainkey.azurecomm.net',
+    ttl: 3600,
+  },
 };
 
 describe('names', () => {
   it('makes ACS record names absolute and zone-relative', () => {
     expect(absoluteName('contoso.com', 'contoso.com')).toBe('contoso.com');
-    expect(absoluteName('selector1._domainkey', 'mail.contoso.com')).toBe('selector1._domainkey.mail.contoso.com');
-    expect(absoluteName('selector1._domainkey.mail.contoso.com.', 'mail.contoso.com')).toBe('selector1._domainkey.mail.contoso.com');
+    expect(absoluteName('selector1._domainkey', 'mail.contoso.com')).toBe(
+      'selector1._domainkey.mail.contoso.com',
+    );
+    expect(absoluteName('selector1._domainkey.mail.contoso.com.', 'mail.contoso.com')).toBe(
+      'selector1._domainkey.mail.contoso.com',
+    );
     expect(zoneRelativeName('contoso.com', 'contoso.com')).toBe('@');
-    expect(zoneRelativeName('selector1._domainkey.mail.contoso.com', 'contoso.com')).toBe('selector1._domainkey.mail');
-    expect(() => zoneRelativeName('contoso.net', 'contoso.com')).toThrow('contoso.net is not inside the DNS zone contoso.com');
+    expect(zoneRelativeName('selector1._domainkey.mail.contoso.com', 'contoso.com')).toBe(
+      'selector1._domainkey.mail',
+    );
+    expect(() => zoneRelativeName('contoso.net', 'contoso.com')).toThrow(
+      'contoso.net is not inside the DNS zone contoso.com',
+    );
     expect(() => zoneRelativeName('evilcontoso.com', 'contoso.com')).toThrow('is not inside the DNS zone');
   });
 
@@ -50,8 +73,18 @@ describe('verification table', () => {
     expect(rows.map((r) => [r.kind, r.type, r.zoneRelativeName, r.value])).toEqual([
       ['Domain', 'TXT', '@', 'ms-domain-verification=abc'],
       ['SPF', 'TXT', '@', 'v=spf1 include:spf.protection.outlook.com -all'],
-      ['DKIM', 'CNAME', 'selector1-azurecomm-prod-net._domainkey', 'selector1-azurecomm-prod-net._domainkey.azurecomm.net'],
-      ['DKIM2', 'CNAME', 'selector2-azurecomm-prod-net._domainkey', 'selector2-azurecomm-prod-net._domainkey.azurecomm.net'],
+      [
+        'DKIM',
+        'CNAME',
+        'selector1-azurecomm-prod-net._domainkey',
+        'selector1-azurecomm-prod-net._domainkey.azurecomm.net',
+      ],
+      [
+        'DKIM2',
+        'CNAME',
+        'selector2-azurecomm-prod-net._domainkey',
+        'selector2-azurecomm-prod-net._domainkey.azurecomm.net',
+      ],
       ['DMARC', 'TXT', '_dmarc', 'v=DMARC1; p=none'],
     ]);
     expect(formatVerificationTable(rows.slice(0, 2))).toBe(
@@ -67,18 +100,25 @@ describe('verification table', () => {
 
 describe('TXT merge', () => {
   it('adds the ACS includes to an existing SPF record, before its all term', () => {
-    const m = mergeTxtValues(['MS=ms1', 'v=spf1 include:_spf.example.net -all'], [
-      'ms-domain-verification=abc',
-      'v=spf1 include:spf.protection.outlook.com -all',
-    ]);
+    const m = mergeTxtValues(
+      ['MS=ms1', 'v=spf1 include:_spf.example.net -all'],
+      ['ms-domain-verification=abc', 'v=spf1 include:spf.protection.outlook.com -all'],
+    );
     expect(m).toEqual({
-      values: ['MS=ms1', 'v=spf1 include:_spf.example.net include:spf.protection.outlook.com -all', 'ms-domain-verification=abc'],
+      values: [
+        'MS=ms1',
+        'v=spf1 include:_spf.example.net include:spf.protection.outlook.com -all',
+        'ms-domain-verification=abc',
+      ],
       notes: [],
     });
   });
 
   it('keeps a soft-fail qualifier and says ACS needs -all', () => {
-    const m = mergeTxtValues(['v=spf1 include:spf.protection.outlook.com ~all'], ['v=spf1 include:spf.protection.outlook.com -all']);
+    const m = mergeTxtValues(
+      ['v=spf1 include:spf.protection.outlook.com ~all'],
+      ['v=spf1 include:spf.protection.outlook.com -all'],
+    );
     expect(m.values).toEqual(['v=spf1 include:spf.protection.outlook.com ~all']);
     expect(m.notes).toEqual([
       'the SPF record ends with "~all"; ACS verifies SPF only with "-all" — change it yourself once every sender of the domain is covered',
@@ -86,7 +126,9 @@ describe('TXT merge', () => {
   });
 
   it('never drops or changes an existing non-SPF value, and is idempotent', () => {
-    const txt = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => s.trim() !== '' && !/^v=spf1/i.test(s.trim()));
+    const txt = fc
+      .string({ minLength: 1, maxLength: 40 })
+      .filter((s) => s.trim() !== '' && !/^v=spf1/i.test(s.trim()));
     fc.assert(
       fc.property(fc.array(txt, { maxLength: 5 }), fc.array(txt, { maxLength: 3 }), (existing, wanted) => {
         const once = mergeTxtValues(existing, wanted);
@@ -126,10 +168,18 @@ describe('apex TXT modes', () => {
     });
   });
   it('create writes only the ACS values', () => {
-    expect(domainTxtPlan('create', [], wanted)).toMatchObject({ manage: true, importExisting: false, values: wanted });
+    expect(domainTxtPlan('create', [], wanted)).toMatchObject({
+      manage: true,
+      importExisting: false,
+      values: wanted,
+    });
   });
   it('adopt imports exactly what exists', () => {
-    expect(domainTxtPlan('adopt', existing, wanted)).toMatchObject({ manage: true, importExisting: true, values: existing });
+    expect(domainTxtPlan('adopt', existing, wanted)).toMatchObject({
+      manage: true,
+      importExisting: true,
+      values: existing,
+    });
   });
   it('merge imports and writes the union', () => {
     expect(domainTxtPlan('merge', existing, wanted)).toMatchObject({
@@ -144,13 +194,21 @@ describe('two-phase link', () => {
   const verified = { status: 'Verified' };
   const states = { domain: verified, sPF: verified, dKIM: verified, dKIM2: verified };
   it('links an Azure-managed domain at once', () => {
-    expect(linkDecision({ management: 'azure-managed', linkDomain: false, domainId: 'd', states: undefined }).linkedDomains).toEqual(['d']);
+    expect(
+      linkDecision({ management: 'azure-managed', linkDomain: false, domainId: 'd', states: undefined })
+        .linkedDomains,
+    ).toEqual(['d']);
   });
   it('never links in phase 1, even when verified', () => {
-    expect(linkDecision({ management: 'customer-managed', linkDomain: false, domainId: 'd', states }).linkedDomains).toEqual([]);
+    expect(
+      linkDecision({ management: 'customer-managed', linkDomain: false, domainId: 'd', states })
+        .linkedDomains,
+    ).toEqual([]);
   });
   it('links in phase 2 only when Domain, SPF, DKIM and DKIM2 are all Verified', () => {
-    expect(linkDecision({ management: 'customer-managed', linkDomain: true, domainId: 'd', states }).linkedDomains).toEqual(['d']);
+    expect(
+      linkDecision({ management: 'customer-managed', linkDomain: true, domainId: 'd', states }).linkedDomains,
+    ).toEqual(['d']);
     for (const k of ['domain', 'sPF', 'dKIM', 'dKIM2'] as const) {
       const d = linkDecision({
         management: 'customer-managed',

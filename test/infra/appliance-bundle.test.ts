@@ -17,7 +17,10 @@ const input: ApplianceConfigInput = {
   smtpPort: 25,
   deviceNetworks: ['192.168.10.0/24'],
   defaultRoute: 'graph',
-  keyVault: { url: 'https://kv-rk-fabrikam-f051.vault.azure.net/', clientId: '02e0753a-4bb4-48df-a281-091344cf31e6' },
+  keyVault: {
+    url: 'https://kv-rk-fabrikam-f051.vault.azure.net/',
+    clientId: '02e0753a-4bb4-48df-a281-091344cf31e6',
+  },
   mailApp: {
     clientId: 'd2a6baf7-bd75-460f-aa6b-77afdb8da470',
     credential: 'certificate',
@@ -42,9 +45,22 @@ function schemaKnowsCloudRoutes(): boolean {
       {
         listeners: [{ name: 'l', port: 25 }],
         identities: [{ name: 'i' }],
-        routes: [{ name: 'g', type: 'graph', tenantId: input.tenantId, clientId: input.mailApp.clientId, clientSecret: 'x' }],
+        routes: [
+          {
+            name: 'g',
+            type: 'graph',
+            tenantId: input.tenantId,
+            clientId: input.mailApp.clientId,
+            clientSecret: 'x',
+          },
+        ],
         defaultRoute: 'g',
-        keyVault: { url: 'https://v.vault.azure.net', tenantId: input.tenantId, clientId: input.keyVault.clientId, certificate: 'c.pem' },
+        keyVault: {
+          url: 'https://v.vault.azure.net',
+          tenantId: input.tenantId,
+          clientId: input.keyVault.clientId,
+          certificate: 'c.pem',
+        },
       },
       'probe',
       '/',
@@ -89,7 +105,10 @@ describe('renderApplianceConfig', () => {
   });
 
   it('sends through the one sender mailbox when the scope has exactly one', () => {
-    const cfg = renderApplianceConfig({ ...input, mailApp: { ...input.mailApp, senderMailboxes: ['scanner@fabrikam.com'] } });
+    const cfg = renderApplianceConfig({
+      ...input,
+      mailApp: { ...input.mailApp, senderMailboxes: ['scanner@fabrikam.com'] },
+    });
     expect((cfg.routes as Array<Record<string, unknown>>)[0]?.mailbox).toBe('scanner@fabrikam.com');
   });
 
@@ -105,7 +124,10 @@ describe('renderApplianceConfig', () => {
   });
 
   it.skipIf(!schemaKnowsCloudRoutes())('is valid for the appliance config schema', () => {
-    const cfg = parseConfig(parse(renderApplianceConfigYaml(input)), 'bundle', '/etc/relaykit') as Record<string, any>;
+    const cfg = parseConfig(parse(renderApplianceConfigYaml(input)), 'bundle', '/etc/relaykit') as Record<
+      string,
+      any
+    >;
     expect(cfg.defaultRoute).toBe('graph');
     expect(cfg.keyVault.certificate).toBe('/etc/relaykit/appliance-identity.pem');
   });

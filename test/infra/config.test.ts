@@ -3,7 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { KNOWN_KEYS, parseTenantConfig, type RawConfig, SECRET_KEYS, StackConfigError } from '../../infra/config.ts';
+import {
+  KNOWN_KEYS,
+  parseTenantConfig,
+  type RawConfig,
+  SECRET_KEYS,
+  StackConfigError,
+} from '../../infra/config.ts';
 
 const minimal: RawConfig = {
   customerCode: 'contoso',
@@ -71,28 +77,76 @@ describe('parseTenantConfig', () => {
   });
 
   it.each([
-    [{ customerCode: 'Contoso!' }, 'relaykit:customerCode: must be 2-12 lower-case letters/digits starting with a letter (got "Contoso!")'],
+    [
+      { customerCode: 'Contoso!' },
+      'relaykit:customerCode: must be 2-12 lower-case letters/digits starting with a letter (got "Contoso!")',
+    ],
     [{ tenantId: 'contoso.onmicrosoft.com' }, 'relaykit:tenantId: must be a GUID'],
-    [{ mailboxScoping: 'open' }, 'relaykit:mailboxScoping: must be one of rbac-for-applications, application-access-policy, tenant-wide (got "open")'],
+    [
+      { mailboxScoping: 'open' },
+      'relaykit:mailboxScoping: must be one of rbac-for-applications, application-access-policy, tenant-wide (got "open")',
+    ],
     [{ largeMessages: 'yes' }, 'relaykit:largeMessages: must be true or false (got "yes")'],
     [{ maxSendSizeMB: '200' }, 'relaykit:maxSendSizeMB: must be a whole number from 1 to 150 (got "200")'],
-    [{ senderMailboxes: '["not-an-address"]' }, 'relaykit:senderMailboxes: "not-an-address" is not an e-mail address'],
-    [{ senderMailboxes: 'scanner@contoso.com', senderGroup: 'relay@contoso.com' }, 'relaykit:senderMailboxes: must be a list of strings (YAML list in the stack file, or JSON text)'],
-    [{ mailboxScoping: 'application-access-policy' }, 'relaykit:senderGroup: is required when mailboxScoping is application-access-policy (policies target a group)'],
-    [{ secretRotationDays: '200' }, 'relaykit:secretRotationDays: must be less than secretLifetimeDays (180) so a new secret exists before the old one expires'],
-    [{ sitePublicIps: '["2001:db8::1"]' }, 'relaykit:sitePublicIps: "2001:db8::1" is not an IPv4 address or CIDR range (/24 to /32)'],
-    [{ sitePublicIps: '["203.0.113.0/16"]' }, 'relaykit:sitePublicIps: "203.0.113.0/16" is not an IPv4 address or CIDR range (/24 to /32)'],
+    [
+      { senderMailboxes: '["not-an-address"]' },
+      'relaykit:senderMailboxes: "not-an-address" is not an e-mail address',
+    ],
+    [
+      { senderMailboxes: 'scanner@contoso.com', senderGroup: 'relay@contoso.com' },
+      'relaykit:senderMailboxes: must be a list of strings (YAML list in the stack file, or JSON text)',
+    ],
+    [
+      { mailboxScoping: 'application-access-policy' },
+      'relaykit:senderGroup: is required when mailboxScoping is application-access-policy (policies target a group)',
+    ],
+    [
+      { secretRotationDays: '200' },
+      'relaykit:secretRotationDays: must be less than secretLifetimeDays (180) so a new secret exists before the old one expires',
+    ],
+    [
+      { sitePublicIps: '["2001:db8::1"]' },
+      'relaykit:sitePublicIps: "2001:db8::1" is not an IPv4 address or CIDR range (/24 to /32)',
+    ],
+    [
+      { sitePublicIps: '["203.0.113.0/16"]' },
+      'relaykit:sitePublicIps: "203.0.113.0/16" is not an IPv4 address or CIDR range (/24 to /32)',
+    ],
     [{ sites: '["hq","hq"]' }, 'relaykit:sites: site names must be unique'],
-    [{ acsDataLocation: 'Mars' }, 'relaykit:acsDataLocation: must be one of Africa, Asia Pacific, Australia, Brazil, Canada, Europe, France, Germany, India, Japan, Korea, Norway, Switzerland, UAE, UK, United States (got "Mars")'],
-    [{ acsSmtpUsername: 'relay' }, 'relaykit:acsSmtpUsername: ACS SMTP AUTH uses the app client secret as password: set mailCredential to secret'],
-    [{ acsDmarcPolicy: 'p=none' }, 'relaykit:acsDmarcPolicy: must be a DMARC record starting with "v=DMARC1;"'],
+    [
+      { acsDataLocation: 'Mars' },
+      'relaykit:acsDataLocation: must be one of Africa, Asia Pacific, Australia, Brazil, Canada, Europe, France, Germany, India, Japan, Korea, Norway, Switzerland, UAE, UK, United States (got "Mars")',
+    ],
+    [
+      { acsSmtpUsername: 'relay' },
+      'relaykit:acsSmtpUsername: ACS SMTP AUTH uses the app client secret as password: set mailCredential to secret',
+    ],
+    [
+      { acsDmarcPolicy: 'p=none' },
+      'relaykit:acsDmarcPolicy: must be a DMARC record starting with "v=DMARC1;"',
+    ],
     [{ dnsZoneName: 'contoso.com' }, 'relaykit:dnsZoneResourceGroup: is required when dnsZoneName is set'],
-    [{ dnsZoneName: 'contoso.net', dnsZoneResourceGroup: 'rg' }, 'relaykit:dnsZoneName: zone "contoso.net" does not contain acsDomain "mail.contoso.com"'],
-    [{ dnsApexTxt: 'merge' }, 'relaykit:dnsExistingApexTxt: list the TXT values already published at the domain (dnsApexTxt is merge)'],
-    [{ inboundConnector: 'certificate' }, 'relaykit:connectorCertificateName: is required when inboundConnector is certificate (the TLS certificate subject/SAN)'],
+    [
+      { dnsZoneName: 'contoso.net', dnsZoneResourceGroup: 'rg' },
+      'relaykit:dnsZoneName: zone "contoso.net" does not contain acsDomain "mail.contoso.com"',
+    ],
+    [
+      { dnsApexTxt: 'merge' },
+      'relaykit:dnsExistingApexTxt: list the TXT values already published at the domain (dnsApexTxt is merge)',
+    ],
+    [
+      { inboundConnector: 'certificate' },
+      'relaykit:connectorCertificateName: is required when inboundConnector is certificate (the TLS certificate subject/SAN)',
+    ],
     [{ defaultRoute: 'hve' }, 'relaykit:hveAccount: is required when defaultRoute is hve'],
-    [{ extraTags: '["owner"]' }, 'relaykit:extraTags: "owner" must look like key=value (no <>%&\\?/ in the key)'],
-    [{ vaultSoftDeleteRetentionDays: '3' }, 'relaykit:vaultSoftDeleteRetentionDays: must be a whole number from 7 to 90 (got "3")'],
+    [
+      { extraTags: '["owner"]' },
+      'relaykit:extraTags: "owner" must look like key=value (no <>%&\\?/ in the key)',
+    ],
+    [
+      { vaultSoftDeleteRetentionDays: '3' },
+      'relaykit:vaultSoftDeleteRetentionDays: must be a whole number from 7 to 90 (got "3")',
+    ],
   ])('rejects %o', (change, message) => {
     expect(problems({ ...minimal, ...change })).toEqual([message]);
   });
@@ -113,7 +167,10 @@ describe('Pulumi.yaml', () => {
   const project = parse(readFileSync('Pulumi.yaml', 'utf8')) as {
     main: string;
     runtime: { options: { typescript: boolean } };
-    config: Record<string, { type: string; description?: string; default?: unknown; secret?: boolean; items?: unknown }>;
+    config: Record<
+      string,
+      { type: string; description?: string; default?: unknown; secret?: boolean; items?: unknown }
+    >;
   };
 
   it('runs infra/ with Node type stripping', () => {

@@ -1,7 +1,12 @@
 // Pure parts of the Entra components and the naming rules.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GRAPH_APP_ID, grantsTenantWide, requiredResourceAccessesFor, rotationWindow } from '../../infra/entra-app.ts';
+import {
+  GRAPH_APP_ID,
+  grantsTenantWide,
+  requiredResourceAccessesFor,
+  rotationWindow,
+} from '../../infra/entra-app.ts';
 import { baseTags, isValidVaultName, tenantNames } from '../../infra/naming.ts';
 
 const DAY = 86_400_000;
@@ -41,7 +46,10 @@ describe('Graph permissions', () => {
   });
   it('declares Mail.Send (+ Mail.ReadWrite) as application roles otherwise', () => {
     expect(requiredResourceAccessesFor('tenant-wide', false)).toEqual([
-      { resourceAppId: GRAPH_APP_ID, resourceAccesses: [{ id: 'b633e1c5-b582-4048-a93e-9f11b44c7e96', type: 'Role' }] },
+      {
+        resourceAppId: GRAPH_APP_ID,
+        resourceAccesses: [{ id: 'b633e1c5-b582-4048-a93e-9f11b44c7e96', type: 'Role' }],
+      },
     ]);
     expect(requiredResourceAccessesFor('application-access-policy', true)[0]?.resourceAccesses).toEqual([
       { id: 'b633e1c5-b582-4048-a93e-9f11b44c7e96', type: 'Role' },
@@ -63,7 +71,8 @@ describe('naming', () => {
     );
   });
   it('rejects bad vault names', () => {
-    for (const bad of ['kv', '1kv-name', 'kv--name', 'kv-name-', 'a'.repeat(25)]) expect(isValidVaultName(bad)).toBe(false);
+    for (const bad of ['kv', '1kv-name', 'kv--name', 'kv-name-', 'a'.repeat(25)])
+      expect(isValidVaultName(bad)).toBe(false);
   });
   it('required tags cannot be overridden by extra tags', () => {
     expect(baseTags('fabrikam', 'prod', { 'relaykit-customer': 'other', team: 'it' })).toEqual({

@@ -55,7 +55,9 @@ describe('example stack resources', () => {
 
   it('registers certificates on both apps, from generated keys', () => {
     for (const prefix of ['fabrikam-mail', 'fabrikam-appliance']) {
-      const cert = plain(run.one('azuread:index/applicationCertificate:ApplicationCertificate', `${prefix}-cert-credential`));
+      const cert = plain(
+        run.one('azuread:index/applicationCertificate:ApplicationCertificate', `${prefix}-cert-credential`),
+      );
       expect(cert.type).toBe('AsymmetricX509Cert');
       expect(cert.value).toMatch(/^-----BEGIN CERTIFICATE-----/);
       expect(cert.applicationId).toMatch(/^\/applications\//);
@@ -80,7 +82,9 @@ describe('example stack resources', () => {
         ipRules: [{ value: '203.0.113.10' }, { value: '198.51.100.24' }],
       },
     });
-    const kvRole = plain(run.one('azure-native:authorization:RoleAssignment', 'fabrikam-kv-appliance-secrets-user'));
+    const kvRole = plain(
+      run.one('azure-native:authorization:RoleAssignment', 'fabrikam-kv-appliance-secrets-user'),
+    );
     expect(kvRole.roleDefinitionId).toBe(
       `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6`,
     );
@@ -109,7 +113,11 @@ describe('example stack resources', () => {
 
   it('sets up ACS Email: tracking off, data location, sender usernames, Entra-only, send role', () => {
     const es = plain(run.one('azure-native:communication:EmailService'));
-    expect(es).toMatchObject({ location: 'global', dataLocation: 'Europe', emailServiceName: 'acs-email-rk-fabrikam' });
+    expect(es).toMatchObject({
+      location: 'global',
+      dataLocation: 'Europe',
+      emailServiceName: 'acs-email-rk-fabrikam',
+    });
     const domain = plain(run.one('azure-native:communication:Domain'));
     expect(domain).toMatchObject({
       domainName: 'notify.fabrikam.com',
@@ -129,8 +137,13 @@ describe('example stack resources', () => {
     );
     expect(role.principalId).toBe(run.values.mailAppServicePrincipalObjectId);
     expect(role.scope).toMatch(/\/communicationServices\/acs-rk-fabrikam-[0-9a-f]{4}$/);
-    expect(run.values.acsSenderAddresses).toEqual(['donotreply@notify.fabrikam.com', 'alerts@notify.fabrikam.com']);
-    expect(run.values.acsEndpoint).toMatch(/^https:\/\/acs-rk-fabrikam-[0-9a-f]{4}\.europe\.communication\.azure\.com$/);
+    expect(run.values.acsSenderAddresses).toEqual([
+      'donotreply@notify.fabrikam.com',
+      'alerts@notify.fabrikam.com',
+    ]);
+    expect(run.values.acsEndpoint).toMatch(
+      /^https:\/\/acs-rk-fabrikam-[0-9a-f]{4}\.europe\.communication\.azure\.com$/,
+    );
   });
 
   it('phase 1: the domain is not linked before verification', () => {
@@ -141,23 +154,25 @@ describe('example stack resources', () => {
 
   it('creates the DNS records in the zone with zone-relative names', () => {
     const sets = run.byType('azure-native:dns:RecordSet').map(plain);
-    const byName = Object.fromEntries(sets.map((s) => [`${s.recordType} ${s.relativeRecordSetName}`, s]));
+    const byName: Record<string, Record<string, any>> = Object.fromEntries(
+      sets.map((s) => [`${s.recordType} ${s.relativeRecordSetName}`, s]),
+    );
     expect(Object.keys(byName).sort()).toEqual([
       'CNAME selector1-azurecomm-prod-net._domainkey.notify',
       'CNAME selector2-azurecomm-prod-net._domainkey.notify',
       'TXT _dmarc.notify',
       'TXT notify',
     ]);
-    for (const s of sets) expect(s).toMatchObject({ zoneName: 'fabrikam.com', resourceGroupName: 'rg-dns-fabrikam', ttl: 3600 });
-    const txt = byName['TXT notify'];
-    expect(txt.txtRecords).toEqual([
+    for (const s of sets)
+      expect(s).toMatchObject({ zoneName: 'fabrikam.com', resourceGroupName: 'rg-dns-fabrikam', ttl: 3600 });
+    expect(byName['TXT notify']?.txtRecords).toEqual([
       { value: [expect.stringMatching(/^ms-domain-verification=[0-9a-f-]{36}$/)] },
       { value: ['v=spf1 include:spf.protection.outlook.com -all'] },
     ]);
-    expect(byName['CNAME selector1-azurecomm-prod-net._domainkey.notify'].cnameRecord).toEqual({
+    expect(byName['CNAME selector1-azurecomm-prod-net._domainkey.notify']?.cnameRecord).toEqual({
       cname: 'selector1-azurecomm-prod-net._domainkey.azurecomm.net',
     });
-    expect(byName['TXT _dmarc.notify'].txtRecords).toEqual([
+    expect(byName['TXT _dmarc.notify']?.txtRecords).toEqual([
       { value: ['v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@fabrikam.com'] },
     ]);
     // Created, not imported: dnsApexTxt is "create" for the new subdomain.
@@ -167,13 +182,17 @@ describe('example stack resources', () => {
   it('triggers verification of every record after the DNS records exist', () => {
     const verify = plain(run.one('pulumi-nodejs:dynamic:Resource'));
     expect(verify.kinds).toEqual(['Domain', 'SPF', 'DKIM', 'DKIM2', 'DMARC']);
-    expect(verify.domainId).toMatch(/\/emailServices\/acs-email-rk-fabrikam\/domains\/notify\.fabrikam\.com$/);
+    expect(verify.domainId).toMatch(
+      /\/emailServices\/acs-email-rk-fabrikam\/domains\/notify\.fabrikam\.com$/,
+    );
     expect(verify.armEndpoint).toBe('https://management.azure.com');
     expect(containsSecret(run.one('pulumi-nodejs:dynamic:Resource').inputs.armToken)).toBe(true);
   });
 
   it('exports the verification table', () => {
-    expect(run.values.acsVerificationTable.split('\n')[0]).toBe('record  type   name' + ' '.repeat(44) + 'value' + ' '.repeat(58) + 'ttl');
+    expect(run.values.acsVerificationTable.split('\n')[0]).toBe(
+      'record  type   name' + ' '.repeat(44) + 'value' + ' '.repeat(58) + 'ttl',
+    );
     expect(run.values.acsVerificationRecords.map((r) => [r.kind, r.type, r.zoneRelativeName])).toEqual([
       ['Domain', 'TXT', 'notify'],
       ['SPF', 'TXT', 'notify'],
@@ -185,11 +204,15 @@ describe('example stack resources', () => {
 
   it('puts every Azure and Entra resource on the tenant explicit providers', () => {
     const providers = run.cloud.resources.filter((r) => r.type.startsWith('pulumi:providers:'));
-    expect(plain(providers.find((p) => p.type === 'pulumi:providers:azure-native') as RecordedResource)).toMatchObject({
+    expect(
+      plain(providers.find((p) => p.type === 'pulumi:providers:azure-native') as RecordedResource),
+    ).toMatchObject({
       tenantId: TENANT,
       subscriptionId: SUB,
     });
-    expect(plain(providers.find((p) => p.type === 'pulumi:providers:azuread') as RecordedResource)).toMatchObject({
+    expect(
+      plain(providers.find((p) => p.type === 'pulumi:providers:azuread') as RecordedResource),
+    ).toMatchObject({
       tenantId: TENANT,
     });
     const cloudResources = run.cloud.resources.filter((r) => /^(azure-native|azuread):/.test(r.type));
@@ -231,7 +254,12 @@ describe('example stack resources', () => {
   it('produces one bundle per site, pointing at this tenant', () => {
     expect(Object.keys(run.values.bundles)).toEqual(['hq', 'warehouse']);
     const hq = JSON.parse(run.values.bundles.hq ?? '{}');
-    expect(hq).toMatchObject({ kind: 'relaykit-appliance-bundle', version: 1, site: 'hq', tenant: 'fabrikam' });
+    expect(hq).toMatchObject({
+      kind: 'relaykit-appliance-bundle',
+      version: 1,
+      site: 'hq',
+      tenant: 'fabrikam',
+    });
     expect(hq.files['appliance-identity.pem']).toMatch(/BEGIN CERTIFICATE[\s\S]+BEGIN PRIVATE KEY/);
     expect(hq.files['config.yaml']).toContain(`clientId: ${run.values.mailAppClientId}`);
     expect(hq.files['config.yaml']).toContain(`clientId: ${run.values.applianceClientId}`);

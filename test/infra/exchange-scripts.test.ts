@@ -26,7 +26,11 @@ const base: ExchangeScriptInput = {
   senderMailboxes: ['scanner@fabrikam.com', "o'brien@fabrikam.com"],
   largeMessages: true,
   maxSendSizeMB: 100,
-  connector: { mode: 'ip', name: 'relaykit appliance (fabrikam)', senderIps: ['203.0.113.10', '198.51.100.0/24'] },
+  connector: {
+    mode: 'ip',
+    name: 'relaykit appliance (fabrikam)',
+    senderIps: ['203.0.113.10', '198.51.100.0/24'],
+  },
   hve: { account: 'hve-scan@fabrikam.com', displayName: 'relaykit HVE (fabrikam)' },
   accessPolicyDescription: 'relaykit (fabrikam): mail app may only send as the relay senders',
 };
@@ -39,13 +43,24 @@ const variants: Record<string, string> = {
     senderGroup: 'relay-senders@fabrikam.com',
     largeMessages: false,
   }),
-  'application-access-policy': renderApplicationAccessPolicy({ ...base, senderGroup: 'relay-senders@fabrikam.com' }),
+  'application-access-policy': renderApplicationAccessPolicy({
+    ...base,
+    senderGroup: 'relay-senders@fabrikam.com',
+  }),
   'inbound-connector (ip)': renderInboundConnector(base),
   'inbound-connector (certificate)': renderInboundConnector({
     ...base,
-    connector: { mode: 'certificate', name: 'relaykit appliance (fabrikam)', senderIps: [], certificateName: 'relay.fabrikam.com' },
+    connector: {
+      mode: 'certificate',
+      name: 'relaykit appliance (fabrikam)',
+      senderIps: [],
+      certificateName: 'relay.fabrikam.com',
+    },
   }),
-  'max-send-size (mailboxes and group)': renderMaxSendSize({ ...base, senderGroup: 'relay-senders@fabrikam.com' }),
+  'max-send-size (mailboxes and group)': renderMaxSendSize({
+    ...base,
+    senderGroup: 'relay-senders@fabrikam.com',
+  }),
   'hve-account': renderHveAccount(base),
 };
 
@@ -97,7 +112,9 @@ describe('rendered scripts', () => {
 
   it('removes Mail.ReadWrite when large messages are off', () => {
     const s = renderRbacForApplications({ ...base, largeMessages: false });
-    expect(s).toContain("Remove-ManagementRoleAssignment -Identity 'relaykit-fabrikam-senders-Mail.ReadWrite' -Confirm:$false");
+    expect(s).toContain(
+      "Remove-ManagementRoleAssignment -Identity 'relaykit-fabrikam-senders-Mail.ReadWrite' -Confirm:$false",
+    );
     expect(s).not.toContain("-Role 'Application Mail.ReadWrite'");
   });
 
@@ -127,12 +144,12 @@ describe('input checks', () => {
     );
   });
   it('refuses IPv6 and wide ranges for the IP connector', () => {
-    expect(() => renderInboundConnector({ ...base, connector: { ...base.connector, senderIps: ['2001:db8::1'] } })).toThrow(
-      'connector sender IP "2001:db8::1" must be IPv4, single or /24 to /32',
-    );
-    expect(() => renderInboundConnector({ ...base, connector: { ...base.connector, senderIps: ['10.0.0.0/8'] } })).toThrow(
-      'connector sender IP "10.0.0.0/8" must be IPv4, single or /24 to /32',
-    );
+    expect(() =>
+      renderInboundConnector({ ...base, connector: { ...base.connector, senderIps: ['2001:db8::1'] } }),
+    ).toThrow('connector sender IP "2001:db8::1" must be IPv4, single or /24 to /32');
+    expect(() =>
+      renderInboundConnector({ ...base, connector: { ...base.connector, senderIps: ['10.0.0.0/8'] } }),
+    ).toThrow('connector sender IP "10.0.0.0/8" must be IPv4, single or /24 to /32');
   });
   it('needs a group for an Application Access Policy', () => {
     expect(() => renderApplicationAccessPolicy(base)).toThrow(
@@ -147,22 +164,25 @@ describe('input checks', () => {
 describe('psQuote', () => {
   it('yields a single literal that PowerShell reads back as the same text', () => {
     fc.assert(
-      fc.property(fc.string().filter((s) => !/[\r\n\0]/.test(s)), (s) => {
-        const q = psQuote(s);
-        // Reverse PowerShell's rule: inside '…' a doubled quote character is one quote.
-        expect(q.startsWith("'") && q.endsWith("'")).toBe(true);
-        const inner = q.slice(1, -1);
-        let out = '';
-        for (let i = 0; i < inner.length; i++) {
-          const c = inner[i] ?? '';
-          if (/['\u2018\u2019\u201a\u201b]/.test(c)) {
-            expect(inner[i + 1]).toBe(c);
-            i++;
+      fc.property(
+        fc.string().filter((s) => !/[\r\n\0]/.test(s)),
+        (s) => {
+          const q = psQuote(s);
+          // Reverse PowerShell's rule: inside '…' a doubled quote character is one quote.
+          expect(q.startsWith("'") && q.endsWith("'")).toBe(true);
+          const inner = q.slice(1, -1);
+          let out = '';
+          for (let i = 0; i < inner.length; i++) {
+            const c = inner[i] ?? '';
+            if (/['\u2018\u2019\u201a\u201b]/.test(c)) {
+              expect(inner[i + 1]).toBe(c);
+              i++;
+            }
+            out += c;
           }
-          out += c;
-        }
-        expect(out).toBe(s);
-      }),
+          expect(out).toBe(s);
+        },
+      ),
     );
   });
   it('refuses line breaks', () => {

@@ -44,8 +44,12 @@ describe('tenant-wide consent with a rotating client secret', () => {
       'b633e1c5-b582-4048-a93e-9f11b44c7e96',
       'e2a3a72e-5f79-4c64-b1b1-878b674786c9',
     ]);
-    expect(new Set(grants.map((g) => g.principalObjectId))).toEqual(new Set([run.values.mailAppServicePrincipalObjectId]));
-    const graphLookup = run.cloud.calls.find((c) => c.token === 'azuread:index/getServicePrincipal:getServicePrincipal');
+    expect(new Set(grants.map((g) => g.principalObjectId))).toEqual(
+      new Set([run.values.mailAppServicePrincipalObjectId]),
+    );
+    const graphLookup = run.cloud.calls.find(
+      (c) => c.token === 'azuread:index/getServicePrincipal:getServicePrincipal',
+    );
     expect(graphLookup?.inputs).toEqual({ clientId: '00000003-0000-0000-c000-000000000000' });
     expect(graphLookup?.provider).toMatch(/::pulumi:providers:azuread::fabrikam-azuread::/);
 
@@ -73,9 +77,9 @@ describe('tenant-wide consent with a rotating client secret', () => {
       senderGroup: 'relay-senders@fabrikam.com',
       largeMessages: 'false',
     });
-    expect(run.byType('azuread:index/appRoleAssignment:AppRoleAssignment').map((r) => plain(r).appRoleId)).toEqual([
-      'b633e1c5-b582-4048-a93e-9f11b44c7e96',
-    ]);
+    expect(
+      run.byType('azuread:index/appRoleAssignment:AppRoleAssignment').map((r) => plain(r).appRoleId),
+    ).toEqual(['b633e1c5-b582-4048-a93e-9f11b44c7e96']);
     expect(Object.keys(run.values.exchangeScripts).sort()).toEqual([
       'application-access-policy.ps1',
       'inbound-connector.ps1',
@@ -116,13 +120,17 @@ describe('existing apex TXT record', () => {
       'CNAME selector2-azurecomm-prod-net._domainkey',
     ]);
     expect(run.byType('pulumi-nodejs:dynamic:Resource')).toEqual([]);
-    expect(run.values.dnsNotes[0]).toBe('the TXT record set at the domain is not managed here: publish these values yourself');
+    expect(run.values.dnsNotes[0]).toBe(
+      'the TXT record set at the domain is not managed here: publish these values yourself',
+    );
     expect(run.values.dnsNotes[1]).toMatch(/ends with "~all"; ACS verifies SPF only with "-all"/);
   });
 
   it('adopt: imports the existing record set with exactly its current values', async () => {
     const run = await runExampleStack({ ...apex, dnsApexTxt: 'adopt' });
-    const txt = run.byType('azure-native:dns:RecordSet').find((r) => plain(r).recordType === 'TXT') as RecordedResource;
+    const txt = run
+      .byType('azure-native:dns:RecordSet')
+      .find((r) => plain(r).recordType === 'TXT') as RecordedResource;
     expect(txt.importId).toBe(
       '/subscriptions/2c4d6e8f-1a3b-4c5d-8e7f-9a0b1c2d3e4f/resourceGroups/rg-dns-fabrikam/providers/Microsoft.Network/dnsZones/fabrikam.com/TXT/@',
     );
@@ -135,7 +143,9 @@ describe('existing apex TXT record', () => {
 
   it('merge: keeps existing values, adds the verification TXT, keeps the SPF qualifier', async () => {
     const run = await runExampleStack({ ...apex, dnsApexTxt: 'merge' });
-    const txt = run.byType('azure-native:dns:RecordSet').find((r) => plain(r).recordType === 'TXT') as RecordedResource;
+    const txt = run
+      .byType('azure-native:dns:RecordSet')
+      .find((r) => plain(r).recordType === 'TXT') as RecordedResource;
     expect(txt.importId).toMatch(/\/TXT\/@$/);
     expect(plain(txt).txtRecords).toEqual([
       { value: ['MS=ms12345678'] },

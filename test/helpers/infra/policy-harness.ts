@@ -33,7 +33,10 @@ export const TENANT_PROVIDERS: Record<string, PolicyProviderResource> = {
     type: 'pulumi:providers:azure-native',
     name: 'fabrikam-azure-native',
     urn: 'urn:pulumi:test::relaykit::pulumi:providers:azure-native::fabrikam-azure-native',
-    props: { tenantId: '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90', subscriptionId: '2c4d6e8f-1a3b-4c5d-8e7f-9a0b1c2d3e4f' },
+    props: {
+      tenantId: '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90',
+      subscriptionId: '2c4d6e8f-1a3b-4c5d-8e7f-9a0b1c2d3e4f',
+    },
   },
   azuread: {
     type: 'pulumi:providers:azuread',
@@ -60,7 +63,13 @@ export function resourceArgs(
     props,
     urn: `urn:pulumi:test::relaykit::${type}::${name}`,
     name,
-    opts: { protect: false, ignoreChanges: [], deleteSeconds: 0 },
+    opts: {
+      protect: false,
+      ignoreChanges: [],
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: [],
+    },
     ...(provider === undefined ? {} : { provider }),
     stackTags: new Map(),
     isType: () => false,
@@ -102,7 +111,13 @@ export function policyResource(
     props,
     urn: `urn:pulumi:test::relaykit::${type}::${name}`,
     name,
-    opts: { protect: false, ignoreChanges: [], deleteSeconds: 0 },
+    opts: {
+      protect: false,
+      ignoreChanges: [],
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: [],
+    },
     ...(provider === undefined ? {} : { provider }),
     dependencies: [],
     propertyDependencies: {},
@@ -126,7 +141,9 @@ export async function stackViolations(
     },
   };
   try {
-    await policy.validateStack(args, (message, urn) => out.push({ message, ...(urn === undefined ? {} : { urn }) }));
+    await policy.validateStack(args, (message, urn) =>
+      out.push({ message, ...(urn === undefined ? {} : { urn }) }),
+    );
   } catch (err) {
     if (!(err instanceof NotApplicable)) throw err;
   }

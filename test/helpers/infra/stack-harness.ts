@@ -50,7 +50,9 @@ export async function runExampleStack(
     now: opts.now ?? new Date('2026-11-22T00:00:00Z'),
   });
   const entries = await Promise.all(
-    Object.entries(outputs).map(async ([k, o]) => [k, await outputValue(o as pulumi.Output<unknown>)] as const),
+    Object.entries(outputs).map(
+      async ([k, o]) => [k, await outputValue(o as pulumi.Output<unknown>)] as const,
+    ),
   );
   await settle(pulumi.runtime);
   const values = Object.fromEntries(entries) as unknown as Resolved<TenantOutputs>;
