@@ -178,20 +178,40 @@ describe('Pulumi.yaml', () => {
     expect(project.runtime.options.typescript).toBe(false);
   });
 
-  it('declares exactly the keys config.ts reads, in order, each typed and described', () => {
-    expect(Object.keys(project.config)).toEqual(KNOWN_KEYS.map((k) => `relaykit:${k}`));
-    for (const [key, decl] of Object.entries(project.config)) {
+  it('declares every non-secret key config.ts reads, in order, each typed and described', () => {
+    const declared = Object.keys(project.config).filter((k) => k.startsWith('relaykit:'));
+    expect(declared).toEqual(KNOWN_KEYS.filter((k) => !SECRET_KEYS.includes(k)).map((k) => `relaykit:${k}`));
+    for (const key of declared) {
+      const decl = project.config[key] as (typeof project.config)[string];
       expect(['string', 'integer', 'boolean', 'array'], key).toContain(decl.type);
       expect(decl.description, key).toMatch(/\S{3}/);
       if (decl.type === 'array') expect(decl.items, key).toEqual({ type: 'string' });
     }
   });
 
-  it('marks secret exactly the keys read as secrets', () => {
-    const secret = Object.entries(project.config)
-      .filter(([, d]) => d.secret === true)
+  it('makes only the truly required keys mandatory (no default)', () => {
+    const required = Object.entries(project.config)
+      .filter(([k, d]) => k.startsWith('relaykit:') && d.default === undefined)
       .map(([k]) => k.replace(/^relaykit:/, ''));
-    expect(secret).toEqual([...SECRET_KEYS]);
+    expect(required).toEqual(['customerCode', 'tenantId', 'subscriptionId', 'sites', 'deviceNetworks']);
+    // Empty-string defaults mean "not set" to config.ts.
+    const cfg = parseTenantConfig({ ...minimal, customerName: '', senderGroup: '', hveAccount: '' }, 't');
+    expect(cfg.customerName).toBe('contoso');
+    expect(cfg.mail.senderGroup).toBeUndefined();
+    expect(cfg.exchange.hveAccount).toBeUndefined();
+  });
+
+  it('disables the default Azure providers so nothing can reach an ambient tenant', () => {
+    expect(project.config['pulumi:disable-default-providers']).toEqual(['azure-native', 'azuread']);
+  });
+
+  it('explains each optional secret key instead of declaring it (Pulumi would make it mandatory)', () => {
+    const text = readFileSync('Pulumi.yaml', 'utf8');
+    for (const key of SECRET_KEYS) {
+      expect(project.config[`relaykit:${key}`]).toBeUndefined();
+      expect(text).toContain(`# relaykit:${key} (secret, optional) is deliberately not declared`);
+      expect(text).toContain(`pulumi config set --secret ${key}`);
+    }
   });
 
   it('declares the same defaults config.ts applies', () => {

@@ -221,6 +221,9 @@ describe('example stack resources', () => {
       const pkg = r.type.split(':')[0];
       expect(r.provider, r.name).toMatch(new RegExp(`::pulumi:providers:${pkg}::fabrikam-${pkg}::`));
     }
+    // Invokes too (the ARM token for the verification trigger).
+    expect(run.cloud.calls.map((c) => c.token)).toEqual(['azure-native:authorization:getClientToken']);
+    for (const c of run.cloud.calls) expect(c.provider).toMatch(/::pulumi:providers:azure-native::fabrikam-azure-native::/);
   });
 
   it('tags every taggable Azure resource', () => {
