@@ -191,7 +191,7 @@ describe('example stack resources', () => {
 
   it('exports the verification table', () => {
     expect(run.values.acsVerificationTable.split('\n')[0]).toBe(
-      'record  type   name' + ' '.repeat(44) + 'value' + ' '.repeat(58) + 'ttl',
+      `record  type   name${' '.repeat(44)}value${' '.repeat(58)}ttl`,
     );
     expect(run.values.acsVerificationRecords.map((r) => [r.kind, r.type, r.zoneRelativeName])).toEqual([
       ['Domain', 'TXT', 'notify'],
@@ -223,7 +223,8 @@ describe('example stack resources', () => {
     }
     // Invokes too (the ARM token for the verification trigger).
     expect(run.cloud.calls.map((c) => c.token)).toEqual(['azure-native:authorization:getClientToken']);
-    for (const c of run.cloud.calls) expect(c.provider).toMatch(/::pulumi:providers:azure-native::fabrikam-azure-native::/);
+    for (const c of run.cloud.calls)
+      expect(c.provider).toMatch(/::pulumi:providers:azure-native::fabrikam-azure-native::/);
   });
 
   it('tags every taggable Azure resource', () => {
