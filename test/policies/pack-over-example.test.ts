@@ -1,12 +1,18 @@
 // The whole policy pack over the resources the example stack registers under mocks: zero violations.
 // Then the same stack with tenant-wide consent forced onto a scoped app shows the pack has teeth.
+import { readFileSync } from 'node:fs';
 import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from '@pulumi/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { emailPolicies } from '../../policies/email.ts';
 import { identityPolicies } from '../../policies/identity.ts';
 import { keyVaultPolicies } from '../../policies/key-vault.ts';
 import { stackPolicies } from '../../policies/stack.ts';
-import { recordedToPolicyResources, stackViolations, violations } from '../helpers/infra/policy-harness.ts';
+import {
+  configDefaults,
+  recordedToPolicyResources,
+  stackViolations,
+  violations,
+} from '../helpers/infra/policy-harness.ts';
 import { runExampleStack } from '../helpers/infra/stack-harness.ts';
 
 const ALL = [...identityPolicies, ...keyVaultPolicies, ...emailPolicies, ...stackPolicies];
@@ -72,5 +78,34 @@ describe('policy pack over the example stack', () => {
       'acs-user-engagement-tracking-off azure-native:communication:Domain fabrikam-acs-domain: userEngagementTracking is Enabled; set it to Disabled',
       "explicit-tenant-providers azure-native:communication:EmailService fabrikam-acs-email: uses the default azure-native provider; pass the tenant's explicit provider",
     ]);
+  });
+});
+
+describe('pack assembly and tunables', () => {
+  it('policies/index.ts assembles every domain file and nothing else', () => {
+    const text = readFileSync('policies/index.ts', 'utf8');
+    expect(text).toContain(
+      'policies: [...identityPolicies, ...keyVaultPolicies, ...emailPolicies, ...stackPolicies]',
+    );
+    expect(text.match(/new PolicyPack\(/g)).toHaveLength(1);
+  });
+
+  it('config.example.json sets only declared tunables, at their defaults', () => {
+    const example = JSON.parse(readFileSync('policies/config.example.json', 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    for (const [name, value] of Object.entries(example)) {
+      if (name === 'all') continue;
+      const policy = ALL.find((p) => p.name === name);
+      expect(policy, name).toBeDefined();
+      expect(value).toEqual(configDefaults(policy as (typeof ALL)[number]));
+    }
+    const tunable = ALL.filter((p) => p.configSchema !== undefined).map((p) => p.name);
+    expect(
+      Object.keys(example)
+        .filter((k) => k !== 'all')
+        .sort(),
+    ).toEqual(tunable.sort());
   });
 });
