@@ -153,7 +153,14 @@ export class AcsEmail extends pulumi.ComponentResource {
     // only their names/values come from the domain's outputs (no resources inside apply).
     const dnsResources: pulumi.Resource[] = [];
     let txtManaged = false;
-    let dnsNotes: pulumi.Output<string[]> = pulumi.output([]);
+    let dnsNotes: pulumi.Output<string[]> = pulumi.output(
+      customer
+        ? [
+            'no Azure DNS zone is configured: publish the records of acsVerificationTable yourself, ' +
+              'then set acsRecordsPublished to true and run pulumi up to request verification',
+          ]
+        : [],
+    );
     if (customer && args.dns !== undefined) {
       const dns = args.dns;
       const txtRel = zoneRelativeName(domainFqdn, dns.zoneName);
