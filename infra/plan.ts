@@ -3,12 +3,13 @@
 // resource tree and writes the rendered Exchange scripts, the verification table and the appliance
 // bundles under var/plan/. The mock cloud (mock-cloud.ts) fills in IDs; the bundle's certificate is a
 // placeholder, so nothing written here can reach a real tenant.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
 import { CONFIG_NAMESPACE, SECRET_KEYS } from './config.ts';
 import { MockCloud, outputValue, resourceTree, settle } from './mock-cloud.ts';
+import { outputFiles, writeOutputFiles } from './output-files.ts';
 
 /** Stack file config → the flat `relaykit:key` → string map Pulumi hands a program. */
 export function stackFileConfig(text: string, file: string): Record<string, string> {
@@ -61,15 +62,8 @@ async function main(): Promise<void> {
   await settle(pulumi.runtime);
 
   rmSync(outDir, { recursive: true, force: true });
-  mkdirSync(join(outDir, 'exchange'), { recursive: true });
-  mkdirSync(join(outDir, 'bundles'), { recursive: true });
-  for (const [name, text] of Object.entries(scripts)) writeFileSync(join(outDir, 'exchange', name), text);
+  writeOutputFiles(outDir, outputFiles({ exchangeScripts: scripts, bundles, acsVerificationTable: table }));
   const sites = Object.keys(bundles);
-  for (const site of sites)
-    writeFileSync(join(outDir, 'bundles', `${site}.json`), bundles[site] ?? '', { mode: 0o600 });
-  if (sites[0] !== undefined)
-    writeFileSync(join(outDir, 'bundle.json'), bundles[sites[0]] ?? '', { mode: 0o600 });
-  writeFileSync(join(outDir, 'acs-verification-records.txt'), `${table}\n`);
   const tree = resourceTree(cloud.resources);
   writeFileSync(join(outDir, 'resources.txt'), `${tree}\n`);
 
