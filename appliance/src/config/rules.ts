@@ -156,8 +156,6 @@ export const acceptedDomainsSchema = z
   });
 
 export type RuleConfig = z.output<typeof ruleSchema>;
-export type RuleMatchConfig = RuleConfig['match'];
-export type RuleActionConfig = RuleConfig['action'];
 
 /** Name the router gives recipients no rule matched; reserved. */
 export const DEFAULT_RULE_NAME = 'default';

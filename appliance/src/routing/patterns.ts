@@ -50,10 +50,6 @@ export function globMatchPrepared(pattern: string, s: string): boolean {
   return p === pattern.length;
 }
 
-export function hasWildcard(pattern: string): boolean {
-  return pattern.includes('*') || pattern.includes('?');
-}
-
 // ---- addresses and domains -----------------------------------------------------------------------
 
 /** Splits at the last "@"; the domain is lower-cased without a trailing dot ("" when absent). */

@@ -3,6 +3,7 @@
 // recipient, the first matching rule decides, and an RCPT-time rejection is never contradicted later.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { explainRoute } from '../../../appliance/src/routing/explain.ts';
 import { type RouteInput, rejectAtRcpt, routeMessage } from '../../../appliance/src/routing/router.ts';
 import { prepareMessage, prepareRecipient } from '../../../appliance/src/routing/rules.ts';
 import { rulesWith } from '../../helpers/routing/factories.ts';
@@ -180,6 +181,29 @@ describe('router properties', () => {
             headers: content.headers,
           });
           expect(later.rejections).toEqual([early]);
+        }
+      }),
+      runs,
+    );
+  });
+});
+
+describe('route explain agrees with the router', () => {
+  it('shows the same legs and the same rejected recipients, and RCPT stage only when rejectAtRcpt says so', () => {
+    fc.assert(
+      fc.property(compiledArb, inputArb, ({ compiled }, input) => {
+        const ex = explainRoute(compiled, input);
+        const d = routeMessage(compiled, input);
+        expect(ex.legs.map(({ route, rule, recipients }) => ({ route, rule, recipients }))).toEqual(
+          d.legs.map(({ route, rule, recipients }) => ({ route, rule, recipients })),
+        );
+        expect(multiset(ex.rejections.flatMap((r) => r.recipients))).toEqual(
+          multiset(d.rejections.flatMap((r) => r.recipients)),
+        );
+        for (const r of ex.rejections) {
+          for (const recipient of r.recipients) {
+            expect(rejectAtRcpt(compiled, { ...input, recipient }) !== undefined).toBe(r.at === 'RCPT');
+          }
         }
       }),
       runs,
