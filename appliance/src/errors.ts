@@ -144,6 +144,8 @@ export interface RelayErrorOptions {
   cause?: unknown;
   /** Overrides the registry's SMTP reply code (e.g. 421 to close the connection). */
   responseCode?: number;
+  /** Overrides the registry's enhanced status code (a routing rule's own reply, e.g. 5.3.4). */
+  enhanced?: string;
   /** Extra structured detail for logs; never put secrets here. */
   detail?: Record<string, unknown>;
 }
@@ -162,16 +164,17 @@ export class RelayError extends Error {
     const spec: ErrorSpec = ErrorCodes[code];
     const reply = spec.smtp;
     const text = message ?? spec.summary;
+    const enhanced = options.enhanced ?? reply?.enhanced;
     // smtp-server writes `${responseCode} ${message}`; leading with the enhanced code gives RFC 3463
     // replies without turning on its ENHANCEDSTATUSCODES extension globally.
     super(
-      reply ? `${reply.enhanced} ${text}` : text,
+      enhanced ? `${enhanced} ${text}` : text,
       options.cause === undefined ? {} : { cause: options.cause },
     );
     this.name = 'RelayError';
     this.code = code;
     this.responseCode = options.responseCode ?? reply?.code;
-    this.enhanced = reply?.enhanced;
+    this.enhanced = enhanced;
     this.detail = options.detail;
   }
 

@@ -8,6 +8,7 @@ import { checkCommand } from './cli/check.ts';
 import { hashPasswordCommand } from './cli/hash-password.ts';
 import { type CliIo, println, processIo } from './cli/io.ts';
 import { queueCommand } from './cli/queue.ts';
+import { routeCommand } from './cli/route-explain.ts';
 import { runCommand } from './cli/run.ts';
 
 const USAGE = `relaykit-appliance <command>
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, Command> = {
   'hash-password': hashPasswordCommand,
   queue: (argv, io) => queueCommand('queue', argv, io),
   dead: (argv, io) => queueCommand('dead', argv, io),
+  route: routeCommand,
 };
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {

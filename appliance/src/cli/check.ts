@@ -5,6 +5,7 @@ import { isLegacyTls } from '../config/listener.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { isRelayError } from '../errors.ts';
+import { routingWarnings } from '../routing/warnings.ts';
 import { type CliIo, println } from './io.ts';
 
 const LOOPBACK = /^(127\.|::1$)/;
@@ -47,7 +48,8 @@ export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
   try {
     const { config, source } = loadConfig(values.config);
-    for (const w of riskyWarnings(config)) println(io.stderr, `warning: ${w}`);
+    for (const w of [...riskyWarnings(config), ...routingWarnings(config)])
+      println(io.stderr, `warning: ${w}`);
     println(
       io.stdout,
       `ok: ${source} is valid (${config.listeners.length} listener(s), ${config.identities.length} identit${config.identities.length === 1 ? 'y' : 'ies'}, ${config.routes.length} route(s))`,

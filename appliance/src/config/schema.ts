@@ -12,7 +12,7 @@ import { acsRouteFields } from './route-acs.ts';
 import { captureRouteFields } from './route-capture.ts';
 import { graphRouteFields } from './route-graph.ts';
 import { smtpRouteFields } from './route-smtp.ts';
-import { ruleSchema } from './rules.ts';
+import { acceptedDomainsSchema, refineRules, ruleSchema } from './rules.ts';
 
 export { identitySchema, userSchema } from './identity.ts';
 export { listenerSchema } from './listener.ts';
@@ -74,6 +74,8 @@ export const configSchema = z
     identities: z.array(identitySchema).min(1),
     routes: z.array(routeSchema).min(1),
     rules: z.array(ruleSchema).default([]),
+    /** The organisation's own domains (contoso.com, *.contoso.com); others are "external" to rules. */
+    acceptedDomains: acceptedDomainsSchema,
     /** Route for every recipient no rule matches. */
     defaultRoute: name,
     spool: spoolSchema,
@@ -137,9 +139,7 @@ export const configSchema = z
         });
       }
     });
-    cfg.rules.forEach((rule, i) => {
-      needRoute(rule.action.route, ['rules', i, 'action', 'route']);
-    });
+    refineRules(cfg, ctx);
   });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -40,6 +40,8 @@ interface EntryRuntime {
   /** Serialises state writes of one entry (two legs may finish together). */
   lock: Promise<void>;
   deleted: boolean;
+  /** Whether a state file may exist beside the entry (recovered entries, or saved since). */
+  hasState: boolean;
 }
 
 /** Min-heap of tasks by due time. */
@@ -150,6 +152,7 @@ export class DeliveryEngine {
       running: new Set(),
       lock: Promise.resolve(),
       deleted: false,
+      hasState: entry.deliveries !== entry.header.deliveries,
     };
     this.entries.set(entry.header.id, rt);
     if (!rt.deliveries.some((d) => d.status === 'pending')) {
@@ -175,6 +178,7 @@ export class DeliveryEngine {
       const now = this.now();
       rt.deliveries = rt.deliveries.map((d) => (d.status === 'pending' ? { ...d, nextAttemptAt: now } : d));
       await this.spool.saveState('queue', id, rt.deliveries);
+      rt.hasState = true;
       rt.deliveries.forEach((d, leg) => {
         if (d.status === 'pending' && !rt.running.has(leg)) this.enqueue(rt, leg, now);
       });
@@ -510,6 +514,7 @@ export class DeliveryEngine {
     for (let i = rt.tokens.length; i < rt.deliveries.length; i++) rt.tokens.push(0);
     if (await this.finishIfDone(rt)) return;
     await this.spool.saveState('queue', id, rt.deliveries);
+    rt.hasState = true;
     rt.deliveries.forEach((x, i) => {
       if (x.status === 'pending' && (i === leg || i >= before)) this.enqueue(rt, i, x.nextAttemptAt);
     });
@@ -525,7 +530,7 @@ export class DeliveryEngine {
     if (rt.deliveries.some((d) => d.status === 'pending')) return false;
     const id = rt.header.id;
     if (rt.deliveries.every((d) => d.status === 'delivered')) {
-      await this.spool.remove('queue', id);
+      await this.spool.remove('queue', id, rt.hasState);
     } else {
       await this.spool.deadLetter(id, rt.deliveries);
       const reasons = rt.deliveries

@@ -17,7 +17,7 @@ import type { Config, IdentityConfig, ListenerConfig } from '../config/schema.ts
 import { isRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../ops/metrics.ts';
-import { type CompiledRules, rejectAtRcpt, routeMessage } from '../routing/router.ts';
+import { type CompiledRules, rejectAtRcpt, rejectionError, routeMessage } from '../routing/router.ts';
 import { newEntryId } from '../spool/entry-name.ts';
 import type { Delivery, SpoolHeader } from '../spool/record.ts';
 import type { Spool, SpoolEntry, SpoolWriter } from '../spool/spool.ts';
@@ -516,14 +516,7 @@ export class Receiver {
       recipient: to,
     });
     if (rejection) {
-      return this.reject(
-        l,
-        session,
-        new RelayError('RELAY_RULE_REJECTED', `${rejection.enhanced} ${rejection.message}`, {
-          responseCode: rejection.responseCode,
-          detail: { rule: `rules.${rejection.rule}` },
-        }),
-      );
+      return this.reject(l, session, rejectionError(rejection));
     }
     return null;
   }
@@ -666,9 +659,7 @@ export class Receiver {
     if (routed === 0) {
       await writer.abort();
       const r = decision.rejections[0];
-      throw new RelayError('RELAY_RULE_REJECTED', r ? `${r.enhanced} ${r.message}` : undefined, {
-        ...(r ? { responseCode: r.responseCode } : {}),
-      });
+      throw r ? rejectionError(r) : new RelayError('RELAY_RULE_REJECTED');
     }
     const deliveries: Delivery[] = [
       ...decision.legs.map(

@@ -71,6 +71,7 @@ const WRITE_BATCH = 256 * 1024;
 /** Serialises directory fsyncs so concurrent commits share one (group commit). */
 class DirSync {
   private readonly path: string;
+  private handle: Promise<FileHandle> | undefined;
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
 
@@ -97,12 +98,20 @@ class DirSync {
   }
 
   private async run(): Promise<void> {
-    const fh = await open(this.path, 'r');
+    // The directory stays open: one fsync per group instead of open + fsync + close.
+    this.handle ??= open(this.path, 'r');
     try {
-      await fh.sync();
-    } finally {
-      await fh.close();
+      await (await this.handle).sync();
+    } catch (err) {
+      this.handle = undefined;
+      throw err;
     }
+  }
+
+  async close(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    await (await h?.catch(() => undefined))?.close();
   }
 }
 
@@ -165,9 +174,11 @@ export class SpoolWriter {
    */
   async commit(header: SpoolHeader): Promise<SpoolEntry> {
     try {
-      await this.flush();
-      const messageLength = this.written;
-      await this.write(encodeTrailer(header, messageLength));
+      // Body tail and trailer leave in one write.
+      const messageLength = this.bytes;
+      const trailer = encodeTrailer(header, messageLength);
+      this.pending.push(trailer);
+      this.pendingBytes += trailer.length;
       await this.flush();
       const fh = this.handle();
       await fh.sync();
@@ -209,7 +220,9 @@ export class Spool {
   private readonly queueSync: DirSync;
   private readonly deadSync: DirSync;
   private traceStream: WriteStream | undefined;
+  private traceStreamDay = '';
   private traceDay = '';
+  private traceLines: string[] = [];
 
   private constructor(root: string, logger: Logger, faults: SpoolFaults) {
     this.root = root;
@@ -355,9 +368,9 @@ export class Spool {
     await rename(tmp, final);
   }
 
-  /** Every leg delivered: the entry leaves the spool. */
-  async remove(folder: SpoolFolder, id: string): Promise<void> {
-    await unlink(this.pathOf(folder, id, 'state')).catch(() => {});
+  /** Every leg delivered: the entry leaves the spool. `hasState: false` skips a needless unlink. */
+  async remove(folder: SpoolFolder, id: string, hasState = true): Promise<void> {
+    if (hasState) await unlink(this.pathOf(folder, id, 'state')).catch(() => {});
     await unlink(this.pathOf(folder, id, 'msg'));
   }
 
@@ -414,20 +427,33 @@ export class Spool {
     return (await readdir(join(this.root, 'quarantine'))).filter((n) => !n.endsWith('.reason')).sort();
   }
 
-  /** Appends to the per-message trace log (buffered; the spool files are the durable record). */
+  /**
+   * Appends to the per-message trace log. Buffered and written in batches (one write per tick, not
+   * per event): the spool files are the durable record, the trace is for people.
+   */
   trace(event: TraceEvent): void {
     const now = new Date();
     const day = now.toISOString().slice(0, 10);
-    if (day !== this.traceDay || this.traceStream === undefined) {
+    if (day !== this.traceDay) this.flushTrace();
+    this.traceDay = day;
+    this.traceLines.push(`${JSON.stringify({ at: now.toISOString(), ...event })}\n`);
+    if (this.traceLines.length === 1) setImmediate(() => this.flushTrace());
+  }
+
+  private flushTrace(): void {
+    if (this.traceLines.length === 0) return;
+    const text = this.traceLines.join('');
+    this.traceLines = [];
+    if (this.traceStream === undefined || this.traceStreamDay !== this.traceDay) {
       this.traceStream?.end();
-      this.traceDay = day;
-      this.traceStream = createWriteStream(join(this.root, 'trace', `${day}.jsonl`), {
+      this.traceStreamDay = this.traceDay;
+      this.traceStream = createWriteStream(join(this.root, 'trace', `${this.traceDay}.jsonl`), {
         flags: 'a',
         mode: 0o600,
       });
       this.traceStream.on('error', (err) => this.logger.error({ err }, 'spool: trace log write failed'));
     }
-    this.traceStream.write(`${JSON.stringify({ at: now.toISOString(), ...event })}\n`);
+    this.traceStream.write(text);
   }
 
   /** Health probe: can we create, sync and delete a file in incoming/ right now? */
@@ -454,6 +480,9 @@ export class Spool {
   }
 
   async close(): Promise<void> {
+    this.flushTrace();
+    await this.queueSync.close();
+    await this.deadSync.close();
     const t = this.traceStream;
     this.traceStream = undefined;
     if (t) await new Promise<void>((resolve) => t.end(resolve));

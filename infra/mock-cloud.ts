@@ -1,0 +1,345 @@
+// infra/ room: a stand-in for Azure, Entra and the TLS/random providers when the program runs under
+// `pulumi.runtime.setMocks` (npm run plan, and the tests). It computes the outputs the real providers
+// would (names, ARM IDs, client/object IDs, vault URI, ACS host name, domain verification records)
+// deterministically from the inputs, and records every registration for inspection. Nothing here
+// contacts a network; no Pulumi CLI is involved.
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import type * as pulumi from '@pulumi/pulumi';
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, unknown>;
+  readonly provider?: string;
+  readonly custom: boolean;
+  /** ID given by the `import` option, if any. */
+  readonly importId?: string;
+}
+
+export interface MockCloudOptions {
+  readonly subscriptionId: string;
+  readonly tenantId: string;
+  /** Report every ACS domain verification check as Verified (phase 2 of the domain link). */
+  readonly domainVerified?: boolean;
+}
+
+/** Pulumi's marker for a secret value in the wire format. */
+export const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+export const SECRET_SIG_VALUE = '1b47061264138c4ac30d75fd1eb44270';
+
+/** Strips Pulumi's secret wrappers from mock inputs, recursively. */
+export function unwrapSecrets(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_SIG_VALUE) return unwrapSecrets(o.value);
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
+  }
+  return v;
+}
+
+/** True when the value (or something inside it) is wrapped as a secret. */
+export function containsSecret(v: unknown): boolean {
+  if (Array.isArray(v)) return v.some(containsSecret);
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    if (o[SECRET_SIG] === SECRET_SIG_VALUE) return true;
+    return Object.values(o).some(containsSecret);
+  }
+  return false;
+}
+
+export function fakeGuid(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+let keyPair: { pkcs1: string; pkcs8: string } | undefined;
+function mockKey(): { pkcs1: string; pkcs8: string } {
+  if (keyPair === undefined) {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    keyPair = {
+      pkcs1: privateKey.export({ type: 'pkcs1', format: 'pem' }).toString(),
+      pkcs8: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+  }
+  return keyPair;
+}
+
+const str = (v: unknown, dflt = ''): string => (typeof v === 'string' ? v : dflt);
+
+export class MockCloud implements pulumi.runtime.Mocks {
+  readonly resources: RecordedResource[] = [];
+  readonly calls: pulumi.runtime.MockCallArgs[] = [];
+  private readonly opts: MockCloudOptions;
+
+  constructor(opts: MockCloudOptions) {
+    this.opts = opts;
+  }
+
+  newResource(args: pulumi.runtime.MockResourceArgs): {
+    id: string | undefined;
+    state: Record<string, unknown>;
+  } {
+    const inputs = (args.inputs ?? {}) as Record<string, unknown>;
+    this.resources.push({
+      type: args.type,
+      name: args.name,
+      inputs,
+      ...(args.provider === undefined ? {} : { provider: args.provider }),
+      custom: args.custom !== false,
+      ...(args.id === undefined || args.id === '' ? {} : { importId: args.id }),
+    });
+    if (args.custom === false) return { id: undefined, state: {} };
+    return this.compute(args.type, args.name, inputs);
+  }
+
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    this.calls.push(args);
+    switch (args.token) {
+      case 'azure-native:authorization:getClientConfig':
+        return {
+          clientId: fakeGuid('deployer-client'),
+          objectId: fakeGuid('deployer-object'),
+          subscriptionId: this.opts.subscriptionId,
+          tenantId: this.opts.tenantId,
+        };
+      case 'azure-native:authorization:getClientToken':
+        return { token: 'mock-arm-token' };
+      case 'azuread:index/getServicePrincipal:getServicePrincipal':
+        return {
+          objectId: fakeGuid('graph-service-principal'),
+          clientId: str(args.inputs.clientId),
+          appRoleIds: {
+            'Mail.Send': 'b633e1c5-b582-4048-a93e-9f11b44c7e96',
+            'Mail.ReadWrite': 'e2a3a72e-5f79-4c64-b1b1-878b674786c9',
+          },
+        };
+      default:
+        return {};
+    }
+  }
+
+  private compute(type: string, name: string, inputs: Record<string, unknown>) {
+    const sub = this.opts.subscriptionId;
+    const rg = str(inputs.resourceGroupName, 'rg');
+    const arm = (provider: string, path: string) =>
+      `/subscriptions/${sub}/resourceGroups/${rg}/providers/${provider}/${path}`;
+    const plain = unwrapSecrets(inputs) as Record<string, unknown>;
+    switch (type) {
+      case 'pulumi:providers:azure-native':
+      case 'pulumi:providers:azuread':
+        return { id: fakeGuid(`provider:${name}`), state: inputs };
+      case 'azuread:index/application:Application': {
+        const objectId = fakeGuid(`application:${name}`);
+        return {
+          id: `/applications/${objectId}`,
+          state: { ...inputs, clientId: fakeGuid(`client:${name}`), objectId },
+        };
+      }
+      case 'azuread:index/servicePrincipal:ServicePrincipal': {
+        const objectId = fakeGuid(`service-principal:${name}`);
+        return { id: objectId, state: { ...inputs, objectId } };
+      }
+      case 'azuread:index/applicationPassword:ApplicationPassword':
+        return {
+          id: fakeGuid(`password:${name}`),
+          state: { ...inputs, keyId: fakeGuid(`password:${name}`), value: `mock-client-secret-${name}` },
+        };
+      case 'azuread:index/applicationCertificate:ApplicationCertificate':
+        return {
+          id: fakeGuid(`certificate:${name}`),
+          state: { ...inputs, keyId: fakeGuid(`certificate:${name}`) },
+        };
+      case 'tls:index/privateKey:PrivateKey': {
+        const k = mockKey();
+        return { id: name, state: { ...inputs, privateKeyPem: k.pkcs1, privateKeyPemPkcs8: k.pkcs8 } };
+      }
+      case 'tls:index/selfSignedCert:SelfSignedCert': {
+        const hours = Number(plain.validityPeriodHours ?? 24);
+        const body = Buffer.from(`relaykit MOCK certificate ${name} (not X.509; npm run plan only)`).toString(
+          'base64',
+        );
+        return {
+          id: name,
+          state: {
+            ...inputs,
+            certPem: `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`,
+            validityStartTime: '2026-01-01T00:00:00Z',
+            validityEndTime: new Date(Date.parse('2026-01-01T00:00:00Z') + hours * 3_600_000)
+              .toISOString()
+              .replace('.000Z', 'Z'),
+          },
+        };
+      }
+      case 'random:index/randomPassword:RandomPassword':
+        return {
+          id: name,
+          state: {
+            ...inputs,
+            result: `mock-random-${createHash('sha256').update(name).digest('hex').slice(0, 24)}`,
+          },
+        };
+      case 'azure-native:resources:ResourceGroup': {
+        const n = str(inputs.resourceGroupName, name);
+        return { id: `/subscriptions/${sub}/resourceGroups/${n}`, state: { ...inputs, name: n } };
+      }
+      case 'azure-native:keyvault:Vault': {
+        const n = str(inputs.vaultName, name);
+        const props = (plain.properties ?? {}) as Record<string, unknown>;
+        return {
+          id: arm('Microsoft.KeyVault', `vaults/${n}`),
+          state: { ...inputs, name: n, properties: { ...props, vaultUri: `https://${n}.vault.azure.net/` } },
+        };
+      }
+      case 'azure-native:keyvault:Secret': {
+        const n = str(inputs.secretName, name);
+        const vault = str(inputs.vaultName);
+        return {
+          id: arm('Microsoft.KeyVault', `vaults/${vault}/secrets/${n}`),
+          state: { name: n, properties: { secretUri: `https://${vault}.vault.azure.net/secrets/${n}` } },
+        };
+      }
+      case 'azure-native:communication:EmailService': {
+        const n = str(inputs.emailServiceName, name);
+        return { id: arm('Microsoft.Communication', `emailServices/${n}`), state: { ...inputs, name: n } };
+      }
+      case 'azure-native:communication:Domain':
+        return this.domain(name, inputs, arm);
+      case 'azure-native:communication:SenderUsername': {
+        const n = str(inputs.senderUsername, name);
+        return {
+          id: arm(
+            'Microsoft.Communication',
+            `emailServices/${str(inputs.emailServiceName)}/domains/${str(inputs.domainName)}/senderUsernames/${n}`,
+          ),
+          state: { ...inputs, name: n },
+        };
+      }
+      case 'azure-native:communication:CommunicationService': {
+        const n = str(inputs.communicationServiceName, name);
+        const geo = str(inputs.dataLocation, 'unitedstates').toLowerCase().replace(/\s+/g, '');
+        return {
+          id: arm('Microsoft.Communication', `communicationServices/${n}`),
+          state: { ...inputs, name: n, hostName: `${n}.${geo}.communication.azure.com` },
+        };
+      }
+      case 'azure-native:communication:SmtpUsername': {
+        const n = str(inputs.smtpUsername, name);
+        return {
+          id: arm(
+            'Microsoft.Communication',
+            `communicationServices/${str(inputs.communicationServiceName)}/smtpUsernames/${n}`,
+          ),
+          state: { ...inputs, name: n },
+        };
+      }
+      case 'azure-native:authorization:RoleAssignment': {
+        const n = fakeGuid(`role-assignment:${name}`);
+        return {
+          id: `${str(plain.scope)}/providers/Microsoft.Authorization/roleAssignments/${n}`,
+          state: { ...inputs, name: n },
+        };
+      }
+      case 'azure-native:dns:RecordSet': {
+        const rel = str(plain.relativeRecordSetName, '@');
+        const zone = str(inputs.zoneName);
+        return {
+          id: arm('Microsoft.Network', `dnsZones/${zone}/${str(inputs.recordType)}/${rel}`),
+          state: { ...inputs, name: rel, fqdn: `${rel === '@' ? '' : `${rel}.`}${zone}.` },
+        };
+      }
+      default:
+        return { id: `${name}-id`, state: inputs };
+    }
+  }
+
+  private domain(name: string, inputs: Record<string, unknown>, arm: (p: string, path: string) => string) {
+    const domainName = str(inputs.domainName, name);
+    const managed = inputs.domainManagement === 'AzureManaged';
+    const id = arm(
+      'Microsoft.Communication',
+      `emailServices/${str(inputs.emailServiceName)}/domains/${domainName}`,
+    );
+    const fromDomain = managed ? `${fakeGuid(`azurecomm:${name}`)}.azurecomm.net` : domainName;
+    const status = managed || this.opts.domainVerified ? 'Verified' : 'NotStarted';
+    const st = { status, errorCode: '' };
+    const records = managed
+      ? {}
+      : {
+          domain: {
+            name: domainName,
+            type: 'TXT',
+            value: `ms-domain-verification=${fakeGuid(`verify:${domainName}`)}`,
+            ttl: 3600,
+          },
+          sPF: {
+            name: domainName,
+            type: 'TXT',
+            value: 'v=spf1 include:spf.protection.outlook.com -all',
+            ttl: 3600,
+          },
+          dKIM: {
+            name: 'selector1-azurecomm-prod-net._domainkey',
+            type: 'CNAME',
+            value: 'selector1-azurecomm-prod-net._domainkey.azurecomm.net',
+            ttl: 3600,
+          },
+          dKIM2: {
+            name: 'selector2-azurecomm-prod-net._domainkey',
+            type: 'CNAME',
+            value: 'selector2-azurecomm-prod-net._domainkey.azurecomm.net',
+            ttl: 3600,
+          },
+        };
+    return {
+      id,
+      state: {
+        ...inputs,
+        name: domainName,
+        fromSenderDomain: fromDomain,
+        mailFromSenderDomain: fromDomain,
+        verificationRecords: records,
+        verificationStates: managed
+          ? { domain: st, sPF: st, dKIM: st, dKIM2: st }
+          : { domain: st, sPF: st, dKIM: st, dKIM2: st, dMARC: { status: 'NotStarted', errorCode: '' } },
+      },
+    };
+  }
+}
+
+/** Waits for every outstanding registration to reach the mocks. */
+export async function settle(runtime: typeof pulumi.runtime): Promise<void> {
+  const wait = (runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (wait !== undefined) await wait();
+}
+
+/** Resolves an Output's value (works under mocks; never use in a real program). */
+export function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise<T>((resolve) => o.apply((v) => resolve(v)));
+}
+
+/** The resource tree by the naming convention (children are named `<parent>-<suffix>`). */
+export function resourceTree(resources: readonly RecordedResource[]): string {
+  const components = resources.filter((r) => !r.custom);
+  const parentOf = (r: RecordedResource): RecordedResource | undefined =>
+    r.type.startsWith('pulumi:providers:')
+      ? undefined
+      : components
+          .filter((c) => c !== r && r.name.startsWith(`${c.name}-`))
+          .sort((a, b) => b.name.length - a.name.length)[0];
+  const children = new Map<RecordedResource | undefined, RecordedResource[]>();
+  for (const r of resources) {
+    const p = parentOf(r);
+    children.set(p, [...(children.get(p) ?? []), r]);
+  }
+  const lines: string[] = [];
+  const walk = (node: RecordedResource | undefined, depth: number) => {
+    for (const c of children.get(node) ?? []) {
+      lines.push(`${'  '.repeat(depth)}${c.type}  ${c.name}`);
+      walk(c, depth + 1);
+    }
+  };
+  walk(undefined, 0);
+  return lines.join('\n');
+}

@@ -1,0 +1,117 @@
+import { PassThrough } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../../appliance/src/log.ts';
+import {
+  removeDir,
+  sendMail,
+  startTestAppliance,
+  type TestAppliance,
+  tempDir,
+  waitFor,
+} from '../../helpers/appliance.ts';
+import { RawSmtp } from '../../helpers/smtp-raw.ts';
+
+let dir: string;
+let t: TestAppliance | undefined;
+beforeEach(async () => {
+  dir = await tempDir();
+});
+afterEach(async () => {
+  await t?.stop();
+  t = undefined;
+  await removeDir(dir);
+});
+
+async function get(t: TestAppliance, path: string) {
+  const res = await fetch(`http://127.0.0.1:${t.app.httpPort}${path}`);
+  return { status: res.status, text: await res.text(), type: res.headers.get('content-type') };
+}
+
+describe('status endpoints', () => {
+  it('/healthz is 200 when listeners are up and the spool is writable, 503 when the disk refuses writes', async () => {
+    let diskFull = false;
+    t = await startTestAppliance(dir, undefined, {
+      spoolFaults: {
+        beforeWrite() {
+          if (diskFull) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+        },
+      },
+    });
+    const ok = await get(t, '/healthz');
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.text)).toMatchObject({ ok: true, listeners: true, spoolWritable: true });
+    diskFull = true;
+    const bad = await get(t, '/healthz');
+    expect(bad.status).toBe(503);
+    expect(JSON.parse(bad.text)).toMatchObject({ ok: false, spoolWritable: false });
+  });
+
+  it('/metrics counts accepted, rejected by reason, delivered and dead-lettered per route, and spool depth', async () => {
+    t = await startTestAppliance(dir, (c) => ({
+      ...c,
+      routes: [
+        { name: 'local', type: 'capture', directory: `${dir}/outbox` },
+        { name: 'broken', type: 'capture', directory: '/dev/null/x' },
+      ],
+      listeners: [{ name: 'test', address: '127.0.0.1', port: 0, auth: false, maxMessageSize: '2KB' }],
+    }));
+    await sendMail(t.port, { subject: 'one' });
+    const c = await RawSmtp.connect(t.port);
+    await c.reply();
+    await c.command('EHLO x');
+    expect((await c.command('MAIL FROM:<a@b.c> SIZE=999999')).code).toBe(552);
+    c.close();
+    await expect(sendMail(t.port, { subject: 'too big', text: 'x'.repeat(4000) })).rejects.toThrow(/552/);
+    await waitFor(() =>
+      t?.app.metrics.get('relaykit_delivered_total', { route: 'local' }) === 1 ? true : undefined,
+    );
+    const m = await get(t, '/metrics');
+    expect(m.type).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(m.text).toContain('relaykit_accepted_total{listener="test"} 1');
+    expect(m.text).toContain('relaykit_delivered_total{route="local"} 1');
+    expect(m.text).toMatch(/^relaykit_spool_depth 0$/m);
+    expect(m.text).toContain('relaykit_rejected_total{reason="RELAY_MESSAGE_TOO_LARGE"} 1');
+    const status = JSON.parse((await get(t, '/status')).text) as {
+      queue: { depth: number };
+      deadLetters: number;
+    };
+    expect(status.queue.depth).toBe(0);
+    expect(status.deadLetters).toBe(0);
+  });
+
+  it('unknown paths are 404 and the queue API answers JSON', async () => {
+    t = await startTestAppliance(dir);
+    expect((await get(t, '/nope')).status).toBe(404);
+    const q = await get(t, '/api/queue');
+    expect(q.status).toBe(200);
+    expect(JSON.parse(q.text)).toEqual([]);
+    expect((await get(t, '/api/queue/0000000aa-0000-00000000')).status).toBe(404);
+  });
+});
+
+describe('logs', () => {
+  it('redact passwords, tokens, secrets and authorization headers', () => {
+    const sink = new PassThrough();
+    let out = '';
+    sink.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const log = createLogger({ level: 'info', destination: sink });
+    log.info(
+      {
+        password: 'hunter2',
+        auth: { user: 'scanner', password: 'p@ss' },
+        headers: { authorization: 'Bearer eyJhbGciOi' },
+        clientSecret: 'abc~secret',
+        token: 'eyJ0eXAiOiJKV1Qi',
+        connectionString: 'endpoint=https://x;accesskey=AAAA',
+      },
+      'login',
+    );
+    log.flush();
+    const line = JSON.parse(out.trim()) as Record<string, unknown>;
+    expect(out).not.toMatch(/hunter2|p@ss|eyJhbGciOi|abc~secret|eyJ0eXAiOiJKV1Qi|accesskey=AAAA/);
+    expect(line.password).toBe('[redacted]');
+    expect((line.auth as Record<string, unknown>).user).toBe('scanner');
+  });
+});

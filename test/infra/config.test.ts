@@ -1,0 +1,242 @@
+// Stack config: parsing, defaults, every validation message naming its key, and Pulumi.yaml declaring
+// exactly the keys config.ts reads (with matching secret flags and defaults).
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  KNOWN_KEYS,
+  parseTenantConfig,
+  type RawConfig,
+  SECRET_KEYS,
+  StackConfigError,
+} from '../../infra/config.ts';
+
+const minimal: RawConfig = {
+  customerCode: 'contoso',
+  tenantId: '11111111-2222-4333-8444-555555555555',
+  subscriptionId: '66666666-7777-4888-9999-000000000000',
+  senderMailboxes: '["scanner@contoso.com"]',
+  sites: '["hq"]',
+  sitePublicIps: '["203.0.113.5"]',
+  deviceNetworks: '["10.1.0.0/16"]',
+  acsDomain: 'mail.contoso.com',
+};
+
+function problems(raw: RawConfig): string[] {
+  try {
+    parseTenantConfig(raw, 'test');
+  } catch (err) {
+    if (err instanceof StackConfigError) return [...err.problems];
+    throw err;
+  }
+  return [];
+}
+
+describe('parseTenantConfig', () => {
+  it('applies the documented defaults', () => {
+    const cfg = parseTenantConfig(minimal, 'contoso');
+    expect(cfg).toMatchObject({
+      stack: 'contoso',
+      customerName: 'contoso',
+      location: 'westeurope',
+      mail: {
+        scoping: 'rbac-for-applications',
+        largeMessages: false,
+        maxSendSizeMB: 35,
+        credential: 'certificate',
+        secretLifetimeDays: 180,
+        secretRotationDays: 90,
+        certificateValidityDays: 365,
+      },
+      appliance: { defaultRoute: 'graph', certificateValidityDays: 365, smtpPort: 25 },
+      acs: {
+        enabled: true,
+        management: 'customer-managed',
+        dataLocation: 'Europe',
+        senderUsernames: ['donotreply'],
+        linkDomain: false,
+        recordsPublished: false,
+      },
+      dns: { apexTxt: 'manual', existingApexTxt: [] },
+      vault: { network: 'sites-only', softDeleteRetentionDays: 90 },
+      exchange: { inboundConnector: 'none' },
+    });
+  });
+
+  it('reports every problem at once, each naming its key', () => {
+    expect(problems({})).toEqual([
+      'relaykit:customerCode: is required (short client code such as fabrikam); set it with `pulumi config set customerCode <value>`',
+      "relaykit:tenantId: is required (the client's Entra tenant ID); set it with `pulumi config set tenantId <value>`",
+      "relaykit:subscriptionId: is required (the client's Azure subscription ID); set it with `pulumi config set subscriptionId <value>`",
+      'relaykit:senderMailboxes: list at least one mailbox (or set senderGroup) to scope the mail app to',
+      'relaykit:sites: list at least one site (one appliance bundle is produced per site)',
+      'relaykit:deviceNetworks: list the networks the devices send from (e.g. 192.168.10.0/24); the appliance admits only them',
+      'relaykit:acsDomain: is required for a customer-managed ACS domain (e.g. notify.contoso.com)',
+      "relaykit:sitePublicIps: list the sites' public IPs (vaultNetwork sites-only lets only them reach the vault)",
+    ]);
+  });
+
+  it.each([
+    [
+      { customerCode: 'Contoso!' },
+      'relaykit:customerCode: must be 2-12 lower-case letters/digits starting with a letter (got "Contoso!")',
+    ],
+    [{ tenantId: 'contoso.onmicrosoft.com' }, 'relaykit:tenantId: must be a GUID'],
+    [
+      { mailboxScoping: 'open' },
+      'relaykit:mailboxScoping: must be one of rbac-for-applications, application-access-policy, tenant-wide (got "open")',
+    ],
+    [{ largeMessages: 'yes' }, 'relaykit:largeMessages: must be true or false (got "yes")'],
+    [{ maxSendSizeMB: '200' }, 'relaykit:maxSendSizeMB: must be a whole number from 1 to 150 (got "200")'],
+    [
+      { senderMailboxes: '["not-an-address"]' },
+      'relaykit:senderMailboxes: "not-an-address" is not an e-mail address',
+    ],
+    [
+      { senderMailboxes: 'scanner@contoso.com', senderGroup: 'relay@contoso.com' },
+      'relaykit:senderMailboxes: must be a list of strings (YAML list in the stack file, or JSON text)',
+    ],
+    [
+      { mailboxScoping: 'application-access-policy' },
+      'relaykit:senderGroup: is required when mailboxScoping is application-access-policy (policies target a group)',
+    ],
+    [
+      { secretRotationDays: '200' },
+      'relaykit:secretRotationDays: must be less than secretLifetimeDays (180) so a new secret exists before the old one expires',
+    ],
+    [
+      { sitePublicIps: '["2001:db8::1"]' },
+      'relaykit:sitePublicIps: "2001:db8::1" is not an IPv4 address or CIDR range (/24 to /32)',
+    ],
+    [
+      { sitePublicIps: '["203.0.113.0/16"]' },
+      'relaykit:sitePublicIps: "203.0.113.0/16" is not an IPv4 address or CIDR range (/24 to /32)',
+    ],
+    [{ sites: '["hq","hq"]' }, 'relaykit:sites: site names must be unique'],
+    [
+      { acsDataLocation: 'Mars' },
+      'relaykit:acsDataLocation: must be one of Africa, Asia Pacific, Australia, Brazil, Canada, Europe, France, Germany, India, Japan, Korea, Norway, Switzerland, UAE, UK, United States (got "Mars")',
+    ],
+    [
+      { acsSmtpUsername: 'relay' },
+      'relaykit:acsSmtpUsername: ACS SMTP AUTH uses the app client secret as password: set mailCredential to secret',
+    ],
+    [
+      { acsDmarcPolicy: 'p=none' },
+      'relaykit:acsDmarcPolicy: must be a DMARC record starting with "v=DMARC1;"',
+    ],
+    [{ dnsZoneName: 'contoso.com' }, 'relaykit:dnsZoneResourceGroup: is required when dnsZoneName is set'],
+    [
+      { dnsZoneName: 'contoso.net', dnsZoneResourceGroup: 'rg' },
+      'relaykit:dnsZoneName: zone "contoso.net" does not contain acsDomain "mail.contoso.com"',
+    ],
+    [
+      { dnsApexTxt: 'merge' },
+      'relaykit:dnsExistingApexTxt: list the TXT values already published at the domain (dnsApexTxt is merge)',
+    ],
+    [
+      { inboundConnector: 'certificate' },
+      'relaykit:connectorCertificateName: is required when inboundConnector is certificate (the TLS certificate subject/SAN)',
+    ],
+    [{ defaultRoute: 'hve' }, 'relaykit:hveAccount: is required when defaultRoute is hve'],
+    [
+      { extraTags: '["owner"]' },
+      'relaykit:extraTags: "owner" must look like key=value (no <>%&\\?/ in the key)',
+    ],
+    [
+      { vaultSoftDeleteRetentionDays: '3' },
+      'relaykit:vaultSoftDeleteRetentionDays: must be a whole number from 7 to 90 (got "3")',
+    ],
+  ])('rejects %o', (change, message) => {
+    expect(problems({ ...minimal, ...change })).toEqual([message]);
+  });
+
+  it('accepts the example stack file', () => {
+    const doc = parse(readFileSync('Pulumi.example.yaml', 'utf8')) as { config: Record<string, unknown> };
+    const raw: Record<string, string> = {};
+    for (const [k, v] of Object.entries(doc.config)) {
+      raw[k.replace(/^relaykit:/, '')] = typeof v === 'string' ? v : JSON.stringify(v);
+    }
+    const cfg = parseTenantConfig(raw, 'example');
+    expect(cfg.customerCode).toBe('fabrikam');
+    expect(cfg.extraTags).toEqual({ 'cost-center': 'it-ops' });
+  });
+});
+
+describe('Pulumi.yaml', () => {
+  const project = parse(readFileSync('Pulumi.yaml', 'utf8')) as {
+    main: string;
+    runtime: { options: { typescript: boolean } };
+    config: Record<
+      string,
+      { type: string; description?: string; default?: unknown; secret?: boolean; items?: unknown }
+    >;
+  };
+
+  it('runs infra/ with Node type stripping', () => {
+    expect(project.main).toBe('infra/');
+    expect(project.runtime.options.typescript).toBe(false);
+  });
+
+  it('declares every non-secret key config.ts reads, in order, each typed and described', () => {
+    const declared = Object.keys(project.config).filter((k) => k.startsWith('relaykit:'));
+    expect(declared).toEqual(KNOWN_KEYS.filter((k) => !SECRET_KEYS.includes(k)).map((k) => `relaykit:${k}`));
+    for (const key of declared) {
+      const decl = project.config[key] as (typeof project.config)[string];
+      expect(['string', 'integer', 'boolean', 'array'], key).toContain(decl.type);
+      expect(decl.description, key).toMatch(/\S{3}/);
+      if (decl.type === 'array') expect(decl.items, key).toEqual({ type: 'string' });
+    }
+  });
+
+  it('makes only the truly required keys mandatory (no default)', () => {
+    const required = Object.entries(project.config)
+      .filter(([k, d]) => k.startsWith('relaykit:') && d.default === undefined)
+      .map(([k]) => k.replace(/^relaykit:/, ''));
+    expect(required).toEqual(['customerCode', 'tenantId', 'subscriptionId', 'sites', 'deviceNetworks']);
+    // Empty-string defaults mean "not set" to config.ts.
+    const cfg = parseTenantConfig({ ...minimal, customerName: '', senderGroup: '', hveAccount: '' }, 't');
+    expect(cfg.customerName).toBe('contoso');
+    expect(cfg.mail.senderGroup).toBeUndefined();
+    expect(cfg.exchange.hveAccount).toBeUndefined();
+  });
+
+  it('disables the default Azure providers so nothing can reach an ambient tenant', () => {
+    expect(project.config['pulumi:disable-default-providers']).toEqual(['azure-native', 'azuread']);
+  });
+
+  it('explains each optional secret key instead of declaring it (Pulumi would make it mandatory)', () => {
+    const text = readFileSync('Pulumi.yaml', 'utf8');
+    for (const key of SECRET_KEYS) {
+      expect(project.config[`relaykit:${key}`]).toBeUndefined();
+      expect(text).toContain(`# relaykit:${key} (secret, optional) is deliberately not declared`);
+      expect(text).toContain(`pulumi config set --secret ${key}`);
+    }
+  });
+
+  it('declares the same defaults config.ts applies', () => {
+    const cfg = parseTenantConfig(minimal, 't');
+    const d = (k: string) => project.config[`relaykit:${k}`]?.default;
+    expect(d('location')).toBe(cfg.location);
+    expect(d('mailboxScoping')).toBe(cfg.mail.scoping);
+    expect(d('largeMessages')).toBe(cfg.mail.largeMessages);
+    expect(d('maxSendSizeMB')).toBe(cfg.mail.maxSendSizeMB);
+    expect(d('mailCredential')).toBe(cfg.mail.credential);
+    expect(d('secretLifetimeDays')).toBe(cfg.mail.secretLifetimeDays);
+    expect(d('secretRotationDays')).toBe(cfg.mail.secretRotationDays);
+    expect(d('certificateValidityDays')).toBe(cfg.mail.certificateValidityDays);
+    expect(d('defaultRoute')).toBe(cfg.appliance.defaultRoute);
+    expect(d('applianceCertificateValidityDays')).toBe(cfg.appliance.certificateValidityDays);
+    expect(d('applianceSmtpPort')).toBe(cfg.appliance.smtpPort);
+    expect(d('acsEnabled')).toBe(cfg.acs.enabled);
+    expect(d('acsDomainManagement')).toBe(cfg.acs.management);
+    expect(d('acsDataLocation')).toBe(cfg.acs.dataLocation);
+    expect(d('acsSenderUsernames')).toEqual(cfg.acs.senderUsernames);
+    expect(d('acsLinkDomain')).toBe(cfg.acs.linkDomain);
+    expect(d('acsRecordsPublished')).toBe(cfg.acs.recordsPublished);
+    expect(d('dnsApexTxt')).toBe(cfg.dns.apexTxt);
+    expect(d('vaultNetwork')).toBe(cfg.vault.network);
+    expect(d('vaultSoftDeleteRetentionDays')).toBe(cfg.vault.softDeleteRetentionDays);
+    expect(d('inboundConnector')).toBe(cfg.exchange.inboundConnector);
+  });
+});

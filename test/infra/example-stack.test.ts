@@ -1,0 +1,272 @@
+// The whole example stack (Pulumi.example.yaml) under mocks: which resources exist, their key
+// properties, secrets kept secret, explicit providers, phase 1 of the domain link, DNS records.
+import * as pulumi from '@pulumi/pulumi';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { containsSecret, type RecordedResource, unwrapSecrets } from '../../infra/mock-cloud.ts';
+import { runExampleStack, type StackRun } from '../helpers/infra/stack-harness.ts';
+
+let run: StackRun;
+const SUB = '2c4d6e8f-1a3b-4c5d-8e7f-9a0b1c2d3e4f';
+const TENANT = '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90';
+const plain = (r: RecordedResource) => unwrapSecrets(r.inputs) as Record<string, any>;
+
+beforeAll(async () => {
+  run = await runExampleStack();
+});
+
+describe('example stack resources', () => {
+  it('creates exactly the expected resources', () => {
+    const counts: Record<string, number> = {};
+    for (const r of run.cloud.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+    expect(counts).toEqual({
+      'pulumi:providers:azure-native': 1,
+      'pulumi:providers:azuread': 1,
+      'relaykit:index:CustomerTenant': 1,
+      'relaykit:index:MailApp': 1,
+      'relaykit:index:ApplianceIdentity': 1,
+      'relaykit:index:RelayVault': 1,
+      'relaykit:index:AcsEmail': 1,
+      'azure-native:resources:ResourceGroup': 1,
+      'azuread:index/application:Application': 2,
+      'azuread:index/servicePrincipal:ServicePrincipal': 2,
+      'azuread:index/applicationCertificate:ApplicationCertificate': 2,
+      'tls:index/privateKey:PrivateKey': 2,
+      'tls:index/selfSignedCert:SelfSignedCert': 2,
+      'azure-native:keyvault:Vault': 1,
+      'azure-native:keyvault:Secret': 1,
+      'azure-native:authorization:RoleAssignment': 2,
+      'azure-native:communication:EmailService': 1,
+      'azure-native:communication:Domain': 1,
+      'azure-native:communication:SenderUsername': 2,
+      'azure-native:communication:CommunicationService': 1,
+      'azure-native:dns:RecordSet': 4,
+      'pulumi-nodejs:dynamic:Resource': 1,
+    });
+  });
+
+  it('gives the mail app no tenant-wide Graph grant in RBAC-for-Applications mode', () => {
+    expect(run.byType('azuread:index/appRoleAssignment:AppRoleAssignment')).toEqual([]);
+    expect(run.byType('azuread:index/applicationPassword:ApplicationPassword')).toEqual([]);
+    const app = run.one('azuread:index/application:Application', 'fabrikam-mail-app');
+    expect(plain(app).requiredResourceAccesses).toEqual([]);
+    expect(plain(app).tags).toContain('relaykit-scoping:rbac-for-applications');
+    expect(plain(app).signInAudience).toBe('AzureADMyOrg');
+  });
+
+  it('registers certificates on both apps, from generated keys', () => {
+    for (const prefix of ['fabrikam-mail', 'fabrikam-appliance']) {
+      const cert = plain(
+        run.one('azuread:index/applicationCertificate:ApplicationCertificate', `${prefix}-cert-credential`),
+      );
+      expect(cert.type).toBe('AsymmetricX509Cert');
+      expect(cert.value).toMatch(/^-----BEGIN CERTIFICATE-----/);
+      expect(cert.applicationId).toMatch(/^\/applications\//);
+      const self = plain(run.one('tls:index/selfSignedCert:SelfSignedCert', `${prefix}-cert`));
+      expect(self.validityPeriodHours).toBe(365 * 24);
+      expect(self.allowedUses).toEqual(['digital_signature', 'client_auth']);
+    }
+  });
+
+  it('builds a hardened Key Vault readable only by the appliance identity', () => {
+    const vault = plain(run.one('azure-native:keyvault:Vault'));
+    expect(vault.vaultName).toMatch(/^kv-rk-fabrikam-[0-9a-f]{4}$/);
+    expect(vault.properties).toMatchObject({
+      tenantId: TENANT,
+      enableRbacAuthorization: true,
+      enablePurgeProtection: true,
+      enableSoftDelete: true,
+      softDeleteRetentionInDays: 90,
+      networkAcls: {
+        bypass: 'AzureServices',
+        defaultAction: 'Deny',
+        ipRules: [{ value: '203.0.113.10' }, { value: '198.51.100.24' }],
+      },
+    });
+    const kvRole = plain(
+      run.one('azure-native:authorization:RoleAssignment', 'fabrikam-kv-appliance-secrets-user'),
+    );
+    expect(kvRole.roleDefinitionId).toBe(
+      `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/4633458b-17de-408a-b874-0445c86b69e6`,
+    );
+    expect(kvRole.principalType).toBe('ServicePrincipal');
+    expect(kvRole.scope).toMatch(/\/providers\/Microsoft\.KeyVault\/vaults\/kv-rk-fabrikam-[0-9a-f]{4}$/);
+    const applianceSp = run.cloud.resources.find((r) => r.name === 'fabrikam-appliance-sp');
+    expect(applianceSp).toBeDefined();
+    // The reader is the appliance identity's service principal, not the mail app's.
+    expect(kvRole.principalId).not.toBe(run.values.mailAppServicePrincipalObjectId);
+  });
+
+  it('stores the mail app credential in the vault as a secret value', () => {
+    const secret = run.one('azure-native:keyvault:Secret');
+    expect(secret.inputs.secretName).toBe('mail-app-certificate');
+    expect(containsSecret(secret.inputs.properties)).toBe(true);
+    const props = plain(secret).properties;
+    expect(props.contentType).toBe('application/x-pem-file');
+    expect(props.value).toMatch(/-----BEGIN CERTIFICATE-----[\s\S]*-----BEGIN PRIVATE KEY-----/);
+  });
+
+  it('keeps the bundles and credentials secret in the outputs', async () => {
+    expect(await pulumi.isSecret(run.outputs.bundles)).toBe(true);
+    expect(await pulumi.isSecret(run.outputs.exchangeScripts)).toBe(false);
+    expect(await pulumi.isSecret(run.outputs.keyVaultUri)).toBe(false);
+  });
+
+  it('sets up ACS Email: tracking off, data location, sender usernames, Entra-only, send role', () => {
+    const es = plain(run.one('azure-native:communication:EmailService'));
+    expect(es).toMatchObject({
+      location: 'global',
+      dataLocation: 'Europe',
+      emailServiceName: 'acs-email-rk-fabrikam',
+    });
+    const domain = plain(run.one('azure-native:communication:Domain'));
+    expect(domain).toMatchObject({
+      domainName: 'notify.fabrikam.com',
+      domainManagement: 'CustomerManaged',
+      userEngagementTracking: 'Disabled',
+    });
+    const senders = run.byType('azure-native:communication:SenderUsername').map(plain);
+    expect(senders.map((s) => [s.username, s.senderUsername, s.displayName, s.domainName])).toEqual([
+      ['donotreply', 'donotreply', 'Fabrikam, Inc.', 'notify.fabrikam.com'],
+      ['alerts', 'alerts', 'Fabrikam, Inc.', 'notify.fabrikam.com'],
+    ]);
+    const cs = plain(run.one('azure-native:communication:CommunicationService'));
+    expect(cs).toMatchObject({ dataLocation: 'Europe', disableLocalAuth: true, location: 'global' });
+    const role = plain(run.one('azure-native:authorization:RoleAssignment', 'fabrikam-acs-sender-role'));
+    expect(role.roleDefinitionId).toBe(
+      `/subscriptions/${SUB}/providers/Microsoft.Authorization/roleDefinitions/09976791-48a7-449e-bb21-39d1a415f350`,
+    );
+    expect(role.principalId).toBe(run.values.mailAppServicePrincipalObjectId);
+    expect(role.scope).toMatch(/\/communicationServices\/acs-rk-fabrikam-[0-9a-f]{4}$/);
+    expect(run.values.acsSenderAddresses).toEqual([
+      'donotreply@notify.fabrikam.com',
+      'alerts@notify.fabrikam.com',
+    ]);
+    expect(run.values.acsEndpoint).toMatch(
+      /^https:\/\/acs-rk-fabrikam-[0-9a-f]{4}\.europe\.communication\.azure\.com$/,
+    );
+  });
+
+  it('phase 1: the domain is not linked before verification', () => {
+    const cs = plain(run.one('azure-native:communication:CommunicationService'));
+    expect(cs.linkedDomains).toEqual([]);
+    expect(run.values.acsLinkStatus).toMatch(/^phase 1/);
+  });
+
+  it('creates the DNS records in the zone with zone-relative names', () => {
+    const sets = run.byType('azure-native:dns:RecordSet').map(plain);
+    const byName: Record<string, Record<string, any>> = Object.fromEntries(
+      sets.map((s) => [`${s.recordType} ${s.relativeRecordSetName}`, s]),
+    );
+    expect(Object.keys(byName).sort()).toEqual([
+      'CNAME selector1-azurecomm-prod-net._domainkey.notify',
+      'CNAME selector2-azurecomm-prod-net._domainkey.notify',
+      'TXT _dmarc.notify',
+      'TXT notify',
+    ]);
+    for (const s of sets)
+      expect(s).toMatchObject({ zoneName: 'fabrikam.com', resourceGroupName: 'rg-dns-fabrikam', ttl: 3600 });
+    expect(byName['TXT notify']?.txtRecords).toEqual([
+      { value: [expect.stringMatching(/^ms-domain-verification=[0-9a-f-]{36}$/)] },
+      { value: ['v=spf1 include:spf.protection.outlook.com -all'] },
+    ]);
+    expect(byName['CNAME selector1-azurecomm-prod-net._domainkey.notify']?.cnameRecord).toEqual({
+      cname: 'selector1-azurecomm-prod-net._domainkey.azurecomm.net',
+    });
+    expect(byName['TXT _dmarc.notify']?.txtRecords).toEqual([
+      { value: ['v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@fabrikam.com'] },
+    ]);
+    // Created, not imported: dnsApexTxt is "create" for the new subdomain.
+    expect(run.byType('azure-native:dns:RecordSet').every((r) => r.importId === undefined)).toBe(true);
+  });
+
+  it('triggers verification of every record after the DNS records exist', () => {
+    const verify = plain(run.one('pulumi-nodejs:dynamic:Resource'));
+    expect(verify.kinds).toEqual(['Domain', 'SPF', 'DKIM', 'DKIM2', 'DMARC']);
+    expect(verify.domainId).toMatch(
+      /\/emailServices\/acs-email-rk-fabrikam\/domains\/notify\.fabrikam\.com$/,
+    );
+    expect(verify.armEndpoint).toBe('https://management.azure.com');
+    expect(containsSecret(run.one('pulumi-nodejs:dynamic:Resource').inputs.armToken)).toBe(true);
+  });
+
+  it('exports the verification table', () => {
+    expect(run.values.acsVerificationTable.split('\n')[0]).toBe(
+      `record  type   name${' '.repeat(44)}value${' '.repeat(58)}ttl`,
+    );
+    expect(run.values.acsVerificationRecords.map((r) => [r.kind, r.type, r.zoneRelativeName])).toEqual([
+      ['Domain', 'TXT', 'notify'],
+      ['SPF', 'TXT', 'notify'],
+      ['DKIM', 'CNAME', 'selector1-azurecomm-prod-net._domainkey.notify'],
+      ['DKIM2', 'CNAME', 'selector2-azurecomm-prod-net._domainkey.notify'],
+      ['DMARC', 'TXT', '_dmarc.notify'],
+    ]);
+  });
+
+  it('puts every Azure and Entra resource on the tenant explicit providers', () => {
+    const providers = run.cloud.resources.filter((r) => r.type.startsWith('pulumi:providers:'));
+    expect(
+      plain(providers.find((p) => p.type === 'pulumi:providers:azure-native') as RecordedResource),
+    ).toMatchObject({
+      tenantId: TENANT,
+      subscriptionId: SUB,
+    });
+    expect(
+      plain(providers.find((p) => p.type === 'pulumi:providers:azuread') as RecordedResource),
+    ).toMatchObject({
+      tenantId: TENANT,
+    });
+    const cloudResources = run.cloud.resources.filter((r) => /^(azure-native|azuread):/.test(r.type));
+    expect(cloudResources.length).toBeGreaterThan(15);
+    for (const r of cloudResources) {
+      const pkg = r.type.split(':')[0];
+      expect(r.provider, r.name).toMatch(new RegExp(`::pulumi:providers:${pkg}::fabrikam-${pkg}::`));
+    }
+    // Invokes too (the ARM token for the verification trigger).
+    expect(run.cloud.calls.map((c) => c.token)).toEqual(['azure-native:authorization:getClientToken']);
+    for (const c of run.cloud.calls)
+      expect(c.provider).toMatch(/::pulumi:providers:azure-native::fabrikam-azure-native::/);
+  });
+
+  it('tags every taggable Azure resource', () => {
+    for (const type of [
+      'azure-native:resources:ResourceGroup',
+      'azure-native:keyvault:Vault',
+      'azure-native:communication:EmailService',
+      'azure-native:communication:Domain',
+      'azure-native:communication:CommunicationService',
+    ]) {
+      expect(plain(run.one(type)).tags).toEqual({
+        'cost-center': 'it-ops',
+        'relaykit-customer': 'fabrikam',
+        'relaykit-stack': 'example',
+        'managed-by': 'pulumi-relaykit',
+      });
+    }
+  });
+
+  it('renders the Exchange scripts the configuration asks for', () => {
+    expect(Object.keys(run.values.exchangeScripts).sort()).toEqual([
+      'inbound-connector.ps1',
+      'max-send-size.ps1',
+      'rbac-for-applications.ps1',
+    ]);
+    const rbac = run.values.exchangeScripts['rbac-for-applications.ps1'] ?? '';
+    expect(rbac).toContain(`$appId = '${run.values.mailAppClientId}'`);
+    expect(rbac).toContain(`$spObjectId = '${run.values.mailAppServicePrincipalObjectId}'`);
+  });
+
+  it('produces one bundle per site, pointing at this tenant', () => {
+    expect(Object.keys(run.values.bundles)).toEqual(['hq', 'warehouse']);
+    const hq = JSON.parse(run.values.bundles.hq ?? '{}');
+    expect(hq).toMatchObject({
+      kind: 'relaykit-appliance-bundle',
+      version: 1,
+      site: 'hq',
+      tenant: 'fabrikam',
+    });
+    expect(hq.files['appliance-identity.pem']).toMatch(/BEGIN CERTIFICATE[\s\S]+BEGIN PRIVATE KEY/);
+    expect(hq.files['config.yaml']).toContain(`clientId: ${run.values.mailAppClientId}`);
+    expect(hq.files['config.yaml']).toContain(`clientId: ${run.values.applianceClientId}`);
+    expect(hq.files['config.yaml']).toContain('secret: mail-app-certificate');
+  });
+});

@@ -1,0 +1,191 @@
+// Exchange Online script renderers: snapshot of every script, every cmdlet/parameter from the
+// documented list, quoting that cannot be broken out of, and refusals of bad input.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  COMMON_PARAMETERS,
+  cmdletUsage,
+  DOCUMENTED_CMDLETS,
+  type ExchangeScriptInput,
+  psQuote,
+  recipientFilter,
+  renderApplicationAccessPolicy,
+  renderExchangeScripts,
+  renderHveAccount,
+  renderInboundConnector,
+  renderMaxSendSize,
+  renderRbacForApplications,
+} from '../../infra/exchange-scripts.ts';
+
+const base: ExchangeScriptInput = {
+  customerCode: 'fabrikam',
+  appId: 'd2a6baf7-bd75-460f-aa6b-77afdb8da470',
+  servicePrincipalObjectId: '56150698-7178-4cf3-a98f-44d30f99cb75',
+  appDisplayName: 'relaykit mail (fabrikam)',
+  managementScope: 'relaykit-fabrikam-senders',
+  senderMailboxes: ['scanner@fabrikam.com', "o'brien@fabrikam.com"],
+  largeMessages: true,
+  maxSendSizeMB: 100,
+  connector: {
+    mode: 'ip',
+    name: 'relaykit appliance (fabrikam)',
+    senderIps: ['203.0.113.10', '198.51.100.0/24'],
+  },
+  hve: { account: 'hve-scan@fabrikam.com', displayName: 'relaykit HVE (fabrikam)' },
+  accessPolicyDescription: 'relaykit (fabrikam): mail app may only send as the relay senders',
+};
+
+const variants: Record<string, string> = {
+  'rbac-for-applications (mailboxes, large messages)': renderRbacForApplications(base),
+  'rbac-for-applications (group, no large messages)': renderRbacForApplications({
+    ...base,
+    senderMailboxes: [],
+    senderGroup: 'relay-senders@fabrikam.com',
+    largeMessages: false,
+  }),
+  'application-access-policy': renderApplicationAccessPolicy({
+    ...base,
+    senderGroup: 'relay-senders@fabrikam.com',
+  }),
+  'inbound-connector (ip)': renderInboundConnector(base),
+  'inbound-connector (certificate)': renderInboundConnector({
+    ...base,
+    connector: {
+      mode: 'certificate',
+      name: 'relaykit appliance (fabrikam)',
+      senderIps: [],
+      certificateName: 'relay.fabrikam.com',
+    },
+  }),
+  'max-send-size (mailboxes and group)': renderMaxSendSize({
+    ...base,
+    senderGroup: 'relay-senders@fabrikam.com',
+  }),
+  'hve-account': renderHveAccount(base),
+};
+
+describe('rendered scripts', () => {
+  for (const [name, script] of Object.entries(variants)) {
+    it(`${name} matches its snapshot`, () => {
+      expect(script).toMatchSnapshot();
+    });
+  }
+
+  it('use only documented cmdlets and parameters', () => {
+    for (const [name, script] of Object.entries(variants)) {
+      const uses = cmdletUsage(script);
+      expect(uses.length, name).toBeGreaterThan(2);
+      for (const { cmdlet, parameters } of uses) {
+        const allowed = DOCUMENTED_CMDLETS[cmdlet];
+        expect(allowed, `${name}: ${cmdlet} is not in DOCUMENTED_CMDLETS`).toBeDefined();
+        for (const p of parameters) {
+          expect([...(allowed ?? []), ...COMMON_PARAMETERS], `${name}: ${cmdlet} -${p}`).toContain(p);
+        }
+      }
+    }
+  });
+
+  it('the usage scanner sees cmdlets and parameters, not filter text or operators', () => {
+    expect(
+      cmdletUsage(
+        "$f = 'PrimarySmtpAddress -eq ''a@b'''\nif (-not (Get-Mailbox -Identity $x -ErrorAction SilentlyContinue)) { Set-Mailbox -Identity $x -MaxSendSize 35MB }\nGet-ApplicationAccessPolicy | Where-Object { $_.AppId -eq $appId }",
+      ),
+    ).toEqual([
+      { cmdlet: 'Get-Mailbox', parameters: ['Identity', 'ErrorAction'] },
+      { cmdlet: 'Set-Mailbox', parameters: ['Identity', 'MaxSendSize'] },
+      { cmdlet: 'Get-ApplicationAccessPolicy', parameters: [] },
+      { cmdlet: 'Where-Object', parameters: [] },
+    ]);
+  });
+
+  it('guard every creation with a lookup (idempotent)', () => {
+    const rbac = variants['rbac-for-applications (mailboxes, large messages)'] ?? '';
+    for (const [get, create] of [
+      ['Get-ServicePrincipal', 'New-ServicePrincipal'],
+      ['Get-ManagementScope', 'New-ManagementScope'],
+      ['Get-ManagementRoleAssignment', 'New-ManagementRoleAssignment'],
+    ]) {
+      expect(rbac.indexOf(get as string)).toBeGreaterThan(-1);
+      expect(rbac.indexOf(get as string)).toBeLessThan(rbac.indexOf(create as string));
+    }
+  });
+
+  it('removes Mail.ReadWrite when large messages are off', () => {
+    const s = renderRbacForApplications({ ...base, largeMessages: false });
+    expect(s).toContain(
+      "Remove-ManagementRoleAssignment -Identity 'relaykit-fabrikam-senders-Mail.ReadWrite' -Confirm:$false",
+    );
+    expect(s).not.toContain("-Role 'Application Mail.ReadWrite'");
+  });
+
+  it('renders the set of scripts a configuration needs', () => {
+    expect(Object.keys(renderExchangeScripts(base, 'rbac-for-applications'))).toEqual([
+      'rbac-for-applications.ps1',
+      'inbound-connector.ps1',
+      'max-send-size.ps1',
+      'hve-account.ps1',
+    ]);
+    const { hve: _hve, ...noHve } = base;
+    expect(
+      Object.keys(
+        renderExchangeScripts(
+          { ...noHve, largeMessages: false, connector: { ...base.connector, mode: 'none' } },
+          'tenant-wide',
+        ),
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe('input checks', () => {
+  it('refuses IDs that are not GUIDs', () => {
+    expect(() => renderRbacForApplications({ ...base, appId: "x'; Remove-Mailbox" })).toThrow(
+      `appId "x'; Remove-Mailbox" is not a GUID`,
+    );
+  });
+  it('refuses IPv6 and wide ranges for the IP connector', () => {
+    expect(() =>
+      renderInboundConnector({ ...base, connector: { ...base.connector, senderIps: ['2001:db8::1'] } }),
+    ).toThrow('connector sender IP "2001:db8::1" must be IPv4, single or /24 to /32');
+    expect(() =>
+      renderInboundConnector({ ...base, connector: { ...base.connector, senderIps: ['10.0.0.0/8'] } }),
+    ).toThrow('connector sender IP "10.0.0.0/8" must be IPv4, single or /24 to /32');
+  });
+  it('needs a group for an Application Access Policy', () => {
+    expect(() => renderApplicationAccessPolicy(base)).toThrow(
+      'an Application Access Policy needs senderGroup (a mail-enabled security group)',
+    );
+  });
+  it('escapes quotes inside the OPATH filter', () => {
+    expect(recipientFilter(["o'brien@x.com"])).toBe("PrimarySmtpAddress -eq 'o''brien@x.com'");
+  });
+});
+
+describe('psQuote', () => {
+  it('yields a single literal that PowerShell reads back as the same text', () => {
+    fc.assert(
+      fc.property(
+        fc.string().filter((s) => !/[\r\n\0]/.test(s)),
+        (s) => {
+          const q = psQuote(s);
+          // Reverse PowerShell's rule: inside '…' a doubled quote character is one quote.
+          expect(q.startsWith("'") && q.endsWith("'")).toBe(true);
+          const inner = q.slice(1, -1);
+          let out = '';
+          for (let i = 0; i < inner.length; i++) {
+            const c = inner[i] ?? '';
+            if (/['\u2018\u2019\u201a\u201b]/.test(c)) {
+              expect(inner[i + 1]).toBe(c);
+              i++;
+            }
+            out += c;
+          }
+          expect(out).toBe(s);
+        },
+      ),
+    );
+  });
+  it('refuses line breaks', () => {
+    expect(() => psQuote('a\nb')).toThrow('refusing to quote a value with a line break or NUL: "a\\nb"');
+  });
+});
