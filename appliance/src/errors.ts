@@ -90,6 +90,9 @@ export const ErrorCodes = {
     summary: 'too many unrecognised SMTP commands on one connection',
     smtp: { code: 421, enhanced: '4.7.0' },
   },
+  RELAY_PROTOCOL_ERROR: {
+    summary: 'smtp-server refused a command (syntax, command order, early talker, line too long)',
+  },
   RELAY_RULE_REJECTED: {
     summary: 'a routing rule rejected the message',
     smtp: { code: 550, enhanced: '5.7.1' },

@@ -9,15 +9,22 @@ import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { RelayError } from '../errors.ts';
 
-export type GuardCode = 'RELAY_SESSION_TIMEOUT' | 'RELAY_UNKNOWN_COMMANDS' | 'RELAY_TLS_REQUIRED';
+export type GuardCode =
+  | 'RELAY_SESSION_TIMEOUT'
+  | 'RELAY_UNKNOWN_COMMANDS'
+  | 'RELAY_TLS_REQUIRED'
+  | 'RELAY_PROTOCOL_ERROR';
 
 export interface ConnectionGuards {
   readonly sessionTimeoutMs: number;
   readonly maxUnknownCommands: number;
   /** The listener offers STARTTLS, so AUTH before it is answered "530 Must issue a STARTTLS command first". */
   readonly startTls: boolean;
-  /** Told when a guard refuses a command or ends a connection (for logs and metrics). */
-  readonly onGuard: (code: GuardCode, sessionId: string) => void;
+  /**
+   * Told when a guard refuses a command or ends a connection, and when smtp-server itself refuses
+   * one (syntax, command order, early talker, line too long), so every refusal is logged and counted.
+   */
+  readonly onGuard: (code: GuardCode, sessionId: string, reply?: string) => void;
 }
 
 type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
@@ -78,6 +85,11 @@ export class GuardedSmtpServer extends SMTPServer {
           end('RELAY_UNKNOWN_COMMANDS', 'Too many unrecognized commands, closing connection');
           return;
         }
+      }
+      // The receiver's own refusals lead with an enhanced status code and are logged where they are
+      // made; a bare 4xx/5xx comes from smtp-server's protocol checks.
+      if (code >= 400 && typeof data === 'string' && !/^\d\.\d{1,3}\.\d{1,3} /.test(data)) {
+        onGuard('RELAY_PROTOCOL_ERROR', conn.id, `${code} ${data}`.slice(0, 200));
       }
       originalSend(code, data, context);
     };

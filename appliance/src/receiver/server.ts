@@ -66,6 +66,7 @@ const GUARD_KEYS: Record<GuardCode, string> = {
   RELAY_SESSION_TIMEOUT: 'sessionTimeout',
   RELAY_UNKNOWN_COMMANDS: 'maxUnknownCommands',
   RELAY_TLS_REQUIRED: 'tls',
+  RELAY_PROTOCOL_ERROR: 'smtp',
 };
 
 /** Largest header block kept for routing and operator views. */
@@ -127,7 +128,7 @@ export class Receiver {
         sessionTimeoutMs: listener.sessionTimeout,
         maxUnknownCommands: listener.maxUnknownCommands,
         startTls: listener.tls.mode === 'starttls',
-        onGuard: (code, sessionId) => {
+        onGuard: (code, sessionId, reply) => {
           this.deps.metrics.inc('relaykit_rejected_total', { reason: code });
           const st = this.sessions.get(sessionId);
           this.deps.logger.info(
@@ -137,6 +138,7 @@ export class Receiver {
               identity: st?.identity?.name,
               code,
               rule: `listeners.${listener.name}.${GUARD_KEYS[code]}`,
+              ...(reply === undefined ? {} : { reply }),
             },
             'smtp: refused by connection guard',
           );
@@ -233,7 +235,7 @@ export class Receiver {
       ...(tls ?? {}),
       size: l.maxMessageSize,
       maxClients: l.maxClients,
-      maxRecipients: l.maxRecipients,
+      // No maxRecipients here: policy.ts enforces min(identity, listener) with a logged 452 4.5.3.
       socketTimeout: l.socketTimeout,
       closeTimeout: this.deps.config.delivery.drainTimeout,
       authMethods: ['PLAIN', 'LOGIN'],

@@ -223,6 +223,13 @@ describe('hostile SMTP corpus', () => {
       byClass.set(r.c.klass, row);
       for (const code of r.codes) replies[`${String(code)[0]}xx` as keyof typeof replies]++;
     }
+    // Every 4xx/5xx a client read was also counted in /metrics by reason (operator clarity).
+    const metricsText = await t.app.metrics.render();
+    const rejectedTotal = [
+      ...metricsText.matchAll(/^relaykit_rejected_total\{reason="[A-Z_]+"\} (\d+)$/gm),
+    ].reduce((n, m) => n + Number(m[1]), 0);
+    // (It may be higher: pipelining clients that stopped reading after a 421 leave replies unread.)
+    expect(rejectedTotal).toBeGreaterThanOrEqual(replies['4xx'] + replies['5xx']);
     const classes = [...byClass].map(
       ([k, v]) => `${k}=${v.cases}(2xx ${v.accepted}/4xx ${v.tempfail}/5xx ${v.rejected})`,
     );
@@ -230,7 +237,8 @@ describe('hostile SMTP corpus', () => {
       `hostile corpus: ${results.length} sessions, ${results.length - failures.length} passed, ${failures.length} failed in ${elapsed} ms; ` +
         `${classes.join(' ')}; replies ${replies['2xx']} 2xx/${replies['3xx']} 3xx/${replies['4xx']} 4xx/${replies['5xx']} 5xx; ` +
         `delivered ${files.length} (expected ${expectedTotal}), smuggled messages 0, smuggled text kept inside ${smuggledBodies} bodies, ` +
-        `rejects by reason ${JSON.stringify(rejectsByReason())}`,
+        `relaykit_rejected_total ${rejectedTotal} (4xx+5xx read by clients ${replies['4xx'] + replies['5xx']}), ` +
+        `by reason ${JSON.stringify(rejectsByReason())}`,
     );
   });
 });
@@ -253,6 +261,9 @@ function rejectsByReason(): Record<string, number> {
     'RELAY_LINE_TOO_LONG',
     'RELAY_SESSION_TIMEOUT',
     'RELAY_UNKNOWN_COMMANDS',
+    'RELAY_ADDRESS_INVALID',
+    'RELAY_CERT_REJECTED',
+    'RELAY_PROTOCOL_ERROR',
   ]) {
     const n = t.app.metrics.get('relaykit_rejected_total', { reason: code });
     if (n > 0) out[code] = n;
