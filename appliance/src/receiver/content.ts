@@ -14,6 +14,12 @@ const LF = 0x0a;
 const CRLF = Buffer.from('\r\n');
 /** A CR not followed by LF, or an LF not preceded by CR (within one chunk; chunk edges are handled apart). */
 const BARE = /\r(?!\n)|(?<!\r)\n/g;
+/** Every line ending, canonical or not. */
+const LINE_ENDS = /\r\n?|\n/g;
+
+function lineTooLong(max: number): RelayError {
+  return new RelayError('RELAY_LINE_TOO_LONG', `Message line longer than ${max} bytes`);
+}
 
 export interface ContentOptions {
   readonly bareLineEndings: 'normalize' | 'reject';
@@ -85,6 +91,24 @@ export class ContentNormalizer {
           i = end;
           if (i >= n) break;
         }
+        // Repair path in bulk: rewrite every line ending of the rest of the chunk at once (a CR at
+        // the very end is left to the careful path, as it may pair with the next chunk's LF).
+        const segEnd = chunk[n - 1] === CR ? n - 1 : n;
+        if (this.opts.bareLineEndings === 'normalize' && segEnd > i) {
+          this.text_ ??= chunk.toString('latin1');
+          const raw = this.text_.slice(i, segEnd);
+          const fixed = raw.replace(LINE_ENDS, '\r\n');
+          const buf = Buffer.from(fixed, 'latin1');
+          if (!this.linesWithinLimit(buf)) {
+            this.violation = lineTooLong(this.opts.maxLineLength);
+            break;
+          }
+          this.bareLineEndings += fixed.length - raw.length;
+          this.out.push(buf);
+          i = segEnd;
+          if (i >= n) break;
+          continue;
+        }
       }
       const nextCr = this.crFrom(chunk, i);
       const nextLf = this.lfFrom(chunk, i);
@@ -131,6 +155,25 @@ export class ContentNormalizer {
     }
     this.lineLength = carry;
     return p;
+  }
+
+  /** Checks CRLF-only bytes against the line limit (jumps of maxLineLength) and carries the tail. */
+  private linesWithinLimit(buf: Buffer): boolean {
+    const max = this.opts.maxLineLength;
+    const end = buf.length;
+    let p = 0;
+    let carry = this.lineLength;
+    for (;;) {
+      if (carry + (end - p) <= max) {
+        const lastLf = buf.lastIndexOf(LF, end - 1);
+        this.lineLength = lastLf >= p ? end - lastLf - 1 : carry + (end - p);
+        return true;
+      }
+      const lf = buf.lastIndexOf(LF, p + max - carry + 1);
+      if (lf < p) return false;
+      p = lf + 1;
+      carry = 0;
+    }
   }
 
   private text_: string | undefined;
@@ -198,10 +241,7 @@ export class ContentNormalizer {
   private text(buf: Buffer): void {
     this.lineLength += buf.length;
     if (this.lineLength > this.opts.maxLineLength) {
-      this.violation = new RelayError(
-        'RELAY_LINE_TOO_LONG',
-        `Message line longer than ${this.opts.maxLineLength} bytes`,
-      );
+      this.violation = lineTooLong(this.opts.maxLineLength);
       return;
     }
     if (this.inHeader) {
