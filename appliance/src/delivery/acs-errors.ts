@@ -12,6 +12,13 @@ export const ACS_ERROR_ROWS: readonly ClassificationRow[] = [
     fallbackEligible: true,
   },
   {
+    when: { transport: 'acs', serviceCode: 'InvalidSenderUserName' },
+    outcome: 'permanent',
+    code: 'RELAY_ACS_SENDER_NOT_ALLOWED',
+    hint: "set the route's senderAddress (or provisionedSenders) to a sender username provisioned on the domain",
+    fallbackEligible: true,
+  },
+  {
     when: { transport: 'acs', serviceCode: 'EmailDropped' },
     outcome: 'permanent',
     code: 'RELAY_ACS_DROPPED',

@@ -3,6 +3,8 @@
 // carries, the sender rewritten to a provisioned ACS sender, and the leg's envelope recipients
 // (authoritative) placed in To/Cc when the headers show them there, Bcc otherwise, split into
 // request-sized chunks. Pure apart from parsing; no I/O.
+import { Transform, type TransformCallback } from 'node:stream';
+import { TextDecoder } from 'node:util';
 import { type AddressObject, type EmailAddress, type ParsedMail, simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 
@@ -141,9 +143,39 @@ export function lower(address: string): string {
   return address.trim().toLowerCase();
 }
 
+/**
+ * Body charset decoding for mailparser through WHATWG TextDecoder (ICU), in the shape of the native
+ * `iconv` class mailparser accepts. mailparser's default path needs `libmime.createDecodeStream`,
+ * which the libmime pinned by the root package.json `overrides` (5.4.6) lacks: without this, every
+ * non-UTF-8 body (ISO-8859-1, windows-1252, Shift_JIS) silently came out as U+FFFD. An unknown
+ * label throws here, and mailparser then leaves that body undecoded, as it does for UTF-7.
+ */
+export class TextDecoderIconv extends Transform {
+  private readonly decoder: TextDecoder;
+
+  constructor(fromCharset: string, _toCharset: string) {
+    super();
+    const label = fromCharset.trim().toLowerCase();
+    this.decoder = new TextDecoder(label === 'cp949' ? 'euc-kr' : label);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const text = this.decoder.decode(chunk, { stream: true });
+    if (text !== '') this.push(Buffer.from(text, 'utf8'));
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    const text = this.decoder.decode();
+    if (text !== '') this.push(Buffer.from(text, 'utf8'));
+    done();
+  }
+}
+
 export async function parseMime(raw: Buffer): Promise<ParsedMail> {
   try {
     return await simpleParser(raw, {
+      Iconv: TextDecoderIconv,
       // cid: links stay as they are: ACS resolves them against the attachments' contentId.
       keepCidLinks: true,
       skipImageLinks: true,

@@ -224,7 +224,7 @@ export class AcsTransport implements Transport {
 
   private url(endpoint: URL, path: string): URL {
     const url = new URL(endpoint.href);
-    url.pathname = `${endpoint.pathname}${path}`;
+    url.pathname = `${endpoint.pathname.replace(/\/+$/, '')}${path}`;
     url.search = `?api-version=${this.cfg.apiVersion}`;
     return url;
   }
