@@ -60,10 +60,10 @@ export function checkEndpoint(text: string): URL {
   return url;
 }
 
-/** A UUID that is the same for the same leg and chunk on every attempt. */
-export function operationIdFor(idempotencyKey: string, recipients: readonly string[]): string {
+/** A UUID that is the same for the same message, route and recipient chunk on every attempt. */
+export function operationIdFor(scope: string, recipients: readonly string[]): string {
   const h = createHash('sha256')
-    .update(idempotencyKey)
+    .update(scope)
     .update('\0')
     .update(recipients.map((r) => r.toLowerCase()).join('\n'))
     .digest();
@@ -119,7 +119,8 @@ export class AcsTransport implements Transport {
       });
     } catch (err) {
       if (err instanceof RelayError && err.code === 'RELAY_ACS_MIME_INVALID') {
-        return { kind: 'permanent', code: err.code, reason: err.message };
+        // A route that sends the bytes as they are (SMTP) may still take it.
+        return { kind: 'permanent', code: err.code, reason: err.message, fallbackEligible: true };
       }
       throw err;
     }
@@ -130,8 +131,10 @@ export class AcsTransport implements Transport {
       return {
         recipients,
         body,
+        // Keyed on message + route, not the leg: when unsent recipients come back as a new leg,
+        // a chunk whose earlier send timed out still maps to the operation ACS may have run.
         operationId: operationIdFor(
-          job.idempotencyKey,
+          `${job.id}\0${this.route}`,
           recipients.map((r) => r.address),
         ),
       };

@@ -44,14 +44,14 @@ export function combineOutcomes(
         ...(first.possibleDuplicate ? { possibleDuplicate: true } : {}),
       };
     }
-    // Fallback only helps when every recipient failed for a reason another route could avoid.
-    const fallbackEligible = failed.every((f) => f.failure.fallbackEligible === true);
+    // Fallback only helps when every recipient failed for a reason another route could avoid. Said
+    // explicitly either way: the engine reads a missing flag as eligible.
     return {
       kind: 'permanent',
       code: first.code,
       reason: first.reason,
       ...hint,
-      ...(fallbackEligible ? { fallbackEligible: true } : {}),
+      fallbackEligible: failed.every((f) => f.failure.fallbackEligible === true),
     };
   }
   return {

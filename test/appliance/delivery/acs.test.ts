@@ -321,9 +321,9 @@ describe('ACS transport: limits, splitting and idempotency', () => {
     expect(sim.sent.map((s) => (s.message.recipients.bcc ?? []).length)).toEqual([50, 50, 20]);
     expect(sim.sent.flatMap((s) => s.message.recipients.bcc!.map((a) => a.address))).toEqual(rcpts);
     expect(sim.sent.map((s) => s.operationId)).toEqual([
-      operationIdFor(j.idempotencyKey, rcpts.slice(0, 50)),
-      operationIdFor(j.idempotencyKey, rcpts.slice(50, 100)),
-      operationIdFor(j.idempotencyKey, rcpts.slice(100)),
+      operationIdFor(`${j.id}\0acs`, rcpts.slice(0, 50)),
+      operationIdFor(`${j.id}\0acs`, rcpts.slice(50, 100)),
+      operationIdFor(`${j.id}\0acs`, rcpts.slice(100)),
     ]);
     expect(out.kind === 'delivered' && out.remoteId).toBe(sim.sent.map((s) => s.operationId).join(','));
     // The engine did not record the outcome (crash) and tries again: nothing is sent twice.
@@ -400,6 +400,31 @@ describe('ACS transport: limits, splitting and idempotency', () => {
     expect(second).toMatchObject({ kind: 'delivered', remoteId: sim.sent[0]!.operationId });
     expect(sim.sent).toHaveLength(1);
     expect(sim.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+  });
+
+  it('a chunk that timed out comes back as a new leg and finds its operation instead of sending again', async () => {
+    const { transport } = await setup({}, { requestTimeout: '300ms' });
+    sim.inject('send', 'hang', 1);
+    const rcpts = recipients(60);
+    const j = job(messageFile(dir, fixture('multipart-alternative.eml')), { recipients: rcpts });
+    const out = await transport.deliver(j);
+    expect(out).toMatchObject({ kind: 'delivered', possibleDuplicate: true });
+    if (out.kind !== 'delivered') return;
+    expect(out.failedRecipients?.map((f) => [f.recipient, f.outcome, f.code])).toEqual(
+      rcpts.slice(50).map((r) => [r, 'transient', 'RELAY_TIMEOUT']),
+    );
+    expect(sim.sent).toHaveLength(2);
+    // The engine retries those ten as a new leg (new index, new idempotency key, attempt 2).
+    const retry = await transport.deliver({
+      ...j,
+      leg: 1,
+      recipients: rcpts.slice(50),
+      attempt: 2,
+      idempotencyKey: `${j.id}.1.acs`,
+    });
+    expect(retry).toMatchObject({ kind: 'delivered', remoteId: sim.sent[1]!.operationId });
+    expect(sim.sent).toHaveLength(2);
+    expect(sim.requests.filter((r) => r.method === 'POST')).toHaveLength(2);
   });
 
   it('polls until the operation is terminal, honouring status throttling', async () => {

@@ -110,7 +110,7 @@ export class AcsSimulator {
     Pick<AcsSimulatorOptions, 'acceptToken'>;
   private readonly sendWindow: Window;
   private readonly statusWindow: Window;
-  private readonly faults: { kind: 'send' | 'status'; fault: AcsFault | 'hang' }[] = [];
+  private readonly faults: { kind: 'send' | 'status'; fault: AcsFault | 'hang'; skip: number }[] = [];
   private server: Server | undefined;
   private endpointUrl = '';
 
@@ -149,9 +149,12 @@ export class AcsSimulator {
     return `endpoint=${this.endpointUrl}/;accessKey=${this.accessKey}`;
   }
 
-  /** The next send or status request gets this error, or is processed but never answered. */
-  inject(kind: 'send' | 'status', fault: AcsFault | 'hang'): void {
-    this.faults.push({ kind, fault });
+  /**
+   * A coming send or status request (the next one, or the one after `skip` others of its kind) gets
+   * this error, or is processed but never answered ('hang').
+   */
+  inject(kind: 'send' | 'status', fault: AcsFault | 'hang', skip = 0): void {
+    this.faults.push({ kind, fault, skip });
   }
 
   async start(): Promise<string> {
@@ -191,7 +194,12 @@ export class AcsSimulator {
 
   private takeFault(kind: 'send' | 'status'): AcsFault | 'hang' | undefined {
     const i = this.faults.findIndex((f) => f.kind === kind);
-    if (i < 0) return undefined;
+    const f = this.faults[i];
+    if (f === undefined) return undefined;
+    if (f.skip > 0) {
+      f.skip--;
+      return undefined;
+    }
     return this.faults.splice(i, 1)[0]!.fault;
   }
 
