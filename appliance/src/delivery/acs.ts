@@ -163,6 +163,19 @@ export class AcsTransport implements Transport {
       }
       const result = await this.sendChunk(job, auth, c.body, c.operationId);
       results.push({ chunk: c, result });
+      this.deps.logger.debug(
+        {
+          id: job.id,
+          leg: job.leg,
+          operationId: c.operationId,
+          recipients: c.recipients.length,
+          bytes: Buffer.byteLength(c.body),
+          ...(result.ok
+            ? { status: 'Succeeded' }
+            : { code: result.failure.code, reason: result.failure.reason }),
+        },
+        'acs: send operation',
+      );
       // A transient failure (throttling, outage) will hit the next chunk too: stop and retry later.
       if (!result.ok && result.failure.outcome === 'transient') stop = result.failure;
     }

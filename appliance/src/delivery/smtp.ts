@@ -131,6 +131,17 @@ export class SmtpTransport implements Transport {
       }
       const r = await this.sendTransaction(job, options, group);
       results.push(...r.results);
+      this.deps.logger.debug(
+        {
+          id: job.id,
+          leg: job.leg,
+          smarthost: `${s.host}:${s.port}`,
+          recipients: group.length,
+          refused: r.results.filter((x) => !x.ok).length,
+          ...(r.response === undefined ? {} : { response: r.response }),
+        },
+        'smtp: transaction',
+      );
       if (r.response !== undefined) responses.push(r.response);
       if (r.stop !== undefined) stop = r.stop;
     }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { routeSchema } from '../../../appliance/src/config/schema.ts';
 import {
@@ -9,6 +10,7 @@ import {
 } from '../../../appliance/src/delivery/acs.ts';
 import { hmacHeaders } from '../../../appliance/src/delivery/acs-auth.ts';
 import type { TransportDeps } from '../../../appliance/src/delivery/transport.ts';
+import { createLogger } from '../../../appliance/src/log.ts';
 import { AcsSimulator, type AcsSimulatorOptions } from '../../helpers/sim/acs.ts';
 import {
   credentialFiles,
@@ -308,6 +310,29 @@ describe('ACS transport: authentication', () => {
     const out = await t.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
     expect(out).toMatchObject({ kind: 'transient', code: 'RELAY_TOKEN_FAILED' });
     expect(sim.requests).toHaveLength(0);
+  });
+});
+
+describe('ACS transport: logs', () => {
+  it('logs each operation at debug level without the access key or the signature', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
+    const { transport } = await setup({}, {}, { logger });
+    expect((await transport.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))))).kind).toBe(
+      'delivered',
+    );
+    const log = lines.join('');
+    expect(log).toContain(sim.sent[0]!.operationId);
+    expect(log).not.toContain(sim.accessKey);
+    expect(log).not.toContain('Signature=');
   });
 });
 

@@ -1,8 +1,10 @@
+import { Writable } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { routeSchema } from '../../../appliance/src/config/schema.ts';
 import { enhancedCode, SmtpTransport } from '../../../appliance/src/delivery/smtp.ts';
 import { resolveSmtpRoute, type SmtpRouteConfig } from '../../../appliance/src/delivery/smtp-presets.ts';
 import type { DeliveryOutcome, TransportDeps } from '../../../appliance/src/delivery/transport.ts';
+import { createLogger } from '../../../appliance/src/log.ts';
 import { createTestPki, type TestPki } from '../../helpers/pki.ts';
 import { SmtpSink, type SmtpSinkOptions } from '../../helpers/sim/smtp-sink.ts';
 import {
@@ -221,6 +223,38 @@ describe('SMTP transport: TLS and AUTH', () => {
     );
     expect((await rogue.deliver(job(messageFile(dir, RAW)))).kind).toBe('transient');
     expect(sink!.messages).toHaveLength(0);
+  });
+});
+
+describe('SMTP transport: logs', () => {
+  it('logs each transaction at debug level without the password or token', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: new Writable({
+        write(chunk, _enc, cb) {
+          lines.push(String(chunk));
+          cb();
+        },
+      }),
+    });
+    sink = new SmtpSink({
+      tls: 'starttls',
+      key: pki.server.key,
+      cert: pki.server.cert,
+      users: { relay: 'pw-very-secret' },
+    });
+    const port = await sink.start();
+    dir = tempDir();
+    const creds = credentialFiles(dir, { p: 'pw-very-secret' });
+    const transport = new SmtpTransport(
+      smtpRoute({ port, auth: { type: 'password', username: 'relay', password: 'p' } }),
+      deps({ credentials: creds.store, logger }),
+    );
+    expect((await transport.deliver(job(messageFile(dir, RAW)))).kind).toBe('delivered');
+    const log = lines.join('');
+    expect(log).toContain('smtp: transaction');
+    expect(log).not.toContain('pw-very-secret');
   });
 });
 
