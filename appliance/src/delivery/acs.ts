@@ -28,6 +28,7 @@ import {
   openMessage,
   type Transport,
   type TransportDeps,
+  type TransportHealth,
 } from './transport.ts';
 
 export type AcsRouteConfig = Extract<RouteConfig, { type: 'acs' }>;
@@ -86,6 +87,10 @@ export class AcsTransport implements Transport {
   private readonly deps: TransportDeps;
   private readonly configuredEndpoint: URL | undefined;
   private forceTokenRefresh = false;
+  /** Epoch ms until which ACS asked (429 Retry-After on send) not to be sent to. */
+  private throttledUntil = 0;
+  /** Why the last send was refused for credentials, until one succeeds. */
+  private authProblem: string | undefined;
 
   constructor(cfg: AcsRouteConfig, deps: TransportDeps) {
     this.cfg = cfg;
@@ -100,8 +105,28 @@ export class AcsTransport implements Transport {
     }
   }
 
+  health(): TransportHealth {
+    const now = this.deps.now();
+    if (this.authProblem !== undefined) return { ok: false, detail: this.authProblem };
+    if (now < this.throttledUntil) {
+      return { ok: true, detail: `throttled by ACS for ${Math.ceil((this.throttledUntil - now) / 1000)} s` };
+    }
+    return { ok: true };
+  }
+
   async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
     const cfg = this.cfg;
+    // The send quota is per subscription: while ACS has asked us to wait, every request would only
+    // earn another 429 and count against the quota. Wait without asking.
+    const wait = this.throttledUntil - this.deps.now();
+    if (wait > 0) {
+      return {
+        kind: 'transient',
+        code: 'RELAY_THROTTLED',
+        reason: `ACS asked to wait (429 Retry-After); ${Math.ceil(wait / 1000)} s left`,
+        retryAfterMs: wait,
+      };
+    }
     // JSON with base64 attachments is never much smaller than the MIME: refuse huge input unparsed.
     if (job.message.length > cfg.maxRequestSize * 2) return this.tooLarge(job.message.length, 'message');
 
@@ -179,6 +204,7 @@ export class AcsTransport implements Transport {
       // A transient failure (throttling, outage) will hit the next chunk too: stop and retry later.
       if (!result.ok && result.failure.outcome === 'transient') stop = result.failure;
     }
+    if (results.some((r) => r.result.ok)) this.authProblem = undefined;
     return this.aggregate(results, template);
   }
 
@@ -357,7 +383,15 @@ export class AcsTransport implements Transport {
     });
     if ('failure' in r) return { ok: false, failure: r.failure };
     if (r.response.status !== 202) {
-      return { ok: false, failure: this.httpFailure(r.response, r.json, 'send', true) };
+      const failure = this.httpFailure(r.response, r.json, 'send', true);
+      if (r.response.status === 429) {
+        this.throttledUntil = Math.max(
+          this.throttledUntil,
+          this.deps.now() + (failure.retryAfterMs ?? 60_000),
+        );
+      }
+      if (failure.code === 'RELAY_ACS_AUTH_FAILED') this.authProblem = failure.reason;
+      return { ok: false, failure };
     }
     return this.pollFrom(job, auth, statusUrl, operationId, r.response, r.json);
   }

@@ -20,6 +20,7 @@ import {
   openMessage,
   type Transport,
   type TransportDeps,
+  type TransportHealth,
 } from './transport.ts';
 
 const CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER/;
@@ -76,6 +77,8 @@ export class SmtpTransport implements Transport {
   private readonly deps: TransportDeps;
   private readonly ca: string | undefined;
   private forceTokenRefresh = false;
+  /** Last credential or TLS failure, until a transaction succeeds: config the operator must fix. */
+  private problem: string | undefined;
 
   constructor(cfg: SmtpRouteConfig, deps: TransportDeps) {
     this.route = cfg.name;
@@ -94,6 +97,10 @@ export class SmtpTransport implements Transport {
         );
       }
     }
+  }
+
+  health(): TransportHealth {
+    return this.problem === undefined ? { ok: true } : { ok: false, detail: this.problem };
   }
 
   async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
@@ -131,6 +138,13 @@ export class SmtpTransport implements Transport {
       }
       const r = await this.sendTransaction(job, options, group);
       results.push(...r.results);
+      if (r.results.some((x) => x.ok)) this.problem = undefined;
+      if (
+        r.stop !== undefined &&
+        (r.stop.code === 'RELAY_SMTP_AUTH_FAILED' || r.stop.code === 'RELAY_SMTP_TLS')
+      ) {
+        this.problem = r.stop.reason;
+      }
       this.deps.logger.debug(
         {
           id: job.id,

@@ -360,7 +360,7 @@ describe('ACS transport: limits, splitting and idempotency', () => {
 
   it('when a later chunk is throttled, reports exactly the unsent recipients as transient; their retry sends only them', async () => {
     let clock = Date.now();
-    const { transport } = await setup({ sendPerMinute: 1, now: () => clock });
+    const { transport } = await setup({ sendPerMinute: 1, now: () => clock }, {}, { now: () => clock });
     const rcpts = recipients(60);
     const j = job(messageFile(dir, fixture('multipart-alternative.eml')), { recipients: rcpts });
     const out = await transport.deliver(j);
@@ -390,6 +390,36 @@ describe('ACS transport: limits, splitting and idempotency', () => {
     expect(out).toMatchObject({ kind: 'transient', code: 'RELAY_THROTTLED' });
     expect(out.kind === 'transient' && out.retryAfterMs).toBeGreaterThan(0);
     expect(out.kind === 'transient' && out.retryAfterMs).toBeLessThanOrEqual(60_000);
+  });
+
+  it('after a 429 it waits out the Retry-After without asking ACS again, and says so in health', async () => {
+    let clock = Date.now();
+    const { transport } = await setup({ now: () => clock }, {}, { now: () => clock });
+    sim.inject('send', { status: 429, code: 'TooManyRequests', retryAfterSeconds: 30 });
+    const first = await transport.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
+    expect(first).toMatchObject({ kind: 'transient', code: 'RELAY_THROTTLED', retryAfterMs: 30_000 });
+    clock += 10_000;
+    const second = await transport.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
+    expect(second).toMatchObject({ kind: 'transient', code: 'RELAY_THROTTLED', retryAfterMs: 20_000 });
+    expect(sim.requests).toHaveLength(1);
+    expect(transport.health()).toEqual({ ok: true, detail: 'throttled by ACS for 20 s' });
+    clock += 20_000;
+    expect((await transport.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))))).kind).toBe(
+      'delivered',
+    );
+    expect(transport.health()).toEqual({ ok: true });
+  });
+
+  it('health reports refused credentials until a send succeeds', async () => {
+    const { transport } = await setup();
+    sim.inject('send', { status: 401, code: 'Denied', message: 'Denied by the resource provider.' });
+    await transport.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
+    expect(transport.health()).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('HTTP 401 Denied'),
+    });
+    await transport.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
+    expect(transport.health()).toEqual({ ok: true });
   });
 
   it('refuses over the 10 MB request limit before sending, as a fallback-eligible permanent failure', async () => {

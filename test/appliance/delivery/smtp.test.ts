@@ -124,8 +124,10 @@ describe('SMTP transport: TLS and AUTH', () => {
     const first = await transport.deliver(job(messageFile(dir, RAW)));
     expect(first).toMatchObject({ kind: 'transient', code: 'RELAY_SMTP_AUTH_FAILED' });
     expect(first.kind === 'transient' && first.reason).toContain('535 5.7.3');
+    expect(transport.health()).toMatchObject({ ok: false, detail: expect.stringContaining('535') });
     creds.write('p', 'new-password');
     expect((await transport.deliver(job(messageFile(dir, RAW)))).kind).toBe('delivered');
+    expect(transport.health()).toEqual({ ok: true });
   });
 
   it.each([
