@@ -221,6 +221,7 @@ export function buildTemplate(mail: ParsedMail, mailFrom: string, options: Conve
     headers[line.slice(0, line.indexOf(':')).trim()] = value;
   }
 
+  const cids = new Set<string>();
   const attachments: AcsAttachment[] = mail.attachments.map((a, i) => {
     const contentType = a.contentType || 'application/octet-stream';
     const att: AcsAttachment = {
@@ -229,7 +230,11 @@ export function buildTemplate(mail: ParsedMail, mailFrom: string, options: Conve
       contentInBase64: a.content.toString('base64'),
     };
     // An inline part with a Content-ID is an embedded image the HTML refers to as cid:.
-    if (a.cid && (a.related || a.contentDisposition === 'inline')) att.contentId = a.cid;
+    // ACS refuses a request with a repeated contentId; the HTML can only mean the first anyway.
+    if (a.cid && (a.related || a.contentDisposition === 'inline') && !cids.has(a.cid)) {
+      cids.add(a.cid);
+      att.contentId = a.cid;
+    }
     return att;
   });
 
@@ -275,12 +280,6 @@ export function placeRecipients(template: AcsTemplate, envelope: readonly string
       ...(shown?.displayName ? { displayName: shown.displayName } : {}),
     });
   }
-  return out;
-}
-
-export function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
 

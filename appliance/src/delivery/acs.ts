@@ -13,7 +13,6 @@ import { errnoOf, parseRetryAfter, timedSignal } from './acs-http.ts';
 import {
   type AcsTemplate,
   buildTemplate,
-  chunk,
   DEFAULT_PASS_HEADERS,
   messageFor,
   type PlacedRecipient,
@@ -21,7 +20,7 @@ import {
   placeRecipients,
 } from './acs-mime.ts';
 import { classify, type FailureFacts } from './classify.ts';
-import { combineOutcomes, type LegFailure, type RecipientResult } from './recipient-outcomes.ts';
+import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from './recipient-outcomes.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,

@@ -67,3 +67,10 @@ export function combineOutcomes(
     })),
   };
 }
+
+/** Splits a recipient list into groups of at most `size` (service recipient limits), in order. */
+export function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

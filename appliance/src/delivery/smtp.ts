@@ -10,9 +10,8 @@ import nodemailer from 'nodemailer';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { RelayError } from '../errors.ts';
-import { chunk } from './acs-mime.ts';
 import { classify, type FailureFacts } from './classify.ts';
-import { combineOutcomes, type LegFailure, type RecipientResult } from './recipient-outcomes.ts';
+import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from './recipient-outcomes.ts';
 import { type ResolvedSmtp, resolveSmtpRoute, type SmtpRouteConfig } from './smtp-presets.ts';
 import {
   type DeliveryJob,
@@ -40,7 +39,14 @@ export function smtpFacts(err: NodemailerError): FailureFacts {
     ...(err.responseCode === undefined ? {} : { smtpCode: err.responseCode }),
     ...(enhanced === undefined ? {} : { smtpEnhanced: enhanced }),
     message: err.response ?? err.message,
-    ...(certProblem ? { errno: 'CERT' } : err.code === undefined ? {} : { errno: err.code }),
+    // EABORT is our own shutdown signal: the generic ABORT row.
+    ...(certProblem
+      ? { errno: 'CERT' }
+      : err.code === 'EABORT'
+        ? { errno: 'ABORT' }
+        : err.code === undefined
+          ? {}
+          : { errno: err.code }),
   };
 }
 

@@ -369,6 +369,15 @@ describe('SMTP transport: replies', () => {
     ]);
   });
 
+  it('a shutdown abort is transient and sends nothing', async () => {
+    const { transport } = await setup();
+    const ac = new AbortController();
+    ac.abort();
+    const out = await transport.deliver(job(messageFile(dir, RAW), { signal: ac.signal }));
+    expect(out).toMatchObject({ kind: 'transient', code: 'RELAY_DELIVERY_TRANSIENT' });
+    expect(sink!.messages).toHaveLength(0);
+  });
+
   it('a refused connection is a transient network failure', async () => {
     const { transport } = await setup();
     await sink!.close();
