@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, each printing its figures. Targets are checked and reported here,
 // never in timed tests. Benchmarks from other rooms register in BENCHES.
 import { benchIntake } from './smtp.ts';
+import { benchTransports } from './transports.ts';
 
 type Bench = { name: string; run: () => Promise<string[]> };
 
@@ -16,6 +17,10 @@ const BENCHES: Bench[] = [
       }
       return lines;
     },
+  },
+  {
+    name: 'transports: MIME→ACS conversion, ACS REST and SMTP smarthost against the simulators',
+    run: benchTransports,
   },
 ];
 

@@ -1,5 +1,5 @@
 // Benchmarks of the ACS and SMTP transports against the test simulators on loopback. Not a test:
-// prints figures. Run: node test/bench/transports.ts
+// returns figures for run.ts (`npm run bench transports`).
 import { randomBytes } from 'node:crypto';
 import { routeSchema } from '../../appliance/src/config/schema.ts';
 import { type AcsRouteConfig, AcsTransport } from '../../appliance/src/delivery/acs.ts';
@@ -30,7 +30,7 @@ function mb(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-async function benchConversion(): Promise<void> {
+async function benchConversion(): Promise<string> {
   const raw = scanMessage(7 * 1024 * 1024);
   const opts = {
     sender: { senderAddress: 'DoNotReply@contoso.com', provisionedSenders: [], replyToOriginalSender: true },
@@ -48,13 +48,14 @@ async function benchConversion(): Promise<void> {
     peak = Math.max(peak, process.memoryUsage().rss);
   }
   const ms = (performance.now() - t0) / runs;
-  console.log(
+  return (
     `MIME → ACS JSON: ${mb(raw.length)} message (7 MB attachment) → ${mb(bytes)} JSON in ${ms.toFixed(0)} ms; ` +
-      `RSS grew ${mb(peak - rssBefore)} (peak ${mb(peak)})`,
+    `RSS grew ${mb(peak - rssBefore)} (peak ${mb(peak)})`
   );
 }
 
-async function benchAcs(): Promise<void> {
+async function benchAcs(): Promise<string[]> {
+  const lines: string[] = [];
   const sim = new AcsSimulator({
     senders: ['DoNotReply@contoso.com'],
     sendPerMinute: 1e6,
@@ -82,19 +83,21 @@ async function benchAcs(): Promise<void> {
     }),
   );
   const s = (performance.now() - t0) / 1000;
-  console.log(
+  lines.push(
     `ACS REST (simulator, 4 in flight): ${n} messages of 100 KB in ${s.toFixed(2)} s = ${(n / s).toFixed(0)} msg/s (send + 1 poll each)`,
   );
   const rcpts = Array.from({ length: 500 }, (_, i) => `u${i}@fabrikam.com`);
   const t1 = performance.now();
   await t.deliver(job(msg, { recipients: rcpts }));
-  console.log(
+  lines.push(
     `ACS REST: one leg of 500 recipients → ${sim.sent.length - n} operations in ${(performance.now() - t1).toFixed(0)} ms`,
   );
   await sim.close();
+  return lines;
 }
 
-async function benchSmtp(): Promise<void> {
+async function benchSmtp(): Promise<string[]> {
+  const lines: string[] = [];
   const pki = createTestPki();
   const sink = new SmtpSink({
     tls: 'starttls',
@@ -125,14 +128,15 @@ async function benchSmtp(): Promise<void> {
       }),
     );
     const s = (performance.now() - t0) / 1000;
-    console.log(
+    lines.push(
       `SMTP smarthost (smtp-server sink, STARTTLS + AUTH PLAIN, connection per message, ${inFlight} in flight): ` +
         `${sink.messages.length - before} messages of 20 KB in ${s.toFixed(2)} s = ${(n / s).toFixed(0)} msg/s`,
     );
   }
   await sink.close();
+  return lines;
 }
 
-await benchConversion();
-await benchAcs();
-await benchSmtp();
+export async function benchTransports(): Promise<string[]> {
+  return [await benchConversion(), ...(await benchAcs()), ...(await benchSmtp())];
+}
