@@ -181,7 +181,10 @@ export class AcsTransport implements Transport {
       if (stop !== undefined) {
         results.push({
           chunk: c,
-          result: { ok: false, failure: { ...stop, reason: `not sent: ${stop.reason}` } },
+          result: {
+            ok: false,
+            failure: { ...stop, possibleDuplicate: false, reason: `not sent: ${stop.reason}` },
+          },
         });
         continue;
       }
