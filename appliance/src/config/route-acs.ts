@@ -50,3 +50,25 @@ export const acsRouteFields = {
   /** Give up waiting for a terminal status after this; the next attempt resumes the same operation. */
   pollTimeout: duration.default(120_000),
 };
+
+/** Cross-field checks of an acs route, run by the config schema; paths are inside the route. */
+export function acsRouteIssues(route: {
+  endpoint?: string | undefined;
+  auth: { type: 'accessKey' | 'entra' };
+}): { path: readonly string[]; message: string }[] {
+  const issues: { path: readonly string[]; message: string }[] = [];
+  if (route.auth.type === 'entra' && route.endpoint === undefined) {
+    issues.push({
+      path: ['endpoint'],
+      message: 'required with Entra auth (https://<resource>.communication.azure.com)',
+    });
+  }
+  if (route.endpoint !== undefined && URL.canParse(route.endpoint)) {
+    const url = new URL(route.endpoint);
+    const loopback = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+      issues.push({ path: ['endpoint'], message: 'must use https' });
+    }
+  }
+  return issues;
+}

@@ -67,3 +67,76 @@ export const smtpRouteFields = {
   /** Idle time on an open connection, including waiting for the reply after DATA. */
   socketTimeout: duration.default(120_000),
 };
+
+export interface RouteIssue {
+  /** Key path inside the route, e.g. ['tls', 'mode']. */
+  readonly path: readonly string[];
+  readonly message: string;
+}
+
+/** Presets with a fixed host; the others (generic, tenant MX) need `host`. */
+export const SMTP_PRESET_HOSTS: Readonly<Partial<Record<SmtpPreset, string>>> = {
+  acs: 'smtp.azurecomm.net',
+  hve: 'smtp-hve.office365.com',
+  'exo-submission': 'smtp.office365.com',
+};
+
+/** Presets that deliver to the tenant MX, which takes no AUTH. */
+const TENANT_MX_PRESETS: readonly SmtpPreset[] = ['exo-connector', 'exo-direct-send'];
+
+function isLoopbackHost(host: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
+}
+
+type SmtpRouteInput = {
+  preset: SmtpPreset;
+  host?: string | undefined;
+  port?: number | undefined;
+  tls: { mode?: 'starttls' | 'implicit' | 'none' | undefined };
+  auth: { type: 'none' | 'password' | 'xoauth2' };
+  clientCertificate?: string | undefined;
+};
+
+/**
+ * Combinations the schema alone cannot refuse: no host, clear text beyond loopback, AUTH without
+ * TLS or against the tenant MX, a certificate with Direct Send. Checked by the config schema (so
+ * `check` names the key) and again when the transport resolves its settings.
+ */
+export function smtpRouteIssues(route: SmtpRouteInput): RouteIssue[] {
+  const issues: RouteIssue[] = [];
+  const host = route.host ?? SMTP_PRESET_HOSTS[route.preset];
+  const mx = TENANT_MX_PRESETS.includes(route.preset);
+  if (host === undefined) {
+    const what = mx
+      ? "the tenant's MX host, e.g. contoso-com.mail.protection.outlook.com"
+      : 'the smarthost name';
+    issues.push({ path: ['host'], message: `required for preset ${route.preset}: ${what}` });
+  }
+  const tls = route.tls.mode ?? (route.port === 465 ? 'implicit' : 'starttls');
+  if (tls === 'none' && host !== undefined && !isLoopbackHost(host)) {
+    issues.push({
+      path: ['tls', 'mode'],
+      message:
+        'none is only allowed for a loopback smarthost; mail and AUTH would cross the network in clear text',
+    });
+  }
+  if (tls === 'none' && route.auth.type !== 'none') {
+    issues.push({ path: ['auth'], message: 'AUTH needs TLS (tls.mode starttls or implicit)' });
+  }
+  if (mx && route.auth.type !== 'none') {
+    issues.push({
+      path: ['auth'],
+      message: `preset ${route.preset} delivers to the tenant MX, which takes no AUTH; use clientCertificate or an IP connector`,
+    });
+  }
+  if (route.preset === 'exo-direct-send' && route.clientCertificate !== undefined) {
+    issues.push({
+      path: ['clientCertificate'],
+      message: 'Direct Send presents no certificate; use preset exo-connector',
+    });
+  }
+  if (route.clientCertificate !== undefined && tls === 'none') {
+    issues.push({ path: ['clientCertificate'], message: 'a client certificate needs TLS' });
+  }
+  return issues;
+}

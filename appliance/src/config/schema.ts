@@ -6,10 +6,10 @@ import { z } from 'zod';
 import { parseSchedule } from '../spool/schedule.ts';
 import { credentialRef } from './credential-ref.ts';
 import { cidr, duration, ipAddress, name, port, size } from './fields.ts';
-import { acsRouteFields } from './route-acs.ts';
+import { acsRouteFields, acsRouteIssues } from './route-acs.ts';
 import { captureRouteFields } from './route-capture.ts';
 import { graphRouteFields } from './route-graph.ts';
-import { smtpRouteFields } from './route-smtp.ts';
+import { smtpRouteFields, smtpRouteIssues } from './route-smtp.ts';
 import { acceptedDomainsSchema, refineRules, ruleSchema } from './rules.ts';
 
 const tlsSchema = z
@@ -183,6 +183,15 @@ export const configSchema = z
     needRoute(cfg.defaultRoute, ['defaultRoute']);
     cfg.routes.forEach((r, i) => {
       needRoute(r.fallback, ['routes', i, 'fallback']);
+      const routeIssues = r.type === 'smtp' ? smtpRouteIssues(r) : r.type === 'acs' ? acsRouteIssues(r) : [];
+      for (const issue of routeIssues) {
+        ctx.issues.push({
+          code: 'custom',
+          path: ['routes', i, ...issue.path],
+          message: issue.message,
+          input: r,
+        });
+      }
       if (r.fallback === r.name) {
         ctx.issues.push({
           code: 'custom',

@@ -2,7 +2,7 @@
 // checked once at start so a bad combination (AUTH over clear text, AUTH against a tenant MX, no
 // host) fails with the key named instead of at the first delivery. Pure.
 
-import type { SmtpPreset } from '../config/route-smtp.ts';
+import { SMTP_PRESET_HOSTS, type SmtpPreset, smtpRouteIssues } from '../config/route-smtp.ts';
 import type { RouteConfig } from '../config/schema.ts';
 import { RelayError } from '../errors.ts';
 
@@ -29,7 +29,7 @@ const MB = 1024 * 1024;
 export const SMTP_PRESET_DEFAULTS: Readonly<Record<SmtpPreset, PresetDefaults>> = {
   generic: { port: 587, tls: 'starttls', scope: OUTLOOK_SCOPE, maxRecipients: 100, note: 'any smarthost' },
   acs: {
-    host: 'smtp.azurecomm.net',
+    host: SMTP_PRESET_HOSTS.acs,
     port: 587,
     tls: 'starttls',
     scope: COMMUNICATION_SCOPE,
@@ -38,7 +38,7 @@ export const SMTP_PRESET_DEFAULTS: Readonly<Record<SmtpPreset, PresetDefaults>> 
     note: 'ACS SMTP: SMTP username + Entra app secret (password) or XOAUTH2',
   },
   hve: {
-    host: 'smtp-hve.office365.com',
+    host: SMTP_PRESET_HOSTS.hve,
     port: 587,
     tls: 'starttls',
     scope: OUTLOOK_SCOPE,
@@ -63,7 +63,7 @@ export const SMTP_PRESET_DEFAULTS: Readonly<Record<SmtpPreset, PresetDefaults>> 
     note: 'Direct Send to the tenant MX: internal recipients only, refused under RejectDirectSend',
   },
   'exo-submission': {
-    host: 'smtp.office365.com',
+    host: SMTP_PRESET_HOSTS['exo-submission'],
     port: 587,
     tls: 'starttls',
     scope: OUTLOOK_SCOPE,
@@ -91,51 +91,16 @@ export interface ResolvedSmtp {
   readonly socketTimeout: number;
 }
 
-function isLoopback(host: string): boolean {
-  return /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/i.test(host);
-}
-
 function bad(route: string, key: string, message: string): RelayError {
   return new RelayError('RELAY_CONFIG_INVALID', `routes.${route}.${key}: ${message}`);
 }
 
 export function resolveSmtpRoute(route: SmtpRouteConfig): ResolvedSmtp {
+  const issue = smtpRouteIssues(route)[0];
+  if (issue !== undefined) throw bad(route.name, issue.path.join('.'), issue.message);
   const p = SMTP_PRESET_DEFAULTS[route.preset];
-  const host = route.host ?? p.host;
-  if (host === undefined) {
-    const what = p.noAuth
-      ? "the tenant's MX host, e.g. contoso-com.mail.protection.outlook.com"
-      : 'the smarthost name';
-    throw bad(route.name, 'host', `required for preset ${route.preset}: ${what}`);
-  }
+  const host = (route.host ?? p.host)!;
   const tls = route.tls.mode ?? (route.port === 465 ? 'implicit' : p.tls);
-  if (tls === 'none' && !isLoopback(host)) {
-    throw bad(
-      route.name,
-      'tls.mode',
-      'none is only allowed for a loopback smarthost; mail and AUTH would cross the network in clear text',
-    );
-  }
-  if (tls === 'none' && route.auth.type !== 'none') {
-    throw bad(route.name, 'auth', 'AUTH needs TLS (tls.mode starttls or implicit)');
-  }
-  if (p.noAuth && route.auth.type !== 'none') {
-    throw bad(
-      route.name,
-      'auth',
-      `preset ${route.preset} delivers to the tenant MX, which takes no AUTH; use clientCertificate or an IP connector`,
-    );
-  }
-  if (route.preset === 'exo-direct-send' && route.clientCertificate !== undefined) {
-    throw bad(
-      route.name,
-      'clientCertificate',
-      'Direct Send presents no certificate; use preset exo-connector',
-    );
-  }
-  if (route.clientCertificate !== undefined && tls === 'none') {
-    throw bad(route.name, 'clientCertificate', 'a client certificate needs TLS');
-  }
   return {
     preset: route.preset,
     host,
