@@ -150,21 +150,21 @@ export class AcsTransport implements Transport {
     }
 
     const placed = placeRecipients(template, job.recipients);
-    const chunks = chunk(placed, cfg.maxRecipientsPerRequest).map((recipients) => {
-      const body = JSON.stringify(messageFor(template, recipients));
-      return {
-        recipients,
-        body,
-        // Keyed on message + route, not the leg: when unsent recipients come back as a new leg,
-        // a chunk whose earlier send timed out still maps to the operation ACS may have run.
-        operationId: operationIdFor(
-          `${job.id}\0${this.route}`,
-          recipients.map((r) => r.address),
-        ),
-      };
-    });
+    const chunks = chunk(placed, cfg.maxRecipientsPerRequest).map((recipients) => ({
+      recipients,
+      // Keyed on message + route, not the leg: when unsent recipients come back as a new leg,
+      // a chunk whose earlier send timed out still maps to the operation ACS may have run.
+      operationId: operationIdFor(
+        `${job.id}\0${this.route}`,
+        recipients.map((r) => r.address),
+      ),
+    }));
+    // Every chunk is checked before any is sent; bodies are rebuilt when sent so that a leg of many
+    // chunks holds one near-10 MB string at a time, not one per chunk.
+    const bodyOf = (recipients: readonly PlacedRecipient[]) =>
+      JSON.stringify(messageFor(template, recipients));
     for (const c of chunks) {
-      const bytes = Buffer.byteLength(c.body);
+      const bytes = Buffer.byteLength(bodyOf(c.recipients));
       if (bytes > cfg.maxRequestSize) return this.tooLarge(bytes, 'request');
     }
 
@@ -188,7 +188,8 @@ export class AcsTransport implements Transport {
         });
         continue;
       }
-      const result = await this.sendChunk(job, auth, c.body, c.operationId);
+      const body = bodyOf(c.recipients);
+      const result = await this.sendChunk(job, auth, body, c.operationId);
       results.push({ chunk: c, result });
       this.deps.logger.debug(
         {
@@ -196,7 +197,7 @@ export class AcsTransport implements Transport {
           leg: job.leg,
           operationId: c.operationId,
           recipients: c.recipients.length,
-          bytes: Buffer.byteLength(c.body),
+          bytes: Buffer.byteLength(body),
           ...(result.ok
             ? { status: 'Succeeded' }
             : { code: result.failure.code, reason: result.failure.reason }),

@@ -5,7 +5,7 @@
 // certificate connector. Replies are classified per transaction and per recipient (smtp-errors.ts).
 // Touches only the network, credentials and tokens; never the spool.
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import nodemailer from 'nodemailer';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
@@ -178,7 +178,8 @@ export class SmtpTransport implements Transport {
     const tls: ConnectionOptions = {
       rejectUnauthorized: true,
       minVersion: s.minVersion,
-      ...(this.ca === undefined ? {} : { ca: this.ca }),
+      // Node's `ca` replaces the built-in roots: keep them, so a private CA only adds trust.
+      ...(this.ca === undefined ? {} : { ca: [...rootCertificates, this.ca] }),
       ...(s.servername === undefined ? {} : { servername: s.servername }),
     };
     if (s.clientCertificate !== undefined) {
