@@ -29,13 +29,13 @@ export const SMTP_ERROR_ROWS: readonly ClassificationRow[] = [
     when: { transport: 'smtp', errno: 'EAUTH' },
     outcome: 'transient',
     code: 'RELAY_SMTP_AUTH_FAILED',
-    hint: 'check the username/password credential, or the app, its SMTP.SendAsApp consent and mailbox access',
+    hint: 'check the credential: password, XOAUTH2 app (SMTP.SendAsApp consent, mailbox access) or client certificate',
   },
   {
     when: { transport: 'smtp', smtpCode: [530, 535] },
     outcome: 'transient',
     code: 'RELAY_SMTP_AUTH_FAILED',
-    hint: 'check the username/password credential, or the app, its SMTP.SendAsApp consent and mailbox access',
+    hint: 'check the credential: password, XOAUTH2 app (SMTP.SendAsApp consent, mailbox access) or client certificate',
   },
   {
     when: { transport: 'smtp', errno: ['ETLS', 'ENOSTARTTLS', 'CERT'] },
