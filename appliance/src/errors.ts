@@ -133,9 +133,28 @@ export const ErrorCodes = {
   // --- delivery: ACS Email ------------------------------------------------------------------------
   RELAY_ACS_REJECTED: { summary: 'ACS Email refused the message' },
   RELAY_ACS_TOO_LARGE: { summary: 'the message exceeds the ACS Email size limit' },
+  RELAY_ACS_AUTH_FAILED: {
+    summary: 'ACS Email refused the credentials (access key, or the Entra app lacks its role)',
+  },
+  RELAY_ACS_SENDER_NOT_ALLOWED: {
+    summary: 'the sender address is not a provisioned ACS sender on a linked domain',
+  },
+  RELAY_ACS_DROPPED: { summary: 'ACS Email accepted the message but its send operation ended Failed' },
+  RELAY_ACS_MIME_INVALID: { summary: 'the message could not be converted to an ACS Email request' },
 
   // --- delivery: SMTP smarthost -------------------------------------------------------------------
   RELAY_SMTP_REJECTED: { summary: 'the smarthost rejected the message' },
+  RELAY_SMTP_AUTH_FAILED: { summary: 'the smarthost refused our SMTP AUTH (password, XOAUTH2 token)' },
+  RELAY_SMTP_TLS: {
+    summary: 'TLS with the smarthost failed (untrusted or mismatched certificate, no STARTTLS offered)',
+  },
+  RELAY_SMTP_TOO_LARGE: { summary: 'the smarthost refused the message size' },
+  RELAY_SMTP_DIRECT_SEND_REJECTED: {
+    summary: 'Exchange Online refused Direct Send (RejectDirectSend is on); use the connector preset',
+  },
+  RELAY_SMTP_EXTERNAL_NOT_ALLOWED: {
+    summary: 'the smarthost only accepts internal recipients (HVE, Direct Send)',
+  },
 
   // --- operator surface ---------------------------------------------------------------------------
   RELAY_USAGE: { summary: 'the command line is wrong' },

@@ -2,6 +2,7 @@
 // never in timed tests. Benchmarks from other rooms register in BENCHES.
 import { benchContent } from './content.ts';
 import { benchIntake } from './smtp.ts';
+import { benchTransports } from './transports.ts';
 
 type Bench = { name: string; run: () => Promise<string[]> };
 
@@ -28,6 +29,10 @@ const BENCHES: Bench[] = [
           : `${r.name.padEnd(14)} ${r.mbPerSecond.toFixed(0)} MB/s, heap growth ${r.heapGrowthMb.toFixed(1)} MB (repair path, one fix-up per line; no target)`,
       );
     },
+  },
+  {
+    name: 'transports: MIME→ACS conversion, ACS REST and SMTP smarthost against the simulators',
+    run: benchTransports,
   },
 ];
 

@@ -132,7 +132,11 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
       },
     })),
     routes: cfg.routes.map((r) =>
-      r.type === 'capture' ? { ...r, directory: abs(baseDir, r.directory) } : r,
+      r.type === 'capture'
+        ? { ...r, directory: abs(baseDir, r.directory) }
+        : r.type === 'smtp' && r.tls.ca !== undefined
+          ? { ...r, tls: { ...r.tls, ca: abs(baseDir, r.tls.ca) } }
+          : r,
     ),
     spool: { ...cfg.spool, directory: abs(baseDir, cfg.spool.directory) },
     credentials: Object.fromEntries(

@@ -8,10 +8,10 @@ import { credentialRef } from './credential-ref.ts';
 import { duration, ipAddress, name, port } from './fields.ts';
 import { identitySchema } from './identity.ts';
 import { listenerSchema } from './listener.ts';
-import { acsRouteFields } from './route-acs.ts';
+import { acsRouteFields, acsRouteIssues } from './route-acs.ts';
 import { captureRouteFields } from './route-capture.ts';
 import { graphRouteFields } from './route-graph.ts';
-import { smtpRouteFields } from './route-smtp.ts';
+import { smtpRouteFields, smtpRouteIssues } from './route-smtp.ts';
 import { acceptedDomainsSchema, refineRules, ruleSchema } from './rules.ts';
 
 export { identitySchema, userSchema } from './identity.ts';
@@ -130,6 +130,15 @@ export const configSchema = z
     needRoute(cfg.defaultRoute, ['defaultRoute']);
     cfg.routes.forEach((r, i) => {
       needRoute(r.fallback, ['routes', i, 'fallback']);
+      const routeIssues = r.type === 'smtp' ? smtpRouteIssues(r) : r.type === 'acs' ? acsRouteIssues(r) : [];
+      for (const issue of routeIssues) {
+        ctx.issues.push({
+          code: 'custom',
+          path: ['routes', i, ...issue.path],
+          message: issue.message,
+          input: r,
+        });
+      }
       if (r.fallback === r.name) {
         ctx.issues.push({
           code: 'custom',

@@ -1,16 +1,20 @@
 // Maps a route's type to the transport that serves it. Each transport module registers here; the
 // engine asks for one Transport per configured route.
 import type { RouteConfig } from '../config/schema.ts';
+import { createAcsTransport } from './acs.ts';
 import { createCaptureTransport } from './capture.ts';
+import { createSmtpTransport } from './smtp.ts';
 import type { Transport, TransportDeps } from './transport.ts';
 
 export function createTransport(route: RouteConfig, deps: TransportDeps): Transport {
   switch (route.type) {
     case 'capture':
       return createCaptureTransport(route, deps);
-    case 'graph':
     case 'acs':
+      return createAcsTransport(route, deps);
     case 'smtp':
+      return createSmtpTransport(route, deps);
+    case 'graph':
       throw new Error(`transport "${route.type}" is not implemented yet`);
   }
 }

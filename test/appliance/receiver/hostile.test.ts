@@ -15,8 +15,8 @@ import {
   tempDir,
   waitFor,
 } from '../../helpers/appliance.ts';
+import { createTestPki } from '../../helpers/device-pki.ts';
 import { APP_USER, buildCorpus, type HostileCase, type ListenerName } from '../../helpers/hostile-corpus.ts';
-import { createTestPki } from '../../helpers/pki.ts';
 import { RawSmtp } from '../../helpers/smtp-raw.ts';
 
 const LISTENERS: ListenerName[] = ['open', 'strict', 'submission', 'trusted', 'slow'];

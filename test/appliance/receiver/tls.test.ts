@@ -15,7 +15,7 @@ import {
   tempDir,
   waitFor,
 } from '../../helpers/appliance.ts';
-import { type CertFiles, createTestPki, type TestPki } from '../../helpers/pki.ts';
+import { type CertFiles, createTestPki, type TestPki } from '../../helpers/device-pki.ts';
 import { RawSmtp } from '../../helpers/smtp-raw.ts';
 import { requireTool, run } from '../../helpers/tools.ts';
 
