@@ -108,6 +108,10 @@ export class Receiver {
 
   /** Re-reads every listener's certificate, key and CA bundle; true when all reloaded. */
   reloadTls(why = 'request'): boolean {
+    if (!this.servers.some((x) => x.tls)) {
+      this.deps.logger.info({ why }, 'tls: no TLS listener to reload');
+      return true;
+    }
     let ok = true;
     for (const s of this.servers) if (s.tls && !s.tls.reload(why)) ok = false;
     return ok;
@@ -183,7 +187,8 @@ export class Receiver {
       this.servers.push({ listener, server, ...(reloader ? { tls: reloader } : {}) });
       bound.push({ name: listener.name, address: addr.address, port: addr.port });
     }
-    if (this.servers.some((x) => x.tls)) process.on('SIGHUP', this.onSighup);
+    // Always handled: an operator's `kill -HUP` must never terminate the appliance.
+    process.on('SIGHUP', this.onSighup);
     this.listening = true;
     return bound;
   }
