@@ -75,6 +75,11 @@ export const identitySchema = z.strictObject({
   maxRecipients: z.number().int().min(1).optional(),
   /** Messages per minute; over it MAIL FROM gets 451 4.7.1 (the device retries; nothing is lost). */
   ratePerMinute: z.number().int().min(1).optional(),
+  /**
+   * Mailbox Graph sends as for this identity's mail (send-as-one-mailbox for devices that cannot set
+   * a real From). A routing rule's sendAs wins over it; a route's fixed mailbox yields to both.
+   */
+  sendAs: emailAddress.optional(),
 });
 
 export type IdentityInput = z.input<typeof identitySchema>;

@@ -674,7 +674,7 @@ export class Receiver {
           route: leg.route,
           recipients: leg.recipients,
           rule: leg.rule,
-          ...(leg.sendAs === undefined ? {} : { sendAs: leg.sendAs }),
+          ...((leg.sendAs ?? identity.sendAs) === undefined ? {} : { sendAs: leg.sendAs ?? identity.sendAs }),
           ...(leg.mailFrom === undefined ? {} : { mailFrom: leg.mailFrom }),
           status: 'pending',
           attempts: [],

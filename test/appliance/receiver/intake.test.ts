@@ -235,3 +235,31 @@ describe('intake: failures lose nothing and crash nothing', () => {
     expect(await readdir(join(dir, 'spool', 'queue'))).not.toContain(expect.stringMatching(/tmp/));
   });
 });
+
+describe('intake: sending mailbox', () => {
+  it("records the identity's sendAs on every leg (the Graph mailbox), unless a rule sets its own", async () => {
+    t = await startTestAppliance(dir, (c) => ({
+      ...c,
+      identities: [{ name: 'mfd', networks: ['127.0.0.0/8'], sendAs: 'scans@contoso.com' }],
+      // A capture route that cannot write: the entry stays inspectable in the dead-letter folder.
+      routes: [{ name: 'held', type: 'capture', directory: '/dev/null/held' }],
+      defaultRoute: 'held',
+      rules: [
+        {
+          name: 'ceo',
+          match: { recipient: 'ceo@contoso.com' },
+          action: { route: 'held', sendAs: 'office@contoso.com' },
+        },
+      ],
+    }));
+    await sendMail(t.port, { from: 'scanner@local', to: ['a@contoso.com', 'ceo@contoso.com'] });
+    const dead = await waitFor(async () => {
+      const d = await t?.app.spool.list('dead');
+      return d?.length === 1 ? d : undefined;
+    });
+    const legs = Object.fromEntries(
+      (dead[0]?.deliveries ?? []).map((d) => [d.recipients.join(','), d.sendAs]),
+    );
+    expect(legs).toEqual({ 'a@contoso.com': 'scans@contoso.com', 'ceo@contoso.com': 'office@contoso.com' });
+  });
+});
