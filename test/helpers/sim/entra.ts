@@ -45,6 +45,7 @@ export class EntraSimulator {
   tokenLifetimeSec = 3600;
   /** Tokens issued before this epoch-second are refused (simulates revocation/expiry). */
   private notBefore = 0;
+  private readonly notBeforeByApp = new Map<string, number>();
   /** Every token issued, for assertions (never a token value). */
   readonly issued: { clientId: string; scope: string; at: number; via: 'secret' | 'certificate' }[] = [];
   /** Token requests refused, with the AADSTS code. */
@@ -77,9 +78,11 @@ export class EntraSimulator {
     app.secrets = [secret];
   }
 
-  /** Every token issued so far fails verification (as if expired). */
-  expireIssuedTokens(): void {
-    this.notBefore = Math.floor(Date.now() / 1000) + 1;
+  /** Every token issued so far (to one app, or to all) fails verification, as if expired. */
+  expireIssuedTokens(clientId?: string): void {
+    const t = Math.floor(Date.now() / 1000) + 1;
+    if (clientId === undefined) this.notBefore = t;
+    else this.notBeforeByApp.set(clientId, t);
   }
 
   verify(authorization: string | undefined, audience: string): VerifyResult {
@@ -91,7 +94,10 @@ export class EntraSimulator {
     if (sig !== s) return { ok: false, message: 'Signature validation failed.' };
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as TokenClaims;
     const now = Math.floor(Date.now() / 1000);
-    if (claims.exp <= now || claims.iat < this.notBefore) {
+    if (
+      claims.exp <= now ||
+      claims.iat < Math.max(this.notBefore, this.notBeforeByApp.get(claims.appid) ?? 0)
+    ) {
       return { ok: false, message: 'Lifetime validation failed, the token is expired.' };
     }
     if (claims.aud !== audience) return { ok: false, message: 'Invalid audience.' };
