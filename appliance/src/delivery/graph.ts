@@ -484,7 +484,7 @@ export class GraphTransport implements Transport {
       const res = await this.deps.fetch(r.url, {
         method: r.method,
         headers,
-        ...(r.body === undefined ? {} : { body: r.body }),
+        ...bodyInit(r.body, headers),
         signal,
       });
       const text = await res.text();
@@ -548,6 +548,24 @@ export class GraphTransport implements Transport {
     this.deps.logger.warn({ err, route: this.route, id: a.job.id }, 'Graph delivery failed unexpectedly');
     return { kind: 'transient', code: 'RELAY_DELIVERY_TRANSIENT', reason: message };
   }
+}
+
+/**
+ * Large binary bodies (upload chunks) go as a one-chunk stream with an explicit Content-Length:
+ * fetch copies a Buffer body, and 40 copies of a 4 MB chunk per 150 MB message would be garbage the
+ * collector only reclaims late, which is where peak memory came from.
+ */
+function bodyInit(body: string | Buffer | undefined, headers: Record<string, string>): RequestInit {
+  if (body === undefined) return {};
+  if (typeof body === 'string' || body.length < 65_536) return { body };
+  headers['content-length'] = String(body.length);
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(body);
+      controller.close();
+    },
+  });
+  return { body: stream, duplex: 'half' } as RequestInit;
 }
 
 async function readAll(job: DeliveryJob): Promise<Buffer> {
