@@ -4,6 +4,7 @@
 // mailboxes at once (target >= 95%, zero requests over the concurrency limit).
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import {
   CLIENT,
@@ -116,15 +117,11 @@ export async function benchGraphRate(
         writeMessage(h.dir, `rate-${i}`, { from: b, to: 'alice@contoso.com', subject: 'rate', text: 'x' }),
       ),
     );
-    // Warm the token so the measured window is delivery only.
-    await h.tokens
-      .forApp({
-        tenantId: TENANT,
-        clientId: CLIENT,
-        clientSecret: 'graph-secret',
-        authorityHost: h.cloud.authorityHost,
-      })
-      .getToken(h.cloud.graphScope);
+    // Warm up (token, TLS connections, JIT on both sides): one message per mailbox, then measure the
+    // steady state. The warm-up messages count against the simulator's window like any other.
+    await Promise.all(boxes.map((b, i) => t.deliver(job(msgs[i] as (typeof msgs)[number], { mailFrom: b }))));
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     const started = Date.now();
     const deadline = started + seconds * 1000;
     const stop = new AbortController();
@@ -153,7 +150,7 @@ export async function benchGraphRate(
         unit: '%',
         target: '>= 95%',
         pass: ratio >= 95,
-        note: `${inWindow} of ${allowed} messages`,
+        note: `${inWindow} of ${allowed} messages; event-loop stall max ${Math.round(loopDelay.max / 1e6)} ms (the simulator shares the process)`,
       },
       {
         name: 'graph rate: requests refused over the concurrency limit',

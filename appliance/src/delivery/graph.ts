@@ -336,7 +336,7 @@ export class GraphTransport implements Transport {
     content: AsyncIterable<Buffer>,
   ) {
     const chunks: Buffer[] = [];
-    for await (const c of content) chunks.push(c);
+    for await (const c of content) chunks.push(Buffer.from(c));
     await this.request(a, 'attachment', {
       method: 'POST',
       url: `${messageUrl}/attachments`,
