@@ -2,7 +2,7 @@
 // decoding, the classification rows and the limiter's pacing and concurrency (fast-check).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { classify } from '../../../appliance/src/delivery/classify.ts';
+import { classify, type FailureFacts } from '../../../appliance/src/delivery/classify.ts';
 import { retryAfterMs } from '../../../appliance/src/delivery/graph.ts';
 import { MailboxLimiter, paceInterval } from '../../../appliance/src/delivery/graph-limiter.ts';
 import { decodeWords, prepareSendMailMime } from '../../../appliance/src/delivery/graph-mime.ts';
@@ -74,7 +74,7 @@ describe('decodeWords', () => {
 });
 
 describe('Graph classification rows', () => {
-  const graph = (f: Parameters<typeof classify>[0]) => classify({ transport: 'graph', ...f });
+  const graph = (f: Omit<FailureFacts, 'transport'>) => classify({ ...f, transport: 'graph' });
   it('maps each documented Graph error to its code, outcome and hint', () => {
     expect(graph({ httpStatus: 403, serviceCode: 'ErrorSendAsDenied' })).toMatchObject({
       outcome: 'permanent',
