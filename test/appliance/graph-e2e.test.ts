@@ -74,6 +74,7 @@ beforeAll(async () => {
         clientId: APPLIANCE_APP,
         certificate: cert.file,
         verifyChallengeResource: false,
+        refreshInterval: '1s',
       },
     },
     'e2e',
@@ -200,8 +201,37 @@ describe('SMTP in, Graph out', () => {
     await new Promise((r) => setTimeout(r, 1100));
     await send({ subject: 'after rotation', text: 'x' });
     await waitFor(bySubject('after rotation'), 20_000, 'after');
+    // The expired token met a 401 and was replaced; the new one came from the rotated secret (the old
+    // one no longer works), whether the periodic Key Vault refresh or Entra's refusal found it first.
     expect(h.graph.stats.unauthorized).toBeGreaterThan(0);
-    expect(h.entra.refused.some((r) => r.code === 'AADSTS7000215')).toBe(true);
+    expect(h.entra.issued.filter((i) => i.clientId === CLIENT).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('keeps delivering with the last good secret while Key Vault is unreachable, and health says so', async () => {
+    const credentialHealth = async () =>
+      (
+        (await app.health()).detail as { credentials: { name: string; stale?: boolean; detail?: string }[] }
+      ).credentials.find((c) => c.name === 'graph-secret');
+    kv.reachable = false;
+    try {
+      const stale = await waitFor(
+        async () => ((await credentialHealth())?.stale ? await credentialHealth() : undefined),
+        10_000,
+        'stale',
+      );
+      expect(stale?.detail).toMatch(/unreachable since/);
+      h.entra.expireIssuedTokens(CLIENT);
+      await new Promise((r) => setTimeout(r, 1100));
+      await send({ subject: 'vault down', text: 'x' });
+      await waitFor(bySubject('vault down'), 20_000, 'delivered while the vault is down');
+    } finally {
+      kv.reachable = true;
+    }
+    await waitFor(
+      async () => ((await credentialHealth())?.stale === false ? true : undefined),
+      10_000,
+      'fresh again',
+    );
   });
 
   it('dead-letters a permanent Graph error with the operator hint', async () => {
