@@ -510,3 +510,50 @@ describe('tokens', () => {
     expect(h.entra.refused.some((r) => r.code === 'AADSTS7000215')).toBe(true);
   });
 });
+
+describe('simulator limits the transport must respect', () => {
+  it('an expired upload session ends the attempt as transient and removes the draft', async () => {
+    const h2 = await startHarness({ graph: { uploadSessionTtlMs: 0 } });
+    try {
+      const t = h2.transport();
+      const big = await writeBlob(h2.dir, 'exp.bin', 3_200_000);
+      const msg = await writeMessage(h2.dir, 'exp', {
+        from: 'scanner@contoso.com',
+        to: 'alice@contoso.com',
+        text: 'x',
+        attachments: [{ filename: 'exp.bin', path: big.path }],
+      });
+      const out = await t.deliver(job(msg));
+      expect(out).toMatchObject({
+        kind: 'transient',
+        hint: expect.stringContaining('upload session expired'),
+      });
+      expect(h2.graph.openDrafts).toBe(0);
+    } finally {
+      await h2.close();
+    }
+  });
+
+  it('a sendMail request over 4 MB gets 413, classified with the setting to change', async () => {
+    const h2 = await startHarness();
+    try {
+      const t = h2.transport({ sendMailMaxSize: '5MB' });
+      const big = await writeBlob(h2.dir, 'over.bin', 3_300_000);
+      const msg = await writeMessage(h2.dir, 'over', {
+        from: 'scanner@contoso.com',
+        to: 'alice@contoso.com',
+        text: 'x',
+        attachments: [{ filename: 'over.bin', path: big.path }],
+      });
+      const out = await t.deliver(job(msg));
+      expect(out).toMatchObject({
+        kind: 'permanent',
+        code: 'RELAY_GRAPH_REQUEST_TOO_LARGE',
+        hint: expect.stringContaining('sendMailMaxSize'),
+      });
+      expect(h2.graph.stats.status413).toBe(1);
+    } finally {
+      await h2.close();
+    }
+  });
+});
