@@ -574,6 +574,23 @@ async function readAll(job: DeliveryJob): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Outlook's limits are per (app, mailbox), not per route: routes of one app share limiters, so two
+ * routes sending through the same mailbox still stay within 4 requests at once. The first route of an
+ * app sets the pacing; give such routes the same mailboxConcurrency and messagesPerMinute.
+ */
+const appLimiters = new Map<string, MailboxLimiters>();
+
 export function createGraphTransport(route: GraphRouteConfig, deps: TransportDeps): GraphTransport {
-  return new GraphTransport(route, deps);
+  const key = `${route.tenantId}|${route.clientId}`;
+  let limiters = appLimiters.get(key);
+  if (limiters === undefined) {
+    limiters = new MailboxLimiters({
+      maxConcurrent: route.mailboxConcurrency,
+      messagesPerMinute: route.messagesPerMinute,
+      now: deps.now,
+    });
+    appLimiters.set(key, limiters);
+  }
+  return new GraphTransport(route, deps, { limiters });
 }
