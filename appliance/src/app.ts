@@ -2,12 +2,14 @@
 // that knows every room; each room receives what it needs and nothing more.
 import type { Server } from 'node:http';
 import { createTokenSources } from './auth/index.ts';
+import { resolveCloud } from './config/cloud.ts';
 import type { Config } from './config/schema.ts';
 import { createCredentialStore } from './credentials/index.ts';
 import { createTransport } from './delivery/registry.ts';
 import type { Transport } from './delivery/transport.ts';
 import { DeliveryEngine } from './delivery/worker.ts';
 import type { Logger } from './log.ts';
+import { createCloudHttp } from './net/cloud-fetch.ts';
 import { boundPort, type HealthReport, startHttp } from './ops/http.ts';
 import { createMetrics, type Metrics } from './ops/metrics.ts';
 import { QueueAdmin } from './ops/queue-admin.ts';
@@ -49,8 +51,11 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     'spool: recovered',
   );
 
-  const credentials = createCredentialStore(config, { logger });
-  const tokens = createTokenSources(config, { logger, credentials });
+  // One outbound door to the Microsoft cloud (proxy, extra CAs) for tokens, Key Vault and transports.
+  const cloudHttp = createCloudHttp(config.cloud);
+  const cloudFetch = opts.fetch ?? cloudHttp.fetch;
+  const credentials = createCredentialStore(config, { logger, cloudHttp });
+  const tokens = createTokenSources(config, { logger, credentials, fetch: cloudFetch, now });
   const transports = new Map<string, Transport>();
   for (const route of config.routes) {
     transports.set(
@@ -59,8 +64,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
         logger: logger.child({ route: route.name }),
         credentials,
         tokens,
-        fetch: opts.fetch ?? globalThis.fetch,
+        fetch: cloudFetch,
         now,
+        cloud: resolveCloud(config.cloud),
       }),
     );
   }
@@ -157,6 +163,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
         await closing;
         await Promise.all([...transports.values()].map((t) => t.close?.()));
         await credentials.close?.();
+        await cloudHttp.close();
         if (http) {
           http.closeAllConnections();
           await new Promise((r) => http.close(r));

@@ -129,6 +129,10 @@ export const ErrorCodes = {
   RELAY_GRAPH_MAILBOX_NOT_ENABLED: { summary: 'the sending mailbox is not an Exchange Online mailbox' },
   RELAY_GRAPH_MESSAGE_TOO_LARGE: { summary: 'the message exceeds the mailbox MaxSendSize' },
   RELAY_GRAPH_PERMISSION_MISSING: { summary: 'the app lacks a Graph permission this path needs' },
+  RELAY_GRAPH_MAILBOX_UNKNOWN: { summary: 'Graph does not know the sending mailbox (ErrorInvalidUser)' },
+  RELAY_GRAPH_REQUEST_TOO_LARGE: { summary: 'a Graph request exceeded the 4 MB request limit (413)' },
+  RELAY_GRAPH_NO_MAILBOX: { summary: 'no mailbox to send from: null sender and no fixed route mailbox' },
+  RELAY_GRAPH_TOKEN_REJECTED: { summary: 'Graph refused the access token (401)' },
 
   // --- delivery: ACS Email ------------------------------------------------------------------------
   RELAY_ACS_REJECTED: { summary: 'ACS Email refused the message' },

@@ -139,6 +139,13 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
           : r,
     ),
     spool: { ...cfg.spool, directory: abs(baseDir, cfg.spool.directory) },
+    cloud: {
+      ...cfg.cloud,
+      ...(cfg.cloud.caFile === undefined ? {} : { caFile: abs(baseDir, cfg.cloud.caFile) }),
+    },
+    ...(cfg.keyVault === undefined
+      ? {}
+      : { keyVault: { ...cfg.keyVault, certificate: abs(baseDir, cfg.keyVault.certificate) } }),
     credentials: Object.fromEntries(
       Object.entries(cfg.credentials).map(([k, ref]) => [
         k,

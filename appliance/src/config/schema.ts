@@ -4,6 +4,7 @@
 // reads YAML or environment for settings.
 import { z } from 'zod';
 import { parseSchedule } from '../spool/schedule.ts';
+import { cloudSchema, keyVaultSchema } from './cloud.ts';
 import { credentialRef } from './credential-ref.ts';
 import { duration, ipAddress, name, port } from './fields.ts';
 import { identitySchema } from './identity.ts';
@@ -96,6 +97,10 @@ export const configSchema = z
       .prefault({}),
     /** Credentials by name, each a reference (file, env, Key Vault); routes refer to them by name. */
     credentials: z.record(name, credentialRef).default({}),
+    /** Microsoft cloud (authority, Graph host), outbound proxy and extra CAs; see cloud.ts. */
+    cloud: cloudSchema,
+    /** Key Vault for `keyVault:` credential references, read with the appliance's certificate. */
+    keyVault: keyVaultSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const unique = (key: 'listeners' | 'identities' | 'routes' | 'rules') => {

@@ -24,6 +24,8 @@ export interface FailureFacts {
   readonly errno?: string;
   /** True once the request body was fully sent: a failure after that may have been delivered. */
   readonly requestSent?: boolean;
+  /** Which step of a multi-request delivery failed (Graph: createDraft, uploadChunk, send, ...). */
+  readonly operation?: string;
 }
 
 export interface ClassificationRow {
@@ -35,6 +37,7 @@ export interface ClassificationRow {
     readonly smtpCode?: number | readonly [number, number];
     readonly smtpEnhanced?: string;
     readonly errno?: string | readonly string[];
+    readonly operation?: string | readonly string[];
   };
   readonly outcome: 'transient' | 'permanent';
   readonly code: ErrorCode;
@@ -112,6 +115,10 @@ function matches(row: ClassificationRow, f: FailureFacts): boolean {
     !(f.message ?? '').toLowerCase().includes(w.messageIncludes.toLowerCase())
   ) {
     return false;
+  }
+  if (w.operation !== undefined) {
+    const ops: readonly string[] = typeof w.operation === 'string' ? [w.operation] : w.operation;
+    if (f.operation === undefined || !ops.includes(f.operation)) return false;
   }
   if (w.errno !== undefined) {
     const list: readonly string[] = typeof w.errno === 'string' ? [w.errno] : w.errno;

@@ -3,6 +3,7 @@
 import type { RouteConfig } from '../config/schema.ts';
 import { createAcsTransport } from './acs.ts';
 import { createCaptureTransport } from './capture.ts';
+import { createGraphTransport } from './graph.ts';
 import { createSmtpTransport } from './smtp.ts';
 import type { Transport, TransportDeps } from './transport.ts';
 
@@ -10,11 +11,11 @@ export function createTransport(route: RouteConfig, deps: TransportDeps): Transp
   switch (route.type) {
     case 'capture':
       return createCaptureTransport(route, deps);
+    case 'graph':
+      return createGraphTransport(route, deps);
     case 'acs':
       return createAcsTransport(route, deps);
     case 'smtp':
       return createSmtpTransport(route, deps);
-    case 'graph':
-      throw new Error(`transport "${route.type}" is not implemented yet`);
   }
 }

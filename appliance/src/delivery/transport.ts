@@ -4,6 +4,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { TokenSourceFactory } from '../auth/token-source.ts';
+import type { ResolvedCloud } from '../config/cloud.ts';
 import type { RouteConfig, RouteType } from '../config/schema.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { ErrorCode } from '../errors.ts';
@@ -94,6 +95,8 @@ export interface TransportDeps {
   /** Injected so tests and simulators can stand in for the network. */
   readonly fetch: typeof globalThis.fetch;
   readonly now: () => number;
+  /** Authority and Graph endpoints from config `cloud` (resolveCloud); global cloud when absent. */
+  readonly cloud?: ResolvedCloud;
 }
 
 export type TransportFactory<R extends RouteConfig = RouteConfig> = (

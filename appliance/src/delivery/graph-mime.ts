@@ -1,0 +1,447 @@
+// MIME work for the Graph transport, kept apart from HTTP: (1) the small path's header fix-ups on a
+// message already in memory (envelope-only recipients become Bcc:, optional From: rewrite), and
+// (2) the large path's two streaming passes over the spool file with mailsplit's Splitter: a scan
+// that learns the headers, the body text and each attachment's decoded size (needed before an upload
+// session can be opened) without decoding attachments, then a walk that decodes each attachment
+// chunk by chunk for the uploader. Neither pass holds an attachment in memory. The Splitter is used
+// directly rather than mailparser because mailparser's decode/hash/charset stages made ~40 MB of
+// short-lived garbage per 150 MB message, which showed up as peak RSS. Reads the message only.
+import { Splitter } from '@zone-eu/mailsplit';
+import iconv from 'iconv-lite';
+import addressparser from 'nodemailer/lib/addressparser';
+import type { MessageSource } from '../spool/record.ts';
+import { openMessage } from './transport.ts';
+
+export interface NamedAddress {
+  readonly address: string;
+  readonly name?: string;
+}
+
+/** Byte offset where the header block ends (the blank line's first byte), or the message length. */
+export function headerEnd(raw: Buffer): number {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  if (crlf >= 0 && (lf < 0 || crlf < lf)) return crlf + 2;
+  if (lf >= 0) return lf + 1;
+  return raw.length;
+}
+
+interface HeaderField {
+  readonly name: string;
+  /** Raw field including folded continuation lines and its line break. */
+  readonly raw: string;
+}
+
+function fields(block: string): HeaderField[] {
+  const out: HeaderField[] = [];
+  for (const line of block.split(/(?<=\n)/)) {
+    if (/^[ \t]/.test(line) && out.length > 0) {
+      const last = out.pop() as HeaderField;
+      out.push({ name: last.name, raw: last.raw + line });
+    } else if (line.trim() !== '') {
+      out.push({
+        name: line
+          .slice(0, Math.max(0, line.indexOf(':')))
+          .trim()
+          .toLowerCase(),
+        raw: line,
+      });
+    }
+  }
+  return out;
+}
+
+function unfoldedValue(f: HeaderField): string {
+  // Header bytes were read as latin1 to keep them intact; addresses may be UTF-8 (SMTPUTF8).
+  const utf8 = Buffer.from(f.raw, 'latin1').toString('utf8');
+  return utf8
+    .slice(utf8.indexOf(':') + 1)
+    .replace(/\r?\n[ \t]/g, ' ')
+    .trim();
+}
+
+export function parseAddresses(value: string): NamedAddress[] {
+  return addressparser(value, { flatten: true })
+    .filter((a) => a.address !== '')
+    .map((a) => (a.name ? { address: a.address, name: a.name } : { address: a.address }));
+}
+
+export interface SendMailMime {
+  readonly mime: Buffer;
+  /** Addresses in To/Cc/Bcc that are not recipients of this leg (Graph would deliver to them too). */
+  readonly foreignRecipients: string[];
+  /** Leg recipients added as Bcc:. */
+  readonly addedBcc: string[];
+}
+
+export interface SendMailFixups {
+  readonly recipients: readonly string[];
+  /** Replace From: with this mailbox (old From becomes Reply-To when there is none). */
+  readonly rewriteFromTo?: string;
+}
+
+/**
+ * Fixes the header block for MIME sendMail. Graph takes recipients from the content, not an
+ * envelope, so leg recipients missing from To/Cc/Bcc are added as one Bcc: field.
+ */
+export function prepareSendMailMime(raw: Buffer, fix: SendMailFixups): SendMailMime {
+  const end = headerEnd(raw);
+  const block = raw.subarray(0, end).toString('latin1');
+  const eol = block.includes('\r\n') ? '\r\n' : '\n';
+  let list = fields(block);
+  const inHeaders = new Map<string, string>();
+  for (const f of list) {
+    if (f.name === 'to' || f.name === 'cc' || f.name === 'bcc') {
+      for (const a of parseAddresses(unfoldedValue(f))) inHeaders.set(a.address.toLowerCase(), a.address);
+    }
+  }
+  const leg = new Set(fix.recipients.map((r) => r.toLowerCase()));
+  const foreignRecipients = [...inHeaders.keys()].filter((a) => !leg.has(a));
+  const addedBcc = fix.recipients.filter((r) => !inHeaders.has(r.toLowerCase()));
+  if (addedBcc.length > 0) {
+    const existing = list.find((f) => f.name === 'bcc');
+    const all = [
+      ...(existing ? parseAddresses(unfoldedValue(existing)).map((a) => a.address) : []),
+      ...addedBcc,
+    ];
+    list = list.filter((f) => f.name !== 'bcc');
+    list.push({ name: 'bcc', raw: `Bcc: ${all.join(`,${eol} `)}${eol}` });
+  }
+  if (fix.rewriteFromTo !== undefined) {
+    const from = list.find((f) => f.name === 'from');
+    if (from !== undefined && !list.some((f) => f.name === 'reply-to')) {
+      list.push({ name: 'reply-to', raw: `Reply-To:${from.raw.slice(from.raw.indexOf(':') + 1)}` });
+    }
+    list = list.filter((f) => f.name !== 'from');
+    list.push({ name: 'from', raw: `From: ${fix.rewriteFromTo}${eol}` });
+  }
+  const head = Buffer.from(list.map((f) => f.raw).join(''), 'latin1');
+  const sep = end < raw.length ? raw.subarray(end) : Buffer.from(eol);
+  return { mime: Buffer.concat([head, sep]), foreignRecipients, addedBcc };
+}
+
+// ---- large path ---------------------------------------------------------------------------------
+
+export interface ScannedAttachment {
+  readonly index: number;
+  readonly name: string;
+  readonly contentType: string;
+  readonly size: number;
+  readonly isInline: boolean;
+  readonly contentId?: string;
+}
+
+export interface MessageScan {
+  readonly subject?: string;
+  readonly from?: NamedAddress;
+  readonly replyTo: NamedAddress[];
+  readonly to: NamedAddress[];
+  readonly cc: NamedAddress[];
+  readonly bcc: NamedAddress[];
+  readonly text?: string;
+  readonly html?: string;
+  readonly importance?: 'low' | 'normal' | 'high';
+  /** X- headers (Graph's internetMessageHeaders take only x- names, at most 5). */
+  readonly xHeaders: { name: string; value: string }[];
+  readonly attachments: ScannedAttachment[];
+}
+
+/** The parts of mailsplit's node objects used here. */
+interface SplitNode {
+  readonly type: 'node';
+  readonly root: boolean;
+  readonly parentNode: SplitNode | false;
+  readonly multipart: string | false;
+  readonly encoding: string | false;
+  readonly contentType: string | false;
+  readonly charset: string | false;
+  readonly disposition: string | false;
+  readonly filename: string | false;
+  readonly headers:
+    | { getFirst(key: string): string; getList(): { key: string; line: string | Buffer }[] }
+    | false;
+}
+
+type SplitChunk = SplitNode | { type: 'body' | 'data'; value: Buffer; node?: SplitNode };
+
+function charsetDecode(buf: Buffer, charset: string | false): string {
+  const cs = (charset || 'utf-8').toLowerCase();
+  return iconv.encodingExists(cs) ? iconv.decode(buf, cs) : buf.toString('utf8');
+}
+
+/** RFC 2047 encoded words ("=?utf-8?B?...?="), adjacent ones joined. */
+export function decodeWords(value: string): string {
+  return value
+    .replace(/(=\?[^?]+\?[BbQq]\?[^?]*\?=)\s+(?==\?[^?]+\?[BbQq]\?[^?]*\?=)/g, '$1')
+    .replace(
+      /=\?([^?*]+)(?:\*[^?]*)?\?([BbQq])\?([^?]*)\?=/g,
+      (_m, cs: string, enc: string, text: string) => {
+        const bytes =
+          enc.toUpperCase() === 'B'
+            ? Buffer.from(text, 'base64')
+            : qpDecode(Buffer.from(text.replace(/_/g, ' '), 'latin1'));
+        return charsetDecode(bytes, cs);
+      },
+    );
+}
+
+function qpDecode(raw: Buffer): Buffer {
+  const s = raw.toString('latin1').replace(/=\r?\n/g, '');
+  return Buffer.from(
+    s.replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+    'latin1',
+  );
+}
+
+function headerValue(node: SplitNode, key: string): string | undefined {
+  if (node.headers === false) return undefined;
+  const line = node.headers.getFirst(key);
+  return line === '' ? undefined : line;
+}
+
+function namedList(value: string | undefined): NamedAddress[] {
+  if (value === undefined) return [];
+  return parseAddresses(value).map((a) =>
+    a.name ? { address: a.address, name: decodeWords(a.name) } : { address: a.address },
+  );
+}
+
+type LeafKind = 'text' | 'html' | 'attachment';
+
+function leafKind(node: SplitNode): LeafKind | undefined {
+  if (node.multipart) return undefined;
+  const type = node.contentType || 'text/plain';
+  if (node.disposition !== 'attachment' && !node.filename) {
+    if (type === 'text/plain') return 'text';
+    if (type === 'text/html') return 'html';
+  }
+  return 'attachment';
+}
+
+function isRelated(node: SplitNode): boolean {
+  for (let p = node.parentNode; p; p = p.parentNode) if (p.multipart === 'related') return true;
+  return false;
+}
+
+function describe(node: SplitNode, index: number, size: number): ScannedAttachment {
+  const type = node.contentType || 'application/octet-stream';
+  const cid = headerValue(node, 'content-id')?.trim().replace(/^<|>$/g, '');
+  const name = node.filename
+    ? decodeWords(node.filename)
+    : `attachment-${index + 1}.${type.split('/')[1]?.replace(/[^a-z0-9]/gi, '') || 'bin'}`;
+  return {
+    index,
+    name,
+    contentType: type,
+    size,
+    isInline: cid !== undefined && (isRelated(node) || node.disposition === 'inline'),
+    ...(cid === undefined ? {} : { contentId: cid }),
+  };
+}
+
+/** Decodes one part's transfer encoding chunk by chunk. */
+class PartDecoder {
+  private readonly encoding: string;
+  private rest = '';
+  private qpRest = Buffer.alloc(0);
+
+  /** Reused output buffer: the result of push() is valid only until the next push(). */
+  private scratch: Buffer | undefined;
+
+  constructor(encoding: string | false, reuseOutput = false) {
+    this.encoding = (encoding || '7bit').toLowerCase();
+    if (reuseOutput) this.scratch = Buffer.allocUnsafe(64 * 1024);
+  }
+
+  push(chunk: Buffer): Buffer {
+    if (this.encoding === 'base64') {
+      const s = this.rest + chunk.toString('latin1').replace(/[^A-Za-z0-9+/]/g, '');
+      const usable = s.length - (s.length % 4);
+      this.rest = s.slice(usable);
+      if (this.scratch === undefined) return Buffer.from(s.slice(0, usable), 'base64');
+      // Decoding into one reused buffer keeps ~150 MB of decoded chunks per large message from
+      // becoming external garbage that the collector reclaims late.
+      if (this.scratch.length < (usable / 4) * 3) this.scratch = Buffer.allocUnsafe((usable / 4) * 3);
+      const n = this.scratch.write(s.slice(0, usable), 0, 'base64');
+      return this.scratch.subarray(0, n);
+    }
+    if (this.encoding === 'quoted-printable') {
+      // Keep an incomplete "=X" or soft break at the end for the next chunk.
+      const buf = Buffer.concat([this.qpRest, chunk]);
+      const cut = Math.max(0, buf.length - 3);
+      const eq = buf.lastIndexOf(0x3d, buf.length - 1);
+      const split = eq >= cut ? eq : buf.length;
+      this.qpRest = buf.subarray(split);
+      return qpDecode(buf.subarray(0, split));
+    }
+    return chunk;
+  }
+
+  end(): Buffer {
+    if (this.encoding === 'base64') return Buffer.from(this.rest, 'base64');
+    if (this.encoding === 'quoted-printable') return qpDecode(this.qpRest);
+    return Buffer.alloc(0);
+  }
+}
+
+/** Decoded size of a base64 body chunk: 6 bits per base64 letter (padding and whitespace excluded). */
+function base64Letters(chunk: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < chunk.length; i++) {
+    const c = chunk[i] as number;
+    if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47) n++;
+  }
+  return n;
+}
+
+async function* split(msg: MessageSource): AsyncGenerator<SplitChunk> {
+  const splitter = new Splitter({ ignoreEmbedded: true });
+  const src = openMessage(msg);
+  src.on('error', (err) => splitter.destroy(err));
+  src.pipe(splitter);
+  try {
+    for await (const chunk of splitter as AsyncIterable<SplitChunk>) yield chunk;
+  } finally {
+    src.destroy();
+    splitter.destroy();
+  }
+}
+
+/** Pass 1: headers, body text and every attachment's decoded size; attachments are not decoded. */
+export async function scanMessage(msg: MessageSource): Promise<MessageScan> {
+  const attachments: ScannedAttachment[] = [];
+  let root: SplitNode | undefined;
+  let current:
+    | { node: SplitNode; kind: LeafKind; size: number; decoder: PartDecoder; text: Buffer[] }
+    | undefined;
+  let text: string | undefined;
+  let html: string | undefined;
+  const finish = () => {
+    if (current === undefined) return;
+    const c = current;
+    current = undefined;
+    if (c.kind === 'attachment') {
+      if (c.decoder instanceof PartDecoder && (c.node.encoding || '').toLowerCase() === 'quoted-printable') {
+        c.size += c.decoder.end().length;
+      }
+      attachments.push(describe(c.node, attachments.length, c.size));
+      return;
+    }
+    const body = charsetDecode(
+      Buffer.concat([...c.text.map((b) => c.decoder.push(b)), c.decoder.end()]),
+      c.node.charset,
+    );
+    if (c.kind === 'html') html = html === undefined ? body : `${html}\n${body}`;
+    else text = text === undefined ? body : `${text}\n${body}`;
+  };
+  for await (const chunk of split(msg)) {
+    if (chunk.type === 'node') {
+      finish();
+      root ??= chunk;
+      const kind = leafKind(chunk);
+      if (kind !== undefined)
+        current = { node: chunk, kind, size: 0, decoder: new PartDecoder(chunk.encoding), text: [] };
+      continue;
+    }
+    if (chunk.type !== 'body' || current === undefined || chunk.node !== current.node) continue;
+    if (current.kind !== 'attachment') {
+      current.text.push(chunk.value);
+      continue;
+    }
+    const enc = (current.node.encoding || '').toLowerCase();
+    if (enc === 'base64') current.size += base64Letters(chunk.value) * 0.75;
+    else if (enc === 'quoted-printable') current.size += current.decoder.push(chunk.value).length;
+    else current.size += chunk.value.length;
+  }
+  finish();
+  for (const a of attachments) (a as { size: number }).size = Math.floor(a.size);
+  const xHeaders: { name: string; value: string }[] = [];
+  let importance: MessageScan['importance'];
+  if (root !== undefined && root.headers !== false) {
+    for (const { key, line } of root.headers.getList()) {
+      if (!/^x-/i.test(key) || xHeaders.length >= 5) continue;
+      const raw = Buffer.isBuffer(line) ? line.toString('utf8') : line;
+      const name = raw.slice(0, raw.indexOf(':')).trim();
+      xHeaders.push({
+        name,
+        value: decodeWords(
+          raw
+            .slice(raw.indexOf(':') + 1)
+            .replace(/\r?\n[ \t]/g, ' ')
+            .trim(),
+        ),
+      });
+    }
+    const prio = (headerValue(root, 'importance') ?? headerValue(root, 'x-priority') ?? '').toLowerCase();
+    importance = /high|^[12]/.test(prio) ? 'high' : /low|^[45]/.test(prio) ? 'low' : undefined;
+  }
+  const h = (k: string) => (root === undefined ? undefined : headerValue(root, k));
+  const subject = h('subject');
+  const from = namedList(h('from'))[0];
+  return {
+    ...(subject === undefined ? {} : { subject: decodeWords(subject) }),
+    ...(from === undefined ? {} : { from }),
+    replyTo: namedList(h('reply-to')),
+    to: namedList(h('to')),
+    cc: namedList(h('cc')),
+    bcc: namedList(h('bcc')),
+    ...(text === undefined ? {} : { text }),
+    ...(html === undefined ? {} : { html }),
+    ...(importance === undefined ? {} : { importance }),
+    xHeaders,
+    attachments,
+  };
+}
+
+/**
+ * Pass 2: each attachment's decoded bytes, in the order the scan listed them. The callback gets an
+ * async iterable that pulls from the splitter, so reading is paced by the uploader (backpressure).
+ */
+export async function eachAttachment(
+  msg: MessageSource,
+  /** Each chunk is valid until the next one is pulled: copy what must outlive it. */
+  fn: (content: AsyncIterable<Buffer>, index: number) => Promise<void>,
+): Promise<void> {
+  const it = split(msg);
+  let peeked: IteratorResult<SplitChunk> | undefined;
+  const next = async () => {
+    const r = peeked ?? (await it.next());
+    peeked = undefined;
+    return r;
+  };
+  let index = 0;
+  try {
+    for (;;) {
+      const r = await next();
+      if (r.done) return;
+      const node = r.value;
+      if (node.type !== 'node' || leafKind(node) !== 'attachment') continue;
+      const decoder = new PartDecoder(node.encoding, true);
+      let finished = false;
+      const body: AsyncIterable<Buffer> = {
+        async *[Symbol.asyncIterator]() {
+          for (;;) {
+            const c = await next();
+            if (c.done || c.value.type === 'node') {
+              peeked = c;
+              finished = true;
+              const tail = decoder.end();
+              if (tail.length > 0) yield tail;
+              return;
+            }
+            if (c.value.type === 'body' && c.value.node === node) {
+              const out = decoder.push(c.value.value);
+              if (out.length > 0) yield out;
+            }
+          }
+        },
+      };
+      await fn(body, index);
+      // Whatever the callback left unread is skipped so the walk can go on.
+      if (!finished) for await (const _ of body) void _;
+      index += 1;
+    }
+  } finally {
+    await it.return(undefined);
+  }
+}
