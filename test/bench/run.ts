@@ -1,5 +1,7 @@
 // `npm run bench`: every benchmark, each printing its figures. Targets are checked and reported here,
 // never in timed tests. Benchmarks from other rooms register in BENCHES.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { benchContent } from './content.ts';
 import { type BenchFigure, benchGraphMemory, benchGraphRate } from './graph.ts';
 import { benchIntake } from './smtp.ts';
@@ -44,6 +46,16 @@ const BENCHES: Bench[] = [
   {
     name: 'transports: MIME→ACS conversion, ACS REST and SMTP smarthost against the simulators',
     run: benchTransports,
+  },
+  {
+    name: 'routing: rule compilation, routeMessage, rejectAtRcpt, worst-case glob',
+    run: () =>
+      new Promise((resolve, reject) => {
+        // A script of its own (it times tight loops at top level); run it in a clean process.
+        execFile(process.execPath, [join(import.meta.dirname, 'routing.bench.ts')], (err, stdout) =>
+          err ? reject(err) : resolve(stdout.trim().split('\n')),
+        );
+      }),
   },
   {
     name: 'graph memory: peak RSS relaying 1 MB vs 150 MB through the upload path',
