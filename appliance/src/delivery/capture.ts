@@ -2,8 +2,10 @@
 // one .eml file per delivery leg, atomically (temporary name, fsync, rename). The embedded default's
 // only route, so the appliance runs with no cloud account; also what image and crash tests read.
 // A repeated attempt after a crash rewrites the same file name, so capture is idempotent.
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { RouteConfig } from '../config/schema.ts';
 import {
   type DeliveryJob,
@@ -52,12 +54,14 @@ export class CaptureTransport implements Transport {
     const tmp = join(this.directory, `.${this.fileName(job)}.tmp`);
     try {
       await this.ready;
-      const fh = await open(tmp, 'w', 0o640);
+      job.signal.throwIfAborted();
+      // The spool file is the message from offset 0 followed by the spool header: let the kernel
+      // copy it and cut the header off, instead of streaming every byte through JavaScript.
+      if (job.message.offset === 0) await copyFile(job.message.path, tmp);
+      else await pipeline(openMessage(job.message), createWriteStream(tmp));
+      const fh = await open(tmp, 'r+');
       try {
-        for await (const chunk of openMessage(job.message)) {
-          job.signal.throwIfAborted();
-          await fh.write(chunk as Buffer);
-        }
+        await fh.truncate(job.message.length);
         await fh.sync();
       } finally {
         await fh.close();
