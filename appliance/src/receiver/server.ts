@@ -725,6 +725,8 @@ export class Receiver {
       size: entry.message.length,
       messageId,
       routes: decision.legs.map((leg) => leg.route),
+      // Rule per leg, so an operator can hold the trace against `route explain`.
+      rules: decision.legs.map((leg) => leg.rule),
     });
     this.deps.onAccepted(entry);
     return id;
