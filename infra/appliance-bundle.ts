@@ -39,6 +39,13 @@ export interface ApplianceConfigInput {
   readonly hve?: { readonly account: string; readonly secretName: string };
 }
 
+/** Domains of the Exchange Online mailboxes the stack names (senders, HVE account), lower-case, in order. */
+function acceptedDomains(input: ApplianceConfigInput): string[] {
+  const mailboxes = [...input.mailApp.senderMailboxes, ...(input.hve ? [input.hve.account] : [])];
+  const domains = mailboxes.map((m) => m.slice(m.lastIndexOf('@') + 1).toLowerCase()).filter((d) => d !== '');
+  return [...new Set(domains)];
+}
+
 /** The appliance config as an object (validated by the appliance's own schema in tests). */
 export function renderApplianceConfig(input: ApplianceConfigInput): Record<string, unknown> {
   const appCred =
@@ -91,6 +98,9 @@ export function renderApplianceConfig(input: ApplianceConfigInput): Record<strin
   }
   return {
     appliance: { hostname: `relaykit-${input.site}.${input.customerCode}.internal` },
+    // The tenant's own domains as far as the stack knows them (its Exchange mailboxes), so routing
+    // rules with `external:` work in the generated config; empty (the default) when none are known.
+    ...(acceptedDomains(input).length > 0 ? { acceptedDomains: acceptedDomains(input) } : {}),
     listeners: [
       {
         name: 'devices',

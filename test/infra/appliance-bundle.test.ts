@@ -104,6 +104,19 @@ describe('renderApplianceConfig', () => {
     expect(JSON.stringify(cfg)).not.toMatch(/BEGIN|secret-value|password":"[^h]/);
   });
 
+  it('accepts the domains of the tenant mailboxes it knows, so `external:` rules work', () => {
+    expect(renderApplianceConfig(input).acceptedDomains).toEqual(['fabrikam.com']);
+    const cfg = renderApplianceConfig({
+      ...input,
+      mailApp: { ...input.mailApp, senderMailboxes: ['Scanner@Contoso.com', 'alerts@fabrikam.com'] },
+      hve: { account: 'hve@mail.contoso.com', secretName: 'hve-password' },
+    });
+    expect(cfg.acceptedDomains).toEqual(['contoso.com', 'fabrikam.com', 'mail.contoso.com']);
+    const { hve: _hve, ...noHve } = input;
+    const none = renderApplianceConfig({ ...noHve, mailApp: { ...input.mailApp, senderMailboxes: [] } });
+    expect(none).not.toHaveProperty('acceptedDomains');
+  });
+
   it('sends through the one sender mailbox when the scope has exactly one', () => {
     const cfg = renderApplianceConfig({
       ...input,
@@ -129,6 +142,7 @@ describe('renderApplianceConfig', () => {
       any
     >;
     expect(cfg.defaultRoute).toBe('graph');
+    expect(cfg.acceptedDomains).toEqual(['fabrikam.com']);
     expect(cfg.keyVault.certificate).toBe('/etc/relaykit/appliance-identity.pem');
   });
 });
