@@ -1,6 +1,6 @@
 // Routing rules seen from a device: the exact replies at RCPT and after DATA, and the legs a split
 // message leaves in the spool and the capture routes. Real appliance on port 0, raw SMTP socket.
-import { writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../../appliance/src/config/schema.ts';
@@ -109,6 +109,22 @@ describe('intake with routing rules', () => {
     expect(entry.header.deliveries.map((d) => [d.route, d.rule, d.recipients, d.mailFrom])).toEqual([
       ['local', 'default', ['bob@contoso.com', 'ann@contoso.com'], undefined],
       ['acs', 'external', ['ext@fabrikam.com'], 'noreply@contoso.com'],
+    ]);
+    // The trace's received event names each leg's route and rule, in leg order.
+    const received = await waitFor(async () => {
+      const names = await readdir(join(dir, 'spool', 'trace'));
+      const text = (
+        await Promise.all(names.map((n) => readFile(join(dir, 'spool', 'trace', n), 'utf8')))
+      ).join('');
+      return text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { id: string; event: string; routes?: string[]; rules?: string[] })
+        .find((e) => e.event === 'received' && e.id === entry.header.id);
+    });
+    expect([received.routes, received.rules]).toEqual([
+      ['local', 'acs'],
+      ['default', 'external'],
     ]);
   });
 
