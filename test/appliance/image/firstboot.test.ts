@@ -1,0 +1,122 @@
+import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  BundleError,
+  checkFilePath,
+  consoleFacts,
+  installBundle,
+  installedDigest,
+  parseBundle,
+} from '../../../appliance/image/firstboot.ts';
+
+const CONFIG = 'listeners:\n  - name: devices\n    address: 0.0.0.0\n    port: 25\nhttp:\n  address: 0.0.0.0\n  port: 8026\n';
+
+function bundleText(overrides: Record<string, unknown> = {}, files: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    kind: 'relaykit-appliance-bundle',
+    version: 1,
+    site: 'hq',
+    tenant: 'CONTOSO',
+    files: { 'config.yaml': CONFIG, 'appliance-identity.pem': '-----BEGIN CERTIFICATE-----\n', ...files },
+    ...overrides,
+  });
+}
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'relaykit-firstboot-'));
+  dirs.push(d);
+  return d;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('parseBundle', () => {
+  it('accepts the bundle contract and lists its files', () => {
+    const b = parseBundle(bundleText({}, { 'tls/relay.key': 'k' }));
+    expect(b.site).toBe('hq');
+    expect(b.tenant).toBe('CONTOSO');
+    expect(b.files.map((f) => f.path)).toEqual(['config.yaml', 'appliance-identity.pem', 'tls/relay.key']);
+    expect(b.digest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it.each([
+    [{ kind: 'something-else' }, 'kind must be "relaykit-appliance-bundle"'],
+    [{ version: 2 }, 'version 2 is not supported'],
+    [{ site: '' }, 'site must be a non-empty string'],
+    [{ tenant: 7 }, 'tenant must be a non-empty string'],
+    [{ files: [] }, 'files must be an object'],
+  ])('rejects %j', (override, message) => {
+    expect(() => parseBundle(bundleText(override))).toThrow(message);
+  });
+
+  it('rejects text that is not a JSON object', () => {
+    expect(() => parseBundle('not json')).toThrow(BundleError);
+    expect(() => parseBundle('[1]')).toThrow('must be a JSON object');
+  });
+
+  it('requires config.yaml and string contents', () => {
+    expect(() => parseBundle(bundleText({ files: { 'a.pem': 'x' } }))).toThrow('must contain "config.yaml"');
+    expect(() => parseBundle(bundleText({}, { 'a.pem': 5 }))).toThrow('files["a.pem"] must be a string');
+  });
+
+  it('refuses file names that would leave /etc/relaykit', () => {
+    for (const bad of ['../etc/shadow', '/etc/passwd', 'tls/../../x', '.bundle', 'a//b', 'a/./b', '', 'a b']) {
+      expect(() => checkFilePath(bad), bad).toThrow(BundleError);
+    }
+    expect(checkFilePath('tls/relay.crt')).toBe('tls/relay.crt');
+  });
+});
+
+describe('installBundle', () => {
+  it('writes every file 0600 for the service user, links var/ to the state dir and records the digest', () => {
+    const root = tempDir();
+    const dir = join(root, 'etc-relaykit');
+    const bundle = parseBundle(bundleText({}, { 'tls/relay.key': 'secret-key' }));
+    const uid = process.getuid?.() ?? 0;
+    const gid = process.getgid?.() ?? 0;
+    installBundle(bundle, { dir, uid, gid, stateDir: join(root, 'state') });
+
+    expect(readFileSync(join(dir, 'config.yaml'), 'utf8')).toBe(CONFIG);
+    expect(readFileSync(join(dir, 'tls/relay.key'), 'utf8')).toBe('secret-key');
+    for (const f of ['config.yaml', 'appliance-identity.pem', 'tls/relay.key']) {
+      expect(statSync(join(dir, f)).mode & 0o777, f).toBe(0o600);
+    }
+    expect(statSync(dir).mode & 0o777).toBe(0o750);
+    expect(lstatSync(join(dir, 'var')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(dir, 'var'))).toBe(join(root, 'state'));
+    expect(installedDigest(dir)).toBe(bundle.digest);
+  });
+
+  it('replaces the files of an earlier bundle', () => {
+    const root = tempDir();
+    const dir = join(root, 'etc');
+    const target = { dir, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, stateDir: root };
+    installBundle(parseBundle(bundleText()), target);
+    const second = parseBundle(bundleText({ site: 'branch' }, { 'config.yaml': 'listeners: []\n' }));
+    installBundle(second, target);
+    expect(readFileSync(join(dir, 'config.yaml'), 'utf8')).toBe('listeners: []\n');
+    expect(installedDigest(dir)).toBe(second.digest);
+  });
+
+  it('reports no digest when nothing is installed', () => {
+    expect(installedDigest(tempDir())).toBeUndefined();
+  });
+});
+
+describe('consoleFacts', () => {
+  it('reads the listener ports and a loopback address for /healthz', () => {
+    expect(consoleFacts(CONFIG)).toEqual({ smtpPorts: [25], httpAddress: '127.0.0.1', httpPort: 8026 });
+  });
+
+  it('falls back to the schema defaults for http', () => {
+    expect(consoleFacts('listeners:\n  - port: 2525\n  - port: 587\n')).toEqual({
+      smtpPorts: [2525, 587],
+      httpAddress: '127.0.0.1',
+      httpPort: 8025,
+    });
+  });
+});
