@@ -291,7 +291,8 @@ case $what in
     assemble_disk
     convert_disk
     ;;
-  disk) # reuse the VM rootfs of an earlier build: refresh the app, reassemble, reconvert
+  disk) # reuse the VM rootfs of an earlier build: refresh overlay and app, reassemble, reconvert
+    cp -a "$IMG_SRC/vm/overlay/." "$VM/rootfs/"
     add_app_to_vm_rootfs
     assemble_disk
     convert_disk
