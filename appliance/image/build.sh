@@ -135,7 +135,17 @@ build_vm_rootfs() {
   rm -rf "$VM/rootfs" && mkdir -p "$VM"
   log "mmdebstrap: VM root (generic kernel, systemd) -> $VM/rootfs"
   # The generic kernel: the cloud kernel lacks AHCI, e1000/e1000e (VMware and Proxmox defaults).
-  mmdebstrap --quiet --mode=root --variant=minbase "${SLIM[@]}" \
+  # Module trees no virtual machine uses (sound, wireless, cameras, GPUs of real hardware, ...) are
+  # never unpacked: a third smaller, and the initrd is built from what is left.
+  local m=/lib/modules/*/kernel prune=()
+  for d in sound drivers/media drivers/net/wireless net/wireless net/mac80211 net/bluetooth drivers/bluetooth \
+    drivers/gpu/drm/amd drivers/gpu/drm/i915 drivers/gpu/drm/nouveau drivers/gpu/drm/radeon drivers/infiniband \
+    drivers/iio drivers/staging drivers/comedi drivers/isdn drivers/net/can drivers/mtd drivers/nfc net/nfc \
+    drivers/net/ethernet/mellanox drivers/net/ethernet/chelsio drivers/net/ethernet/qlogic drivers/net/ethernet/sfc \
+    drivers/net/ethernet/cavium drivers/net/ethernet/netronome drivers/net/ethernet/broadcom/bnx2x; do
+    prune+=(--dpkgopt="path-exclude=$m/$d/*")
+  done
+  mmdebstrap --quiet --mode=root --variant=minbase "${SLIM[@]}" "${prune[@]}" \
     --include=linux-image-amd64,systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,ca-certificates,iproute2,kmod,e2fsprogs,dosfstools,zstd \
     --essential-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d; echo "COMPRESS=zstd" > "$1"/etc/initramfs-tools/conf.d/relaykit' \
     --customize-hook="sync-in $IMG_SRC/vm/overlay /" \
@@ -175,8 +185,16 @@ add_app_to_vm_rootfs() {
   chown -R 0:0 "$VM/rootfs/opt/relaykit"
   "${BUILDAH[@]}" umount "$ctr" >/dev/null
   "${BUILDAH[@]}" rm "$ctr" >/dev/null
-  chroot "$VM/rootfs" /usr/local/bin/node -e 'if (!process.features.typescript) process.exit(1)' \
-    || die "Node in the VM rootfs cannot run TypeScript"
+  # Pre-fill Node's compile cache (stripped TypeScript + V8 code cache) so the first start does not
+  # pay for type stripping and compilation: under software emulation that is most of the boot.
+  rm -rf "$VM/rootfs/var/cache/relaykit"
+  mkdir -p "$VM/rootfs/var/cache/relaykit"
+  chroot "$VM/rootfs" env NODE_COMPILE_CACHE=/var/cache/relaykit/node-compile /usr/local/bin/node -e '
+    if (!process.features.typescript) process.exit(1);
+    await import("/opt/relaykit/appliance/src/main.ts");
+    await import("/opt/relaykit/appliance/image/firstboot.ts");' \
+    || die "Node in the VM rootfs cannot load the appliance"
+  chmod -R a+rX "$VM/rootfs/var/cache/relaykit"
 }
 
 # --- 4. disk assembly without loop devices or mounts -----------------------------------------------------

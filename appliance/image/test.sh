@@ -246,7 +246,7 @@ vm_boot() {
     -device virtio-net-pci,netdev=n0 >"$T/qemu-$fw.log" 2>&1 &
   local qpid=$!
   local banner
-  if banner=$(wait_banner "$smtp" 420 "$qpid"); then
+  if banner=$(wait_banner "$smtp" 600 "$qpid"); then
     local secs
     secs=$(elapsed "$t")
     figure "boot_${fw}_seconds_to_banner" "$secs"
