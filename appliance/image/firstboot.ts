@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import {
   chmodSync,
   chownSync,
+  closeSync,
   existsSync,
   fsyncSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
-  closeSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -85,7 +85,9 @@ export function parseBundle(text: string): Bundle {
     throw new BundleError(`${BUNDLE_FILE}: kind must be "${BUNDLE_KIND}", got ${JSON.stringify(d.kind)}`);
   }
   if (d.version !== 1) {
-    throw new BundleError(`${BUNDLE_FILE}: version ${JSON.stringify(d.version)} is not supported (expected 1)`);
+    throw new BundleError(
+      `${BUNDLE_FILE}: version ${JSON.stringify(d.version)} is not supported (expected 1)`,
+    );
   }
   for (const key of ['site', 'tenant'] as const) {
     if (typeof d[key] !== 'string' || d[key] === '') {
@@ -194,7 +196,9 @@ export function consoleFacts(configYaml: string): ConsoleFacts {
     listeners?: { port?: unknown }[];
     http?: { address?: unknown; port?: unknown; enabled?: unknown };
   };
-  const smtpPorts = (cfg.listeners ?? []).map((l) => l.port).filter((p): p is number => typeof p === 'number');
+  const smtpPorts = (cfg.listeners ?? [])
+    .map((l) => l.port)
+    .filter((p): p is number => typeof p === 'number');
   let httpAddress = typeof cfg.http?.address === 'string' ? cfg.http.address : '127.0.0.1';
   if (httpAddress === '0.0.0.0') httpAddress = '127.0.0.1';
   if (httpAddress === '::') httpAddress = '::1';
@@ -249,7 +253,9 @@ function writeConsoleFacts(dir: string): void {
       { mode: 0o644 },
     );
   } catch (err) {
-    console.error(`relaykit-firstboot: cannot read listener ports from config.yaml: ${(err as Error).message}`);
+    console.error(
+      `relaykit-firstboot: cannot read listener ports from config.yaml: ${(err as Error).message}`,
+    );
   }
 }
 

@@ -11,7 +11,8 @@ import {
   parseBundle,
 } from '../../../appliance/image/firstboot.ts';
 
-const CONFIG = 'listeners:\n  - name: devices\n    address: 0.0.0.0\n    port: 25\nhttp:\n  address: 0.0.0.0\n  port: 8026\n';
+const CONFIG =
+  'listeners:\n  - name: devices\n    address: 0.0.0.0\n    port: 25\nhttp:\n  address: 0.0.0.0\n  port: 8026\n';
 
 function bundleText(overrides: Record<string, unknown> = {}, files: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -64,7 +65,16 @@ describe('parseBundle', () => {
   });
 
   it('refuses file names that would leave /etc/relaykit', () => {
-    for (const bad of ['../etc/shadow', '/etc/passwd', 'tls/../../x', '.bundle', 'a//b', 'a/./b', '', 'a b']) {
+    for (const bad of [
+      '../etc/shadow',
+      '/etc/passwd',
+      'tls/../../x',
+      '.bundle',
+      'a//b',
+      'a/./b',
+      '',
+      'a b',
+    ]) {
       expect(() => checkFilePath(bad), bad).toThrow(BundleError);
     }
     expect(checkFilePath('tls/relay.crt')).toBe('tls/relay.crt');
