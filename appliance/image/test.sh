@@ -262,7 +262,7 @@ vm_boot() {
   # The status server stays on the guest's loopback; the console line (serial) carries its counters.
   check "VM ($fw): console shows the address, a healthy relay and the delivery from /metrics" bash -c '
     for i in $(seq 90); do
-      l=$(tr -d "\r" <"$1" | grep -a "^relaykit: address 10\.0\.2\.15.*relay healthy.*delivered [1-9]" | tail -1)
+      l=$(tr -d "\r" <"$1" | grep -a "relaykit: address 10\.0\.2\.15.*relay healthy.*delivered [1-9]" | tail -1)
       [ -n "$l" ] && { echo "$l"; exit 0; }; sleep 1
     done
     echo "no console line with a delivery"; tr -d "\r" <"$1" | grep -a "relaykit" | tail -5; exit 1' _ "$serial"
