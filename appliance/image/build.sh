@@ -145,6 +145,8 @@ build_vm_rootfs() {
     drivers/net/ethernet/cavium drivers/net/ethernet/netronome drivers/net/ethernet/broadcom/bnx2x; do
     prune+=(--dpkgopt="path-exclude=$m/$d/*")
   done
+  # Nobody boots an appliance from floppy; probing the emulated controller costs seconds at boot.
+  prune+=(--dpkgopt="path-exclude=$m/drivers/block/floppy.ko*")
   mmdebstrap --quiet --mode=root --variant=minbase "${SLIM[@]}" "${prune[@]}" \
     --include=linux-image-amd64,systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,ca-certificates,iproute2,kmod,e2fsprogs,dosfstools,zstd \
     --essential-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d; echo "COMPRESS=zstd" > "$1"/etc/initramfs-tools/conf.d/relaykit' \
@@ -187,14 +189,17 @@ add_app_to_vm_rootfs() {
   "${BUILDAH[@]}" rm "$ctr" >/dev/null
   # Pre-fill Node's compile cache (stripped TypeScript + V8 code cache) so the first start does not
   # pay for type stripping and compilation: under software emulation that is most of the boot.
+  # Node keys the cache by uid: the relay runs as relaykit (10025), firstboot as root.
+  local cache=/var/cache/relaykit/node-compile
   rm -rf "$VM/rootfs/var/cache/relaykit"
-  mkdir -p "$VM/rootfs/var/cache/relaykit"
-  chroot "$VM/rootfs" env NODE_COMPILE_CACHE=/var/cache/relaykit/node-compile /usr/local/bin/node -e '
+  install -d -o 10025 -g 10025 -m 0755 "$VM/rootfs/var/cache/relaykit" "$VM/rootfs$cache"
+  chroot --userspec=10025:10025 "$VM/rootfs" env NODE_COMPILE_CACHE=$cache /usr/local/bin/node -e '
     if (!process.features.typescript) process.exit(1);
-    await import("/opt/relaykit/appliance/src/main.ts");
-    await import("/opt/relaykit/appliance/image/firstboot.ts");' \
+    await import("/opt/relaykit/appliance/src/main.ts");' \
     || die "Node in the VM rootfs cannot load the appliance"
-  chmod -R a+rX "$VM/rootfs/var/cache/relaykit"
+  chroot "$VM/rootfs" env NODE_COMPILE_CACHE=$cache /usr/local/bin/node -e '
+    await import("/opt/relaykit/appliance/image/firstboot.ts");' || die "Node in the VM rootfs cannot load firstboot"
+  ls -d "$VM/rootfs$cache"/*-10025 "$VM/rootfs$cache"/*-0 >/dev/null || die "compile cache not written"
 }
 
 # --- 4. disk assembly without loop devices or mounts -----------------------------------------------------
