@@ -32,6 +32,11 @@ export function riskyWarnings(config: Config): string[] {
       );
     }
   });
+  if (config.http.enabled && !LOOPBACK.test(config.http.address)) {
+    out.push(
+      `http.address ${config.http.address}: the status port's queue API can list, requeue and delete mail without a password; keep it on loopback`,
+    );
+  }
   config.identities.forEach((id, i) => {
     for (const n of id.networks) {
       if (n === '0.0.0.0/0' || n === '::/0' || /\/0$/.test(n)) {

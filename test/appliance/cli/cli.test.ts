@@ -68,6 +68,14 @@ describe('relaykit-appliance check', () => {
     expect(await main(['check', '--config', path], io)).toBe(0);
     expect(io.err()).toMatch(/warning: identities\[0\] \(world\): network 0\.0\.0\.0\/0 lets every address/);
   });
+
+  it('warns when the status port (and its queue API) leaves loopback', async () => {
+    const path = join(dir, 'http.yaml');
+    await writeFile(path, stringify({ ...baseConfigInput(dir), http: { address: '0.0.0.0', port: 8025 } }));
+    const io = captureIo();
+    expect(await main(['check', '--config', path], io)).toBe(0);
+    expect(io.err()).toContain("warning: http.address 0.0.0.0: the status port's queue API");
+  });
 });
 
 describe('relaykit-appliance hash-password', () => {
