@@ -26,6 +26,7 @@ import { AccessMap, normalizeIp } from './access.ts';
 import { ContentNormalizer } from './content.ts';
 import { type GuardCode, GuardedSmtpServer } from './guarded-server.ts';
 import { HeaderBlock, headerValue } from './header-block.ts';
+import { planDeliveries } from './plan.ts';
 import { type Decision, decide, effectivePolicy, type IdentityPolicy } from './policy.ts';
 import { effectiveCiphers, TlsReloader, tlsOptions } from './tls.ts';
 import { receivedHeader, rfc5322Date } from './trace-header.ts';
@@ -668,33 +669,7 @@ export class Receiver {
       const r = decision.rejections[0];
       throw r ? rejectionError(r) : new RelayError('RELAY_RULE_REJECTED');
     }
-    const deliveries: Delivery[] = [
-      ...decision.legs.map(
-        (leg): Delivery => ({
-          route: leg.route,
-          recipients: leg.recipients,
-          rule: leg.rule,
-          ...((leg.sendAs ?? identity.sendAs) === undefined ? {} : { sendAs: leg.sendAs ?? identity.sendAs }),
-          ...(leg.mailFrom === undefined ? {} : { mailFrom: leg.mailFrom }),
-          status: 'pending',
-          attempts: [],
-          nextAttemptAt: receivedAt,
-        }),
-      ),
-      // Recipients a rule refused after DATA, while others were accepted: kept visible in the
-      // dead-letter folder rather than dropped.
-      ...decision.rejections.map(
-        (r): Delivery => ({
-          route: '(rejected)',
-          recipients: r.recipients,
-          rule: r.rule,
-          status: 'dead',
-          attempts: [],
-          nextAttemptAt: receivedAt,
-          deadReason: `RELAY_RULE_REJECTED: ${r.responseCode} ${r.enhanced} ${r.message}`,
-        }),
-      ),
-    ];
+    const deliveries = planDeliveries(decision, identity, receivedAt);
     const messageId = content.messageIdHeader ?? headerValue(fields, 'message-id');
     const subject = headerValue(fields, 'subject');
     const header: SpoolHeader = {
