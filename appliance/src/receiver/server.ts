@@ -19,7 +19,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../ops/metrics.ts';
 import { type CompiledRules, rejectAtRcpt, rejectionError, routeMessage } from '../routing/router.ts';
 import { newEntryId } from '../spool/entry-name.ts';
-import type { Delivery, SpoolHeader } from '../spool/record.ts';
+import type { SpoolHeader } from '../spool/record.ts';
 import type { Spool, SpoolEntry, SpoolWriter } from '../spool/spool.ts';
 import { AuthFailureTracker, delay, RateLimiter } from './abuse.ts';
 import { AccessMap, normalizeIp } from './access.ts';
