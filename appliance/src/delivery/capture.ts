@@ -2,10 +2,8 @@
 // one .eml file per delivery leg, atomically (temporary name, fsync, rename). The embedded default's
 // only route, so the appliance runs with no cloud account; also what image and crash tests read.
 // A repeated attempt after a crash rewrites the same file name, so capture is idempotent.
-import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { RouteConfig } from '../config/schema.ts';
 import {
   type DeliveryJob,
@@ -16,6 +14,9 @@ import {
 } from './transport.ts';
 
 type CaptureRoute = Extract<RouteConfig, { type: 'capture' }>;
+
+/** Messages up to this size are copied with one read and one write. */
+const SINGLE_READ_LIMIT = 4 * 1024 * 1024;
 
 const TRANSIENT_ERRNOS = new Set([
   'ENOSPC',
@@ -55,13 +56,30 @@ export class CaptureTransport implements Transport {
     try {
       await this.ready;
       job.signal.throwIfAborted();
-      // The spool file is the message from offset 0 followed by the spool header: let the kernel
-      // copy it and cut the header off, instead of streaming every byte through JavaScript.
-      if (job.message.offset === 0) await copyFile(job.message.path, tmp);
-      else await pipeline(openMessage(job.message), createWriteStream(tmp));
-      const fh = await open(tmp, 'r+');
+      // Small messages (the common case) take one read and one write; larger ones stream. No
+      // copyFile: it tries fchown, which a hardened service's syscall filter forbids.
+      const fh = await open(tmp, 'w', 0o640);
       try {
-        await fh.truncate(job.message.length);
+        if (job.message.length <= SINGLE_READ_LIMIT) {
+          const buf = Buffer.allocUnsafe(job.message.length);
+          const src = await open(job.message.path, 'r');
+          try {
+            let got = 0;
+            while (got < buf.length) {
+              const { bytesRead } = await src.read(buf, got, buf.length - got, job.message.offset + got);
+              if (bytesRead === 0) throw new Error('spool file shorter than its header says');
+              got += bytesRead;
+            }
+          } finally {
+            await src.close();
+          }
+          await fh.writeFile(buf);
+        } else {
+          for await (const chunk of openMessage(job.message)) {
+            job.signal.throwIfAborted();
+            await fh.write(chunk as Buffer);
+          }
+        }
         await fh.sync();
       } finally {
         await fh.close();
