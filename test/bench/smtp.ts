@@ -132,7 +132,14 @@ export async function benchIntake(opts: { rounds?: number } = {}): Promise<Intak
                   },
                 ],
                 identities: [{ name: 'loopback', networks: ['127.0.0.0/8'] }],
-                routes: [{ name: 'local', type: 'capture', directory: join(dir, 'outbox'), concurrency: 4 }],
+                routes: [
+                  {
+                    name: 'local',
+                    type: 'capture',
+                    directory: join(dir, 'outbox'),
+                    concurrency: Number(process.env.BENCH_CAPTURE_CONCURRENCY ?? 4),
+                  },
+                ],
                 defaultRoute: 'local',
                 spool: { directory: join(dir, 'spool') },
                 http: { enabled: false },
