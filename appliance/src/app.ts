@@ -98,7 +98,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       {},
       oldestReceivedAt ? Math.max(0, (now() - oldestReceivedAt) / 1000) : 0,
     );
-    metrics.set('relaykit_dead_letter_depth', {}, (await spool.list('dead')).length);
+    metrics.set('relaykit_dead_letter_depth', {}, await spool.count('dead'));
   });
 
   const health = async (): Promise<HealthReport> => {
@@ -134,7 +134,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
         listeners: receiver.addresses(),
         queue: await spool.depthAndOldest(),
         inFlight: engine.inFlight(),
-        deadLetters: (await spool.list('dead')).length,
+        deadLetters: await spool.count('dead'),
         quarantined: (await spool.listQuarantine()).length,
       }),
     }).catch(async (err: unknown) => {

@@ -417,6 +417,13 @@ export class Spool {
     return out;
   }
 
+  /** Number of entries in a folder, from the directory listing alone (no file is opened). */
+  async count(folder: SpoolFolder): Promise<number> {
+    return (await readdir(join(this.root, folder))).filter(
+      (n) => n.endsWith('.msg') && isEntryId(n.slice(0, -4)),
+    ).length;
+  }
+
   async quarantine(path: string, name: string, reason: string): Promise<void> {
     const target = join(this.root, 'quarantine', `${Date.now().toString(36)}-${name}`);
     await rename(path, target);

@@ -114,11 +114,14 @@ describe('spool entries', () => {
     expect((await spool.list('queue')).length).toBe(0);
     const listed = await spool.list('dead');
     expect(listed[0]?.deliveries[0]?.deadReason).toBe('RELAY_DELIVERY_PERMANENT: nope');
+    expect(await spool.count('dead')).toBe(1);
+    expect(await spool.count('queue')).toBe(0);
     const back = await spool.requeue(e.header.id, 42);
     expect(back.deliveries[0]?.status).toBe('pending');
     expect(back.deliveries[0]?.nextAttemptAt).toBe(42);
     expect(back.deliveries[0]?.deadReason).toBeUndefined();
     expect((await spool.list('dead')).length).toBe(0);
+    expect(await spool.count('dead')).toBe(0);
   });
 
   it('aborting a writer leaves nothing behind', async () => {
