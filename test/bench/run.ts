@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { benchContent } from './content.ts';
 import { type BenchFigure, benchGraphMemory, benchGraphRate } from './graph.ts';
-import { benchIntake } from './smtp.ts';
+import { benchFs, benchIntake, describeFs } from './smtp.ts';
 import { benchTransports } from './transports.ts';
 
 type Bench = { name: string; run: () => Promise<string[]> };
@@ -23,10 +23,12 @@ const BENCHES: Bench[] = [
   {
     name: 'intake: smtp-source, 20 sessions, relaykit (capture route) vs bare fsync smtp-server',
     async run() {
-      const lines: string[] = [];
+      const lines: string[] = [describeFs(benchFs())];
       for (const r of await benchIntake()) {
+        if (r.ratio < 0.8) process.exitCode = 1;
         lines.push(
           `${r.size.padEnd(6)} ${r.messages} msgs: relaykit ${r.relaykit.toFixed(0)} msg/s, bare ${r.bare.toFixed(0)} msg/s, ratio ${r.ratio.toFixed(2)} (target >= 0.80: ${r.ratio >= 0.8 ? 'met' : 'NOT met'})`,
+          `${''.padEnd(6)} server CPU per message: relaykit ${r.relaykitCpuMs.toFixed(2)} ms, bare ${r.bareCpuMs.toFixed(2)} ms; hypervisor steal during the drives ${r.stealPercent.toFixed(0)}%${r.stealPercent > 10 ? ' (noisy: compare again on a quieter host)' : ''}`,
         );
       }
       return lines;

@@ -1,9 +1,19 @@
 // Intake benchmark (issue 2): smtp-source drives 20 sessions of 10 KB and 1 MB messages at the
 // appliance (capture route) and, in the same run, at a bare smtp-server that fsyncs each message
 // before 250. Prints msgs/s for both and the ratio (target >= 0.8 at both sizes).
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+//
+// Every server run gets a freshly made filesystem (BENCH_FS, below). Reusing one directory tree is
+// not neutral: deleting the previous run's thousands of files makes ext4 without a journal (this
+// machine's root filesystem) skip every recently freed inode on each new file for minutes after
+// (fs/ext4/ialloc.c recently_deleted), so whichever server ran second, and relaykit most (it creates
+// two files per message), measured the cleanup instead of itself.
+//   BENCH_FS=ext4            fresh ext4 with a journal per run, loop-mounted (the VM image's
+//                            filesystem); the default when running as root with mkfs.ext4
+//   BENCH_FS=ext4-nojournal  fresh ext4 without a journal per run
+//   BENCH_FS=tmpdir          a new directory under the OS temp dir; nothing deleted until the end
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -18,6 +28,86 @@ export interface IntakeResult {
   readonly relaykit: number;
   readonly bare: number;
   readonly ratio: number;
+  /** Server CPU (user + system) per message during the drive, median, milliseconds. */
+  readonly relaykitCpuMs: number;
+  readonly bareCpuMs: number;
+  /** CPU time the hypervisor took from this machine during all drives (noise indicator), %. */
+  readonly stealPercent: number;
+}
+
+export type BenchFs = 'ext4' | 'ext4-nojournal' | 'tmpdir';
+
+const SBIN = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
+const which = (tool: string) => SBIN.map((d) => join(d, tool)).find((p) => existsSync(p));
+
+export function benchFs(): BenchFs {
+  const asked = process.env.BENCH_FS;
+  if (asked === 'ext4' || asked === 'ext4-nojournal' || asked === 'tmpdir') return asked;
+  if (asked) throw new Error(`BENCH_FS must be ext4, ext4-nojournal or tmpdir, not ${asked}`);
+  return process.getuid?.() === 0 && which('mkfs.ext4') && which('mount') ? 'ext4' : 'tmpdir';
+}
+
+export function describeFs(fs: BenchFs): string {
+  switch (fs) {
+    case 'ext4':
+      return 'each server run on a fresh loop-mounted ext4 with a journal (BENCH_FS=ext4)';
+    case 'ext4-nojournal':
+      return 'each server run on a fresh loop-mounted ext4 without a journal (BENCH_FS=ext4-nojournal)';
+    case 'tmpdir':
+      return `each server run in a new directory under ${tmpdir()}, deleted at the end (BENCH_FS=tmpdir; results depend on that filesystem's state)`;
+  }
+}
+
+interface Workspace {
+  readonly dir: string;
+  dispose(): Promise<void>;
+}
+
+/** A directory on a filesystem nobody has used yet (or, for tmpdir, a new directory). */
+async function workspace(fs: BenchFs, later: (() => Promise<void>)[]): Promise<Workspace> {
+  const base = await mkdtemp(join(tmpdir(), 'relaykit-bench-'));
+  if (fs === 'tmpdir') {
+    // Deleting now would slow the next run (see the top of this file); delete at the very end.
+    later.push(() => rm(base, { recursive: true, force: true }));
+    return { dir: base, dispose: async () => {} };
+  }
+  const image = `${base}.img`;
+  const mnt = join(base, 'mnt');
+  await mkdir(mnt);
+  await writeFile(image, '');
+  execFileSync('truncate', ['-s', '8G', image]);
+  execFileSync(which('mkfs.ext4') as string, [
+    '-q',
+    '-F',
+    ...(fs === 'ext4-nojournal' ? ['-O', '^has_journal'] : []),
+    image,
+  ]);
+  execFileSync(which('mount') as string, ['-o', 'loop', image, mnt]);
+  return {
+    dir: mnt,
+    dispose: async () => {
+      execFileSync(which('umount') as string, [mnt]);
+      await rm(image, { force: true });
+      await rm(base, { recursive: true, force: true });
+    },
+  };
+}
+
+/** user + system CPU of a process so far, in milliseconds (Linux /proc). */
+function cpuMs(pid: number | undefined): number {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return Number.NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[11], [12] are utime, stime (fields 14 and 15 of proc(5)), in clock ticks (100/s).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** [steal, total] jiffies from /proc/stat's cpu line. */
+function stealJiffies(): [number, number] {
+  if (!existsSync('/proc/stat')) return [0, 0];
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] as string;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  return [v[7] ?? 0, v.reduce((a, b) => a + b, 0)];
 }
 
 function startProcess(
@@ -96,76 +186,112 @@ async function countFiles(dir: string, ext: string): Promise<number> {
 export async function benchIntake(opts: { rounds?: number } = {}): Promise<IntakeResult[]> {
   if (!existsSync(SMTP_SOURCE)) throw new Error('smtp-source not found: apt-get install postfix');
   const rounds = opts.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3);
+  const fs = benchFs();
   const cases = [
     { size: '10 KB', bytes: 10 * 1024, messages: 4000 },
     { size: '1 MB', bytes: 1024 * 1024, messages: 300 },
   ].filter((c) => !process.env.BENCH_SIZE || c.size === process.env.BENCH_SIZE);
   const results: IntakeResult[] = [];
-  for (const c of cases) {
-    const rk: number[] = [];
-    const bare: number[] = [];
-    for (let round = 0; round < rounds; round++) {
-      // Alternate the order so neither side always runs on a warmer disk cache.
-      for (const which of round % 2 === 0 ? ['bare', 'relaykit'] : ['relaykit', 'bare']) {
-        const dir = await mkdtemp(join(tmpdir(), 'relaykit-bench-'));
-        try {
-          if (which === 'bare') {
-            const { proc, match } = await startProcess(
-              [join(import.meta.dirname, 'bare-fsync-server.ts'), dir],
-              /listening (\d+)\n/,
-            );
-            bare.push(await drive(Number(match[1]), 20, c.messages, c.bytes));
-            await stop(proc);
-          } else {
-            const cfg = join(dir, 'config.yaml');
-            await writeFile(
-              cfg,
-              stringify({
-                listeners: [
-                  {
-                    name: 'bench',
-                    address: '127.0.0.1',
-                    port: 0,
-                    auth: false,
-                    maxMessageSize: '64MB',
-                    maxClients: 1000,
-                  },
-                ],
-                identities: [{ name: 'loopback', networks: ['127.0.0.0/8'] }],
-                routes: [
-                  {
-                    name: 'local',
-                    type: 'capture',
-                    directory: join(dir, 'outbox'),
-                    concurrency: Number(process.env.BENCH_CAPTURE_CONCURRENCY ?? 4),
-                  },
-                ],
-                defaultRoute: 'local',
-                spool: { directory: join(dir, 'spool') },
-                http: { enabled: false },
-                log: { level: 'info' },
-              }),
-            );
-            const { proc, match } = await startProcess(
-              [join(ROOT, 'appliance/src/main.ts'), 'run', '--config', cfg],
-              /"listeners":\[\{"name":"bench","address":"127\.0\.0\.1","port":(\d+)\}\]/,
-            );
-            rk.push(await drive(Number(match[1]), 20, c.messages, c.bytes));
-            // Let the capture route finish so the next run starts on a quiet disk.
-            for (let i = 0; i < 600 && (await countFiles(join(dir, 'outbox'), '.eml')) < c.messages; i++) {
-              await new Promise((r) => setTimeout(r, 100));
+  const later: (() => Promise<void>)[] = [];
+  try {
+    for (const c of cases) {
+      const rate = { relaykit: [] as number[], bare: [] as number[] };
+      const cpu = { relaykit: [] as number[], bare: [] as number[] };
+      let steal = 0;
+      let total = 0;
+      const measure = async (which: 'relaykit' | 'bare', proc: ChildProcess, port: number) => {
+        const cpu0 = cpuMs(proc.pid);
+        const [s0, t0] = stealJiffies();
+        rate[which].push(await drive(port, 20, c.messages, c.bytes));
+        const [s1, t1] = stealJiffies();
+        cpu[which].push((cpuMs(proc.pid) - cpu0) / c.messages);
+        steal += s1 - s0;
+        total += t1 - t0;
+      };
+      for (let round = 0; round < rounds; round++) {
+        // Alternate the order so neither side always runs first.
+        for (const which of round % 2 === 0
+          ? (['bare', 'relaykit'] as const)
+          : (['relaykit', 'bare'] as const)) {
+          const ws = await workspace(fs, later);
+          try {
+            if (which === 'bare') {
+              const out = join(ws.dir, 'bare');
+              await mkdir(out);
+              const { proc, match } = await startProcess(
+                [join(import.meta.dirname, 'bare-fsync-server.ts'), out],
+                /listening (\d+)\n/,
+              );
+              await measure('bare', proc, Number(match[1]));
+              await stop(proc);
+            } else {
+              const { proc, port, outbox } = await startRelaykit(ws.dir);
+              await measure('relaykit', proc, port);
+              // Let the capture route finish so the workspace can be released cleanly.
+              for (let i = 0; i < 600 && (await countFiles(outbox, '.eml')) < c.messages; i++) {
+                await new Promise((r) => setTimeout(r, 100));
+              }
+              await stop(proc);
             }
-            await stop(proc);
+          } finally {
+            await ws.dispose();
           }
-        } finally {
-          await rm(dir, { recursive: true, force: true });
         }
       }
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+      const r = median(rate.relaykit);
+      const b = median(rate.bare);
+      results.push({
+        size: c.size,
+        messages: c.messages,
+        relaykit: r,
+        bare: b,
+        ratio: r / b,
+        relaykitCpuMs: median(cpu.relaykit),
+        bareCpuMs: median(cpu.bare),
+        stealPercent: total > 0 ? (100 * steal) / total : 0,
+      });
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-    const r = median(rk);
-    const b = median(bare);
-    results.push({ size: c.size, messages: c.messages, relaykit: r, bare: b, ratio: r / b });
+  } finally {
+    for (const f of later) await f();
   }
   return results;
+}
+
+async function startRelaykit(dir: string): Promise<{ proc: ChildProcess; port: number; outbox: string }> {
+  const cfg = join(dir, 'config.yaml');
+  const outbox = join(dir, 'outbox');
+  await writeFile(
+    cfg,
+    stringify({
+      listeners: [
+        {
+          name: 'bench',
+          address: '127.0.0.1',
+          port: 0,
+          auth: false,
+          maxMessageSize: '64MB',
+          maxClients: 1000,
+        },
+      ],
+      identities: [{ name: 'loopback', networks: ['127.0.0.0/8'] }],
+      routes: [
+        {
+          name: 'local',
+          type: 'capture',
+          directory: outbox,
+          concurrency: Number(process.env.BENCH_CAPTURE_CONCURRENCY ?? 4),
+        },
+      ],
+      defaultRoute: 'local',
+      spool: { directory: join(dir, 'spool') },
+      http: { enabled: false },
+      log: { level: 'info' },
+    }),
+  );
+  const { proc, match } = await startProcess(
+    [join(ROOT, 'appliance/src/main.ts'), 'run', '--config', cfg],
+    /"listeners":\[\{"name":"bench","address":"127\.0\.0\.1","port":(\d+)\}\]/,
+  );
+  return { proc, port: Number(match[1]), outbox };
 }
