@@ -11,6 +11,7 @@
 //                            filesystem); the default when running as root with mkfs.ext4
 //   BENCH_FS=ext4-nojournal  fresh ext4 without a journal per run
 //   BENCH_FS=tmpdir          a new directory under the OS temp dir; nothing deleted until the end
+// BENCH_APP_ROOT=DIR runs the appliance from another checkout (a worktree) to compare two versions.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -290,7 +291,7 @@ async function startRelaykit(dir: string): Promise<{ proc: ChildProcess; port: n
     }),
   );
   const { proc, match } = await startProcess(
-    [join(ROOT, 'appliance/src/main.ts'), 'run', '--config', cfg],
+    [join(process.env.BENCH_APP_ROOT ?? ROOT, 'appliance/src/main.ts'), 'run', '--config', cfg],
     /"listeners":\[\{"name":"bench","address":"127\.0\.0\.1","port":(\d+)\}\]/,
   );
   return { proc, port: Number(match[1]), outbox };
