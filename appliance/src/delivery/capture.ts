@@ -2,9 +2,10 @@
 // one .eml file per delivery leg, atomically (temporary name, fsync, rename). The embedded default's
 // only route, so the appliance runs with no cloud account; also what image and crash tests read.
 // A repeated attempt after a crash rewrites the same file name, so capture is idempotent.
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RouteConfig } from '../config/schema.ts';
+import { closeFd, fsyncFd, openFd, readExactly, writeAll } from '../fsio.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,
@@ -58,31 +59,26 @@ export class CaptureTransport implements Transport {
       job.signal.throwIfAborted();
       // Small messages (the common case) take one read and one write; larger ones stream. No
       // copyFile: it tries fchown, which a hardened service's syscall filter forbids.
-      const fh = await open(tmp, 'w', 0o640);
+      const fd = await openFd(tmp, 'w', 0o640);
       try {
         if (job.message.length <= SINGLE_READ_LIMIT) {
           const buf = Buffer.allocUnsafe(job.message.length);
-          const src = await open(job.message.path, 'r');
+          const src = await openFd(job.message.path, 'r');
           try {
-            let got = 0;
-            while (got < buf.length) {
-              const { bytesRead } = await src.read(buf, got, buf.length - got, job.message.offset + got);
-              if (bytesRead === 0) throw new Error('spool file shorter than its header says');
-              got += bytesRead;
-            }
+            await readExactly(src, buf, job.message.offset);
           } finally {
-            await src.close();
+            closeFd(src);
           }
-          await fh.writeFile(buf);
+          await writeAll(fd, buf, null);
         } else {
           for await (const chunk of openMessage(job.message)) {
             job.signal.throwIfAborted();
-            await fh.write(chunk as Buffer);
+            await writeAll(fd, chunk as Buffer, null);
           }
         }
-        await fh.sync();
+        await fsyncFd(fd);
       } finally {
-        await fh.close();
+        closeFd(fd);
       }
       await rename(tmp, final);
       return { kind: 'delivered', detail: `captured to ${final}`, remoteId: this.fileName(job) };

@@ -26,6 +26,7 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RelayError } from '../errors.ts';
+import { closeFd, fsyncFd, openFd, writeAll } from '../fsio.ts';
 import type { Logger } from '../log.ts';
 import { decodeFooter, decodeHeader, encodeTrailer, FOOTER_LENGTH } from './entry-format.ts';
 import { isEntryId, parseEntryId } from './entry-name.ts';
@@ -120,16 +121,16 @@ export class SpoolWriter {
   readonly id: string;
   private readonly spool: Spool;
   private readonly tmpPath: string;
-  private fh: FileHandle | undefined;
+  private fd: number | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private written = 0;
   private done = false;
 
-  constructor(spool: Spool, id: string, fh: FileHandle, tmpPath: string) {
+  constructor(spool: Spool, id: string, fd: number, tmpPath: string) {
     this.spool = spool;
     this.id = id;
-    this.fh = fh;
+    this.fd = fd;
     this.tmpPath = tmpPath;
   }
 
@@ -146,7 +147,7 @@ export class SpoolWriter {
 
   private async flush(): Promise<void> {
     if (this.pendingBytes === 0) return;
-    const fh = this.handle();
+    const fd = this.handle();
     const buf =
       this.pending.length === 1
         ? (this.pending[0] as Buffer)
@@ -154,17 +155,13 @@ export class SpoolWriter {
     this.pending = [];
     this.pendingBytes = 0;
     this.spool.faults.beforeWrite?.();
-    let off = 0;
-    while (off < buf.length) {
-      const { bytesWritten } = await fh.write(buf, off, buf.length - off, this.written + off);
-      off += bytesWritten;
-    }
+    await writeAll(fd, buf, this.written);
     this.written += buf.length;
   }
 
-  private handle(): FileHandle {
-    if (this.fh === undefined || this.done) throw new Error('spool writer already closed');
-    return this.fh;
+  private handle(): number {
+    if (this.fd === undefined || this.done) throw new Error('spool writer already closed');
+    return this.fd;
   }
 
   /**
@@ -180,11 +177,11 @@ export class SpoolWriter {
       this.pending.push(trailer);
       this.pendingBytes += trailer.length;
       await this.flush();
-      const fh = this.handle();
-      await fh.sync();
-      await fh.close();
-      this.fh = undefined;
+      const fd = this.handle();
+      await fsyncFd(fd);
+      this.fd = undefined;
       this.done = true;
+      closeFd(fd, true);
       const finalPath = this.spool.pathOf('queue', this.id, 'msg');
       await rename(this.tmpPath, finalPath);
       await this.spool.syncQueueDir();
@@ -206,9 +203,9 @@ export class SpoolWriter {
   async abort(): Promise<void> {
     this.done = true;
     this.pending = [];
-    const fh = this.fh;
-    this.fh = undefined;
-    await fh?.close().catch(() => {});
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) closeFd(fd);
     await unlink(this.tmpPath).catch(() => {});
   }
 }
@@ -251,8 +248,7 @@ export class Spool {
     const tmp = this.pathOf('incoming', id, 'tmp');
     try {
       this.faults.beforeWrite?.();
-      const fh = await open(tmp, 'wx', 0o600);
-      return new SpoolWriter(this, id, fh, tmp);
+      return new SpoolWriter(this, id, await openFd(tmp, 'wx', 0o600), tmp);
     } catch (err) {
       throw new RelayError('RELAY_SPOOL_WRITE', undefined, { cause: err, detail: { id } });
     }
