@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { afterEach, beforeEach } from 'vitest';
 import { type Appliance, type ApplianceOptions, startAppliance } from '../../appliance/src/app.ts';
 import { parseConfig } from '../../appliance/src/config/load.ts';
 import type { Config, ConfigInput } from '../../appliance/src/config/schema.ts';
@@ -54,6 +55,52 @@ export async function startTestAppliance(
     port: (app.listeners[0] as { port: number }).port,
     async stop() {
       await app.stop();
+    },
+  };
+}
+
+export interface ApplianceSandbox {
+  /** This test's fresh directory (config, spool, outbox live below it). */
+  readonly dir: string;
+  /** Starts an appliance rooted in `dir`; the sandbox stops it after the test. */
+  start(
+    patch?: (c: ConfigInput) => ConfigInput,
+    opts?: Partial<ApplianceOptions> & { logger?: Logger },
+  ): Promise<TestAppliance>;
+  /** Stops the appliance now (a test that restarts it, or inspects the files of a stopped one). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Registers beforeEach/afterEach for a describe block or file: a new directory per test, and
+ * whatever appliance the test started is stopped and the directory removed afterwards.
+ */
+export function applianceSandbox(prefix?: string): ApplianceSandbox {
+  let dir: string | undefined;
+  let running: TestAppliance | undefined;
+  beforeEach(async () => {
+    dir = await tempDir(prefix);
+  });
+  afterEach(async () => {
+    const r = running;
+    running = undefined;
+    await r?.stop();
+    if (dir !== undefined) await removeDir(dir);
+    dir = undefined;
+  });
+  return {
+    get dir() {
+      if (dir === undefined) throw new Error('applianceSandbox: dir is only there inside a test');
+      return dir;
+    },
+    async start(patch, opts) {
+      running = await startTestAppliance(this.dir, patch, opts);
+      return running;
+    },
+    async stop() {
+      const r = running;
+      running = undefined;
+      await r?.stop();
     },
   };
 }

@@ -2,35 +2,18 @@ import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { main } from '../../../appliance/src/main.ts';
 import { verifyPassword } from '../../../appliance/src/receiver/password.ts';
-import {
-  baseConfigInput,
-  removeDir,
-  sendMail,
-  startTestAppliance,
-  type TestAppliance,
-  tempDir,
-  waitFor,
-} from '../../helpers/appliance.ts';
+import { applianceSandbox, baseConfigInput, sendMail, waitFor } from '../../helpers/appliance.ts';
 import { captureIo } from '../../helpers/io.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const NODE = join(ROOT, 'node_modules/.bin/node');
 const BIN = join(ROOT, 'appliance/bin/relaykit-appliance.js');
 
-let dir: string;
-let t: TestAppliance | undefined;
-beforeEach(async () => {
-  dir = await tempDir();
-});
-afterEach(async () => {
-  await t?.stop();
-  t = undefined;
-  await removeDir(dir);
-});
+const sandbox = applianceSandbox();
 
 function cli(args: string[], input?: string) {
   return spawnSync(NODE, [BIN, ...args], { input, encoding: 'utf8', timeout: 30_000 });
@@ -59,10 +42,13 @@ describe('relaykit-appliance check', () => {
   });
 
   it('warns about an allowlist open to the whole Internet', async () => {
-    const path = join(dir, 'open.yaml');
+    const path = join(sandbox.dir, 'open.yaml');
     await writeFile(
       path,
-      stringify({ ...baseConfigInput(dir), identities: [{ name: 'world', networks: ['0.0.0.0/0'] }] }),
+      stringify({
+        ...baseConfigInput(sandbox.dir),
+        identities: [{ name: 'world', networks: ['0.0.0.0/0'] }],
+      }),
     );
     const io = captureIo();
     expect(await main(['check', '--config', path], io)).toBe(0);
@@ -70,8 +56,11 @@ describe('relaykit-appliance check', () => {
   });
 
   it('warns when the status port (and its queue API) leaves loopback', async () => {
-    const path = join(dir, 'http.yaml');
-    await writeFile(path, stringify({ ...baseConfigInput(dir), http: { address: '0.0.0.0', port: 8025 } }));
+    const path = join(sandbox.dir, 'http.yaml');
+    await writeFile(
+      path,
+      stringify({ ...baseConfigInput(sandbox.dir), http: { address: '0.0.0.0', port: 8025 } }),
+    );
     const io = captureIo();
     expect(await main(['check', '--config', path], io)).toBe(0);
     expect(io.err()).toContain("warning: http.address 0.0.0.0: the status port's queue API");
@@ -98,13 +87,13 @@ describe('relaykit-appliance hash-password', () => {
 describe('relaykit-appliance queue / dead', () => {
   async function configWithDeadRoute(httpPort: number) {
     const input = {
-      ...baseConfigInput(dir),
+      ...baseConfigInput(sandbox.dir),
       // A capture route into a path that cannot be a directory: every delivery fails permanently.
       routes: [{ name: 'broken', type: 'capture' as const, directory: '/dev/null/outbox' }],
       defaultRoute: 'broken',
       http: { port: httpPort },
     };
-    const path = join(dir, 'config.yaml');
+    const path = join(sandbox.dir, 'config.yaml');
     await writeFile(path, stringify(input));
     return { input, path };
   }
@@ -112,9 +101,9 @@ describe('relaykit-appliance queue / dead', () => {
   it('lists, shows, requeues and deletes dead letters through a running appliance', async () => {
     const port = await freePort();
     const { input, path } = await configWithDeadRoute(port);
-    t = await startTestAppliance(dir, () => input);
+    const t = await sandbox.start(() => input);
     await sendMail(t.port, { subject: 'will die' });
-    await waitFor(async () => ((await t?.app.spool.list('dead'))?.length === 1 ? true : undefined));
+    await waitFor(async () => ((await t.app.spool.list('dead'))?.length === 1 ? true : undefined));
 
     let io = captureIo();
     expect(await main(['dead', 'list', '--config', path], io)).toBe(0);
@@ -131,7 +120,7 @@ describe('relaykit-appliance queue / dead', () => {
     expect(await main(['dead', 'requeue', id, '--config', path], io)).toBe(0);
     // Requeued, it fails again and returns to the dead-letter folder with two attempts on record.
     await waitFor(async () => {
-      const d = await t?.app.spool.list('dead');
+      const d = await t.app.spool.list('dead');
       return d?.length === 1 && d[0]?.deliveries[0]?.attempts.length === 2 ? true : undefined;
     });
 
@@ -146,11 +135,10 @@ describe('relaykit-appliance queue / dead', () => {
 
   it('works on the spool files when the appliance is stopped', async () => {
     const { input, path } = await configWithDeadRoute(await freePort());
-    t = await startTestAppliance(dir, () => input);
+    const t = await sandbox.start(() => input);
     await sendMail(t.port, { subject: 'offline' });
-    await waitFor(async () => ((await t?.app.spool.list('dead'))?.length === 1 ? true : undefined));
-    await t.stop();
-    t = undefined;
+    await waitFor(async () => ((await t.app.spool.list('dead'))?.length === 1 ? true : undefined));
+    await sandbox.stop();
     const io = captureIo();
     expect(await main(['dead', 'list', '--config', path, '--json'], io)).toBe(0);
     const rows = JSON.parse(io.out()) as { id: string; legs: { deadReason: string }[] }[];
@@ -177,9 +165,9 @@ describe('relaykit-appliance queue / dead', () => {
 
 describe('relaykit-appliance run', () => {
   it('stops cleanly on SIGTERM with exit 0 after draining', async () => {
-    const input = { ...baseConfigInput(dir), log: { level: 'info' as const } };
+    const input = { ...baseConfigInput(sandbox.dir), log: { level: 'info' as const } };
     const { startChild, writeConfig } = await import('../../helpers/child-appliance.ts');
-    const child = await startChild(await writeConfig(dir, input));
+    const child = await startChild(await writeConfig(sandbox.dir, input));
     const info = await sendMail(child.port, { subject: 'before stop' });
     expect(info.response).toMatch(/^250 /);
     child.proc.kill('SIGTERM');

@@ -1,26 +1,10 @@
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../appliance/src/log.ts';
-import {
-  removeDir,
-  sendMail,
-  startTestAppliance,
-  type TestAppliance,
-  tempDir,
-  waitFor,
-} from '../../helpers/appliance.ts';
+import { applianceSandbox, sendMail, type TestAppliance, waitFor } from '../../helpers/appliance.ts';
 import { RawSmtp } from '../../helpers/smtp-raw.ts';
 
-let dir: string;
-let t: TestAppliance | undefined;
-beforeEach(async () => {
-  dir = await tempDir();
-});
-afterEach(async () => {
-  await t?.stop();
-  t = undefined;
-  await removeDir(dir);
-});
+const sandbox = applianceSandbox();
 
 async function get(t: TestAppliance, path: string) {
   const res = await fetch(`http://127.0.0.1:${t.app.httpPort}${path}`);
@@ -30,7 +14,7 @@ async function get(t: TestAppliance, path: string) {
 describe('status endpoints', () => {
   it('/healthz is 200 when listeners are up and the spool is writable, 503 when the disk refuses writes', async () => {
     let diskFull = false;
-    t = await startTestAppliance(dir, undefined, {
+    const t = await sandbox.start(undefined, {
       spoolFaults: {
         beforeWrite() {
           if (diskFull) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
@@ -47,10 +31,10 @@ describe('status endpoints', () => {
   });
 
   it('/metrics counts accepted, rejected by reason, delivered and dead-lettered per route, and spool depth', async () => {
-    t = await startTestAppliance(dir, (c) => ({
+    const t = await sandbox.start((c) => ({
       ...c,
       routes: [
-        { name: 'local', type: 'capture', directory: `${dir}/outbox` },
+        { name: 'local', type: 'capture', directory: `${sandbox.dir}/outbox` },
         { name: 'broken', type: 'capture', directory: '/dev/null/x' },
       ],
       listeners: [{ name: 'test', address: '127.0.0.1', port: 0, auth: false, maxMessageSize: '2KB' }],
@@ -63,7 +47,7 @@ describe('status endpoints', () => {
     c.close();
     await expect(sendMail(t.port, { subject: 'too big', text: 'x'.repeat(4000) })).rejects.toThrow(/552/);
     await waitFor(() =>
-      t?.app.metrics.get('relaykit_delivered_total', { route: 'local' }) === 1 ? true : undefined,
+      t.app.metrics.get('relaykit_delivered_total', { route: 'local' }) === 1 ? true : undefined,
     );
     const m = await get(t, '/metrics');
     expect(m.type).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -80,7 +64,7 @@ describe('status endpoints', () => {
   });
 
   it('unknown paths are 404 and the queue API answers JSON', async () => {
-    t = await startTestAppliance(dir);
+    const t = await sandbox.start();
     expect((await get(t, '/nope')).status).toBe(404);
     const q = await get(t, '/api/queue');
     expect(q.status).toBe(200);

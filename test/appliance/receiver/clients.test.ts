@@ -1,33 +1,17 @@
 // Real SMTP clients from Debian against the appliance: swaks (single messages, AUTH) and postfix's
 // smtp-source (concurrent load).
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../appliance/src/receiver/password.ts';
-import {
-  captured,
-  removeDir,
-  startTestAppliance,
-  type TestAppliance,
-  tempDir,
-  waitFor,
-} from '../../helpers/appliance.ts';
+import { applianceSandbox, captured, waitFor } from '../../helpers/appliance.ts';
 import { requireTool, run } from '../../helpers/tools.ts';
 
-let dir: string;
-let t: TestAppliance | undefined;
-beforeEach(async () => {
-  dir = await tempDir();
-});
-afterEach(async () => {
-  await t?.stop();
-  t = undefined;
-  await removeDir(dir);
-});
+const sandbox = applianceSandbox();
 
 describe('real clients', () => {
   it('swaks submits a message that the capture route delivers', async (ctx) => {
     const swaks = requireTool(ctx, 'swaks');
-    t = await startTestAppliance(dir);
+    const t = await sandbox.start();
     const r = await run(swaks, [
       '--server',
       `127.0.0.1:${t.port}`,
@@ -43,7 +27,7 @@ describe('real clients', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/<- {2}250 2\.0\.0 Ok: queued as [0-9a-z-]+/);
     const files = await waitFor(async () => {
-      const f = await captured(join(dir, 'outbox'));
+      const f = await captured(join(sandbox.dir, 'outbox'));
       return f.length === 1 ? f : undefined;
     });
     expect(files[0]?.text).toContain('Subject: swaks scan');
@@ -53,7 +37,7 @@ describe('real clients', () => {
   it('swaks authenticates with AUTH PLAIN and LOGIN; a wrong password gets 535', async (ctx) => {
     const swaks = requireTool(ctx, 'swaks');
     const passwordHash = await hashPassword('s3cret-passw0rd', { N: 1024 });
-    t = await startTestAppliance(dir, (c) => ({
+    const t = await sandbox.start((c) => ({
       ...c,
       listeners: [{ name: 'auth', address: '127.0.0.1', port: 0, auth: true, allowCleartextAuth: true }],
       identities: [{ name: 'nas', users: [{ username: 'nas01', passwordHash }] }],
@@ -76,12 +60,14 @@ describe('real clients', () => {
     const bad = await run(swaks, [...base, '--auth', 'PLAIN', '--auth-password', 'wrong']);
     expect(bad.code).not.toBe(0);
     expect(bad.stdout).toMatch(/<\*\* +535 5\.7\.8/);
-    await waitFor(async () => ((await captured(join(dir, 'outbox'))).length === 2 ? true : undefined));
+    await waitFor(async () =>
+      (await captured(join(sandbox.dir, 'outbox'))).length === 2 ? true : undefined,
+    );
   });
 
   it('smtp-source load: 20 sessions x 10 messages all spooled and delivered', async (ctx) => {
     const smtpSource = requireTool(ctx, 'smtp-source');
-    t = await startTestAppliance(dir);
+    const t = await sandbox.start();
     const r = await run(smtpSource, [
       '-4',
       '-d',
@@ -99,7 +85,7 @@ describe('real clients', () => {
     ]);
     expect(r.code, r.stderr).toBe(0);
     await waitFor(
-      async () => ((await captured(join(dir, 'outbox'))).length === 200 ? true : undefined),
+      async () => ((await captured(join(sandbox.dir, 'outbox'))).length === 200 ? true : undefined),
       30_000,
       '200 captured messages',
     );

@@ -1,30 +1,18 @@
 import { readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../appliance/src/receiver/password.ts';
 import {
+  applianceSandbox,
   captured,
-  removeDir,
   sendMail,
-  startTestAppliance,
   type TestAppliance,
-  tempDir,
   waitFor,
 } from '../../helpers/appliance.ts';
 import { RawSmtp } from '../../helpers/smtp-raw.ts';
 
-let dir: string;
-let t: TestAppliance | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir();
-});
-afterEach(async () => {
-  await t?.stop();
-  t = undefined;
-  await removeDir(dir);
-});
+const sandbox = applianceSandbox();
 
 async function session(port: number): Promise<RawSmtp> {
   const c = await RawSmtp.connect(port);
@@ -34,7 +22,7 @@ async function session(port: number): Promise<RawSmtp> {
 
 describe('intake: allowlisted devices', () => {
   it('accepts from an allowlisted address, spools, and the capture route writes the message with a Received header', async () => {
-    t = await startTestAppliance(dir);
+    const t = await sandbox.start();
     const info = await sendMail(t.port, {
       from: 'scanner@contoso.com',
       to: 'alice@contoso.com',
@@ -44,7 +32,7 @@ describe('intake: allowlisted devices', () => {
     });
     expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9a-z-]+$/);
     const files = await waitFor(async () => {
-      const f = await captured(join(dir, 'outbox'));
+      const f = await captured(join(sandbox.dir, 'outbox'));
       return f.length === 1 ? f : undefined;
     });
     const text = files[0]?.text ?? '';
@@ -55,14 +43,16 @@ describe('intake: allowlisted devices', () => {
     expect(text).toContain('scanned page');
     // Bcc is not in the content; it lives only in the envelope the spool kept.
     expect(text).not.toContain('hidden@contoso.com');
-    const trace = await import('node:fs/promises').then((fs) => fs.readdir(join(dir, 'spool', 'trace')));
+    const trace = await import('node:fs/promises').then((fs) =>
+      fs.readdir(join(sandbox.dir, 'spool', 'trace')),
+    );
     expect(trace.length).toBe(1);
     expect(t.app.metrics.get('relaykit_accepted_total', { listener: 'test' })).toBe(1);
     expect(t.app.metrics.get('relaykit_delivered_total', { route: 'local' })).toBe(1);
   });
 
   it('answers 554 5.7.1 at connect to an address no identity allows (never an open relay)', async () => {
-    t = await startTestAppliance(dir, (c) => ({
+    const t = await sandbox.start((c) => ({
       ...c,
       identities: [{ name: 'lan', networks: ['10.20.0.0/16'] }],
     }));
@@ -84,7 +74,7 @@ describe('intake: allowlisted devices', () => {
       });
     });
     if (!probe) ctx.skip(true, 'this machine has no IPv6 loopback');
-    t = await startTestAppliance(dir, (c) => ({
+    const t = await sandbox.start((c) => ({
       ...c,
       listeners: [{ name: 'v6', address: '::1', port: 0, auth: false }],
       identities: [{ name: 'v6-only', networks: ['::1/128'] }],
@@ -100,7 +90,7 @@ describe('intake: allowlisted devices', () => {
 describe('intake: SMTP AUTH users', () => {
   async function withUser(): Promise<TestAppliance> {
     const passwordHash = await hashPassword('correct horse battery', { N: 1024 });
-    return startTestAppliance(dir, (c) => ({
+    return sandbox.start((c) => ({
       ...c,
       listeners: [{ name: 'auth', address: '127.0.0.1', port: 0, auth: true, allowCleartextAuth: true }],
       identities: [
@@ -111,7 +101,7 @@ describe('intake: SMTP AUTH users', () => {
   }
 
   it('requires AUTH (530) from an address outside every allowlist, refuses a wrong password (535), accepts the right one', async () => {
-    t = await withUser();
+    const t = await withUser();
     const c = await session(t.port);
     const ehlo = await c.command('EHLO client.test');
     expect(ehlo.text).toMatch(/AUTH PLAIN LOGIN/);
@@ -129,7 +119,7 @@ describe('intake: SMTP AUTH users', () => {
   });
 
   it('delivers an authenticated nodemailer submission (AUTH LOGIN)', async () => {
-    t = await withUser();
+    const t = await withUser();
     const info = await sendMail(
       t.port,
       { to: 'x@fabrikam.com' },
@@ -137,14 +127,14 @@ describe('intake: SMTP AUTH users', () => {
     );
     expect(info.response).toMatch(/^250 /);
     const files = await waitFor(async () =>
-      (await captured(join(dir, 'outbox'))).length === 1 ? true : undefined,
+      (await captured(join(sandbox.dir, 'outbox'))).length === 1 ? true : undefined,
     );
     expect(files).toBe(true);
   });
 
   it('does not offer AUTH on a cleartext listener unless explicitly allowed', async () => {
     const passwordHash = await hashPassword('pw-12345678', { N: 1024 });
-    t = await startTestAppliance(dir, (c) => ({
+    const t = await sandbox.start((c) => ({
       ...c,
       listeners: [{ name: 'plain', address: '127.0.0.1', port: 0, auth: true }],
       identities: [
@@ -163,7 +153,7 @@ describe('intake: SMTP AUTH users', () => {
 
 describe('intake: size limit', () => {
   it('advertises SIZE honestly and answers 552 to MAIL FROM SIZE= over it and to DATA over it, spooling nothing', async () => {
-    t = await startTestAppliance(dir, (c) => ({
+    const t = await sandbox.start((c) => ({
       ...c,
       listeners: [{ name: 'small', address: '127.0.0.1', port: 0, auth: false, maxMessageSize: '1KB' }],
     }));
@@ -179,15 +169,15 @@ describe('intake: size limit', () => {
     expect(r.code).toBe(552);
     expect(r.text).toContain('5.3.4');
     c.close();
-    expect(await readdir(join(dir, 'spool', 'queue'))).toEqual([]);
-    expect(await readdir(join(dir, 'spool', 'incoming'))).toEqual([]);
+    expect(await readdir(join(sandbox.dir, 'spool', 'queue'))).toEqual([]);
+    expect(await readdir(join(sandbox.dir, 'spool', 'incoming'))).toEqual([]);
   });
 });
 
 describe('intake: failures lose nothing and crash nothing', () => {
   it('answers 452 4.3.1 when the spool cannot be written, leaving no partial file', async () => {
     let fail = false;
-    t = await startTestAppliance(dir, undefined, {
+    const t = await sandbox.start(undefined, {
       spoolFaults: {
         beforeWrite() {
           if (fail) throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
@@ -210,12 +200,14 @@ describe('intake: failures lose nothing and crash nothing', () => {
     await c.command('DATA');
     expect((await c.command('Subject: y\r\n\r\nbody\r\n.')).code).toBe(250);
     c.close();
-    expect(await readdir(join(dir, 'spool', 'incoming'))).toEqual([]);
-    await waitFor(async () => ((await captured(join(dir, 'outbox'))).length === 1 ? true : undefined));
+    expect(await readdir(join(sandbox.dir, 'spool', 'incoming'))).toEqual([]);
+    await waitFor(async () =>
+      (await captured(join(sandbox.dir, 'outbox'))).length === 1 ? true : undefined,
+    );
   });
 
   it('survives a client that resets the connection mid-DATA and removes the partial file', async () => {
-    t = await startTestAppliance(dir);
+    const t = await sandbox.start();
     for (let i = 0; i < 5; i++) {
       const c = await session(t.port);
       await c.command('EHLO x');
@@ -227,18 +219,18 @@ describe('intake: failures lose nothing and crash nothing', () => {
       c.close();
     }
     await waitFor(async () =>
-      (await readdir(join(dir, 'spool', 'incoming'))).length === 0 ? true : undefined,
+      (await readdir(join(sandbox.dir, 'spool', 'incoming'))).length === 0 ? true : undefined,
     );
     // Still serving.
     const info = await sendMail(t.port, { subject: 'after resets' });
     expect(info.response).toMatch(/^250 /);
-    expect(await readdir(join(dir, 'spool', 'queue'))).not.toContain(expect.stringMatching(/tmp/));
+    expect(await readdir(join(sandbox.dir, 'spool', 'queue'))).not.toContain(expect.stringMatching(/tmp/));
   });
 });
 
 describe('intake: sending mailbox', () => {
   it("records the identity's sendAs on every leg (the Graph mailbox), unless a rule sets its own", async () => {
-    t = await startTestAppliance(dir, (c) => ({
+    const t = await sandbox.start((c) => ({
       ...c,
       identities: [{ name: 'mfd', networks: ['127.0.0.0/8'], sendAs: 'scans@contoso.com' }],
       // A capture route that cannot write: the entry stays inspectable in the dead-letter folder.
@@ -254,7 +246,7 @@ describe('intake: sending mailbox', () => {
     }));
     await sendMail(t.port, { from: 'scanner@local', to: ['a@contoso.com', 'ceo@contoso.com'] });
     const dead = await waitFor(async () => {
-      const d = await t?.app.spool.list('dead');
+      const d = await t.app.spool.list('dead');
       return d?.length === 1 ? d : undefined;
     });
     const legs = Object.fromEntries(

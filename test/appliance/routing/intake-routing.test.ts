@@ -2,35 +2,18 @@
 // message leaves in the spool and the capture routes. Real appliance on port 0, raw SMTP socket.
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../../appliance/src/config/schema.ts';
-import {
-  captured,
-  removeDir,
-  startTestAppliance,
-  type TestAppliance,
-  tempDir,
-  waitFor,
-} from '../../helpers/appliance.ts';
+import { applianceSandbox, captured, waitFor } from '../../helpers/appliance.ts';
 import { RawSmtp } from '../../helpers/smtp-raw.ts';
 
-let dir: string;
-let t: TestAppliance | undefined;
-
-beforeEach(async () => {
-  dir = await tempDir('relaykit-routing-');
-});
-afterEach(async () => {
-  await t?.stop();
-  t = undefined;
-  await removeDir(dir);
-});
+const sandbox = applianceSandbox('relaykit-routing-');
 
 function withRules(c: ConfigInput): ConfigInput {
   return {
     ...c,
     acceptedDomains: ['contoso.com'],
-    routes: [...c.routes, { name: 'acs', type: 'capture', directory: join(dir, 'acs') }],
+    routes: [...c.routes, { name: 'acs', type: 'capture', directory: join(sandbox.dir, 'acs') }],
     rules: [
       {
         name: 'blocked-sender',
@@ -51,8 +34,8 @@ function withRules(c: ConfigInput): ConfigInput {
   };
 }
 
-async function session(): Promise<RawSmtp> {
-  const c = await RawSmtp.connect(t!.port);
+async function session(port: number): Promise<RawSmtp> {
+  const c = await RawSmtp.connect(port);
   expect((await c.reply()).code).toBe(220);
   expect((await c.command('EHLO mfd.test')).code).toBe(250);
   return c;
@@ -67,8 +50,8 @@ async function data(c: RawSmtp, bodyBytes: number): Promise<{ code: number; line
 
 describe('intake with routing rules', () => {
   it('answers a rule rejection at RCPT with the rule’s own code and text', async () => {
-    t = await startTestAppliance(dir, withRules);
-    const c = await session();
+    const t = await sandbox.start(withRules);
+    const c = await session(t.port);
     expect((await c.command('MAIL FROM:<x@blocked.example>')).code).toBe(250);
     const r = await c.command('RCPT TO:<bob@contoso.com>');
     expect(r.lines).toEqual(['553 5.7.1 Sender not allowed']);
@@ -77,15 +60,18 @@ describe('intake with routing rules', () => {
 
   it('splits a message: internal to the default route, external to acs with the sender rewritten', async () => {
     // acs captures under a regular file, so its leg cannot finish and the entry stays inspectable.
-    await writeFile(join(dir, 'blocker'), '');
-    t = await startTestAppliance(dir, (c) => {
+    await writeFile(join(sandbox.dir, 'blocker'), '');
+    const t = await sandbox.start((c) => {
       const r = withRules(c);
       return {
         ...r,
-        routes: [c.routes[0]!, { name: 'acs', type: 'capture', directory: join(dir, 'blocker', 'acs') }],
+        routes: [
+          c.routes[0]!,
+          { name: 'acs', type: 'capture', directory: join(sandbox.dir, 'blocker', 'acs') },
+        ],
       };
     });
-    const c = await session();
+    const c = await session(t.port);
     expect((await c.command('MAIL FROM:<mfd@contoso.com>')).code).toBe(250);
     expect((await c.command('RCPT TO:<bob@contoso.com>')).code).toBe(250);
     expect((await c.command('RCPT TO:<ext@fabrikam.com>')).code).toBe(250);
@@ -93,7 +79,7 @@ describe('intake with routing rules', () => {
     expect((await data(c, 100)).code).toBe(250);
     c.close();
     await waitFor(
-      async () => (await captured(join(dir, 'outbox'))).length === 1 || undefined,
+      async () => (await captured(join(sandbox.dir, 'outbox'))).length === 1 || undefined,
       10_000,
       'local',
     );
@@ -112,9 +98,9 @@ describe('intake with routing rules', () => {
     ]);
     // The trace's received event names each leg's route and rule, in leg order.
     const received = await waitFor(async () => {
-      const names = await readdir(join(dir, 'spool', 'trace'));
+      const names = await readdir(join(sandbox.dir, 'spool', 'trace'));
       const text = (
-        await Promise.all(names.map((n) => readFile(join(dir, 'spool', 'trace', n), 'utf8')))
+        await Promise.all(names.map((n) => readFile(join(sandbox.dir, 'spool', 'trace', n), 'utf8')))
       ).join('');
       return text
         .split('\n')
@@ -129,8 +115,8 @@ describe('intake with routing rules', () => {
   });
 
   it('after DATA: accepts for the routed recipients and keeps the refused one as a dead leg with the reason', async () => {
-    t = await startTestAppliance(dir, withRules);
-    const c = await session();
+    const t = await sandbox.start(withRules);
+    const c = await session(t.port);
     expect((await c.command('MAIL FROM:<mfd@contoso.com>')).code).toBe(250);
     expect((await c.command('RCPT TO:<ext@fabrikam.com>')).code).toBe(250);
     expect((await c.command('RCPT TO:<bob@contoso.com>')).code).toBe(250);
@@ -138,11 +124,11 @@ describe('intake with routing rules', () => {
     expect(r.code).toBe(250);
     c.close();
     await waitFor(
-      async () => (await captured(join(dir, 'outbox'))).length === 1 || undefined,
+      async () => (await captured(join(sandbox.dir, 'outbox'))).length === 1 || undefined,
       10_000,
       'local',
     );
-    expect(await captured(join(dir, 'acs'))).toEqual([]);
+    expect(await captured(join(sandbox.dir, 'acs'))).toEqual([]);
     const entry = await waitFor(async () => (await t!.app.spool.list('dead'))[0], 10_000, 'dead entry');
     const dead = entry.header.deliveries.find((d) => d.rule === 'too-big-external');
     expect(dead).toMatchObject({ status: 'dead', recipients: ['ext@fabrikam.com'] });
@@ -150,8 +136,8 @@ describe('intake with routing rules', () => {
   });
 
   it('after DATA: refuses the whole message with the rule’s reply when every recipient is rejected', async () => {
-    t = await startTestAppliance(dir, withRules);
-    const c = await session();
+    const t = await sandbox.start(withRules);
+    const c = await session(t.port);
     expect((await c.command('MAIL FROM:<mfd@contoso.com>')).code).toBe(250);
     expect((await c.command('RCPT TO:<ext@fabrikam.com>')).code).toBe(250);
     const r = await data(c, 4000);
