@@ -8,12 +8,13 @@
 // (fs/ext4/ialloc.c recently_deleted), so whichever server ran second, and relaykit most (it creates
 // two files per message), measured the cleanup instead of itself.
 //   BENCH_FS=ext4            fresh ext4 with a journal per run, loop-mounted (the VM image's
-//                            filesystem); the default when running as root with mkfs.ext4
+//                            filesystem); the default when running as root where a loop
+//                            device mounts, else tmpdir
 //   BENCH_FS=ext4-nojournal  fresh ext4 without a journal per run
 //   BENCH_FS=tmpdir          a new directory under the OS temp dir; nothing deleted until the end
 // BENCH_APP_ROOT=DIR runs the appliance from another checkout (a worktree) to compare two versions.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,11 +42,34 @@ export type BenchFs = 'ext4' | 'ext4-nojournal' | 'tmpdir';
 const SBIN = ['/usr/sbin', '/sbin', '/usr/bin', '/bin'];
 const which = (tool: string) => SBIN.map((d) => join(d, tool)).find((p) => existsSync(p));
 
+let chosen: BenchFs | undefined;
+
 export function benchFs(): BenchFs {
   const asked = process.env.BENCH_FS;
   if (asked === 'ext4' || asked === 'ext4-nojournal' || asked === 'tmpdir') return asked;
   if (asked) throw new Error(`BENCH_FS must be ext4, ext4-nojournal or tmpdir, not ${asked}`);
-  return process.getuid?.() === 0 && which('mkfs.ext4') && which('mount') ? 'ext4' : 'tmpdir';
+  chosen ??= canLoopMount() ? 'ext4' : 'tmpdir';
+  return chosen;
+}
+
+/** Root, mkfs.ext4 and a loop device that really mounts (a container may have none). */
+function canLoopMount(): boolean {
+  if (process.getuid?.() !== 0 || !which('mkfs.ext4') || !which('mount') || !which('umount')) return false;
+  const base = mkdtempSync(join(tmpdir(), 'relaykit-bench-probe-'));
+  const image = `${base}.img`;
+  const quiet = { stdio: 'ignore' } as const;
+  try {
+    execFileSync('truncate', ['-s', '64M', image], quiet);
+    execFileSync(which('mkfs.ext4') as string, ['-q', '-F', image], quiet);
+    execFileSync(which('mount') as string, ['-o', 'loop', image, base], quiet);
+    execFileSync(which('umount') as string, [base], quiet);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(image, { force: true });
+    rmSync(base, { recursive: true, force: true });
+  }
 }
 
 export function describeFs(fs: BenchFs): string {
