@@ -55,20 +55,41 @@ export function benchFs(): BenchFs {
 /** Root, mkfs.ext4 and a loop device that really mounts (a container may have none). */
 function canLoopMount(): boolean {
   if (process.getuid?.() !== 0 || !which('mkfs.ext4') || !which('mount') || !which('umount')) return false;
-  const base = mkdtempSync(join(tmpdir(), 'relaykit-bench-probe-'));
-  const image = `${base}.img`;
-  const quiet = { stdio: 'ignore' } as const;
   try {
-    execFileSync('truncate', ['-s', '64M', image], quiet);
-    execFileSync(which('mkfs.ext4') as string, ['-q', '-F', image], quiet);
-    execFileSync(which('mount') as string, ['-o', 'loop', image, base], quiet);
-    execFileSync(which('umount') as string, [base], quiet);
+    freshExt4('ext4', '64M').dispose();
     return true;
   } catch {
     return false;
-  } finally {
+  }
+}
+
+interface Workspace {
+  readonly dir: string;
+  dispose(): void;
+}
+
+/** A sparse image under the OS temp dir, made into a new ext4 and loop-mounted. */
+function freshExt4(fs: 'ext4' | 'ext4-nojournal', size: string): Workspace {
+  const base = mkdtempSync(join(tmpdir(), 'relaykit-bench-'));
+  const image = `${base}.img`;
+  const run = (tool: string, args: string[]) =>
+    execFileSync(which(tool) ?? tool, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let mounted = false;
+  const dispose = () => {
+    if (mounted) run('umount', [base]);
+    mounted = false;
     rmSync(image, { force: true });
     rmSync(base, { recursive: true, force: true });
+  };
+  try {
+    run('truncate', ['-s', size, image]);
+    run('mkfs.ext4', ['-q', '-F', ...(fs === 'ext4-nojournal' ? ['-O', '^has_journal'] : []), image]);
+    run('mount', ['-o', 'loop', image, base]);
+    mounted = true;
+    return { dir: base, dispose };
+  } catch (err) {
+    dispose();
+    throw err;
   }
 }
 
@@ -83,39 +104,13 @@ export function describeFs(fs: BenchFs): string {
   }
 }
 
-interface Workspace {
-  readonly dir: string;
-  dispose(): Promise<void>;
-}
-
 /** A directory on a filesystem nobody has used yet (or, for tmpdir, a new directory). */
 async function workspace(fs: BenchFs, later: (() => Promise<void>)[]): Promise<Workspace> {
-  const base = await mkdtemp(join(tmpdir(), 'relaykit-bench-'));
-  if (fs === 'tmpdir') {
-    // Deleting now would slow the next run (see the top of this file); delete at the very end.
-    later.push(() => rm(base, { recursive: true, force: true }));
-    return { dir: base, dispose: async () => {} };
-  }
-  const image = `${base}.img`;
-  const mnt = join(base, 'mnt');
-  await mkdir(mnt);
-  await writeFile(image, '');
-  execFileSync('truncate', ['-s', '8G', image]);
-  execFileSync(which('mkfs.ext4') as string, [
-    '-q',
-    '-F',
-    ...(fs === 'ext4-nojournal' ? ['-O', '^has_journal'] : []),
-    image,
-  ]);
-  execFileSync(which('mount') as string, ['-o', 'loop', image, mnt]);
-  return {
-    dir: mnt,
-    dispose: async () => {
-      execFileSync(which('umount') as string, [mnt]);
-      await rm(image, { force: true });
-      await rm(base, { recursive: true, force: true });
-    },
-  };
+  if (fs !== 'tmpdir') return freshExt4(fs, '8G');
+  const dir = await mkdtemp(join(tmpdir(), 'relaykit-bench-'));
+  // Deleting now would slow the next run (see the top of this file); delete at the very end.
+  later.push(() => rm(dir, { recursive: true, force: true }));
+  return { dir, dispose: () => {} };
 }
 
 /** user + system CPU of a process so far, in milliseconds (Linux /proc). */
@@ -259,7 +254,7 @@ export async function benchIntake(opts: { rounds?: number } = {}): Promise<Intak
               await stop(proc);
             }
           } finally {
-            await ws.dispose();
+            ws.dispose();
           }
         }
       }
