@@ -55,9 +55,14 @@ async function key(dir: string, name: string): Promise<string> {
   return path;
 }
 
-async function ca(dir: string, name: string, cn: string): Promise<{ cert: string; key: string }> {
-  const k = await key(dir, name);
-  const cert = join(dir, `${name}.crt`);
+/** A self-signed certificate for key `k`, valid three days, with extra extensions. */
+async function selfSign(
+  dir: string,
+  k: string,
+  cn: string,
+  cert: string,
+  extensions: string[],
+): Promise<void> {
   await openssl(
     [
       'req',
@@ -72,13 +77,19 @@ async function ca(dir: string, name: string, cn: string): Promise<{ cert: string
       `/CN=${cn}`,
       '-out',
       cert,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
+      ...extensions.flatMap((e) => ['-addext', e]),
     ],
     dir,
   );
+}
+
+async function ca(dir: string, name: string, cn: string): Promise<{ cert: string; key: string }> {
+  const k = await key(dir, name);
+  const cert = join(dir, `${name}.crt`);
+  await selfSign(dir, k, cn, cert, [
+    'basicConstraints=critical,CA:TRUE',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   return { cert, key: k };
 }
 
@@ -98,27 +109,7 @@ async function leaf(
     `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=${eku}\nsubjectAltName=${san}\n`,
   );
   if (signer === 'self') {
-    await openssl(
-      [
-        'req',
-        '-x509',
-        '-new',
-        '-key',
-        k,
-        '-sha256',
-        '-days',
-        '3',
-        '-subj',
-        `/CN=${cn}`,
-        '-out',
-        cert,
-        '-addext',
-        `subjectAltName=${san}`,
-        '-addext',
-        `extendedKeyUsage=${eku}`,
-      ],
-      dir,
-    );
+    await selfSign(dir, k, cn, cert, [`subjectAltName=${san}`, `extendedKeyUsage=${eku}`]);
   } else {
     const csr = join(dir, `${name}.csr`);
     await openssl(['req', '-new', '-key', k, '-subj', `/CN=${cn}`, '-out', csr], dir);

@@ -36,22 +36,13 @@ function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** openssl arguments for a new P-256 key written to `<name>.key`. */
+function newEcKey(name: string): string[] {
+  return ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`];
+}
+
 function newKeyCsr(dir: string, name: string, cn: string): void {
-  openssl(dir, [
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-    '-subj',
-    `/CN=${cn}`,
-  ]);
+  openssl(dir, ['req', '-new', ...newEcKey(name), '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
 }
 
 function sign(dir: string, name: string, ca: string, ext: string): void {
@@ -76,28 +67,24 @@ function sign(dir: string, name: string, ca: string, ext: string): void {
   ]);
 }
 
-function newCa(dir: string, name: string, cn: string): void {
+/** A self-signed certificate `<name>.crt` with a new key, valid two days, with extra extensions. */
+function selfSigned(dir: string, name: string, cn: string, extensions: string[]): void {
   openssl(dir, [
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    `${name}.key`,
+    ...newEcKey(name),
     '-out',
     `${name}.crt`,
     '-days',
     '2',
     '-subj',
     `/CN=${cn}`,
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
+    ...extensions.flatMap((e) => ['-addext', e]),
   ]);
+}
+
+function newCa(dir: string, name: string, cn: string): void {
+  selfSigned(dir, name, cn, ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign']);
 }
 
 function pair(dir: string, name: string): CertPair {
@@ -125,25 +112,7 @@ export function createTestPki(): TestPki {
   sign(dir, 'rogue-client', 'evil-ca', clientExt);
   newKeyCsr(dir, 'wrong-name', 'other.example');
   sign(dir, 'wrong-name', 'ca', 'subjectAltName=DNS:other.example\nextendedKeyUsage=serverAuth\n');
-  openssl(dir, [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    'self-signed.key',
-    '-out',
-    'self-signed.crt',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  ]);
+  selfSigned(dir, 'self-signed', 'localhost', ['subjectAltName=IP:127.0.0.1,DNS:localhost']);
 
   return {
     dir,
