@@ -62,6 +62,10 @@ export const ErrorCodes = {
     summary: 'the message exceeds the size limit',
     smtp: { code: 552, enhanced: '5.3.4' },
   },
+  RELAY_ROUTE_CANNOT_CARRY: {
+    summary: 'no route of the plan (route and fallbacks) can carry this message: size, body or recipients',
+    smtp: { code: 552, enhanced: '5.3.4' },
+  },
   RELAY_RATE_LIMITED: {
     summary: 'the identity is over its message rate; try again later',
     smtp: { code: 451, enhanced: '4.7.1' },
@@ -130,6 +134,9 @@ export const ErrorCodes = {
   RELAY_GRAPH_MESSAGE_TOO_LARGE: { summary: 'the message exceeds the mailbox MaxSendSize' },
   RELAY_GRAPH_PERMISSION_MISSING: { summary: 'the app lacks a Graph permission this path needs' },
   RELAY_GRAPH_MAILBOX_UNKNOWN: { summary: 'Graph does not know the sending mailbox (ErrorInvalidUser)' },
+  RELAY_GRAPH_BODY_TOO_LARGE: {
+    summary: 'the message body is larger than a Graph draft request can carry (only attachments upload)',
+  },
   RELAY_GRAPH_REQUEST_TOO_LARGE: { summary: 'a Graph request exceeded the 4 MB request limit (413)' },
   RELAY_GRAPH_NO_MAILBOX: { summary: 'no mailbox to send from: null sender and no fixed route mailbox' },
   RELAY_GRAPH_TOKEN_REJECTED: { summary: 'Graph refused the access token (401)' },

@@ -39,6 +39,19 @@ export const graphRouteFields = {
   largeMessages: z.boolean().default(true),
   /** Refuse larger messages without trying (Graph's upload path stops at 150 MB). */
   maxMessageSize: size.default(157_286_400),
+  /**
+   * Largest message body (the text or HTML that goes into the draft request, decoded) Graph can take:
+   * the draft request has the same ~4 MB ceiling as any request and only attachments may use upload
+   * sessions (reference A3). Intake answers 552 before 250 when no route of the plan can carry more.
+   */
+  maxBodySize: size.default(3_145_728),
+  /**
+   * A body over maxBodySize: `refuse` (another route of the plan, or 552 at intake), or `attach`
+   * (send it as an attachment, message.html / message.txt, with a short body saying so).
+   */
+  oversizeBody: z.enum(['refuse', 'attach']).default('refuse'),
+  /** Recipients (To + Cc + Bcc) one Graph message may carry (Exchange Online: 500). */
+  maxRecipientsPerMessage: z.number().int().min(1).max(1000).default(500),
   /** Timeout of each Graph request (one upload chunk counts as one request). */
   requestTimeout: duration.default(120_000),
   /** Longest Retry-After honoured inside one attempt; longer waits end the attempt as transient. */

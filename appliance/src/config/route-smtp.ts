@@ -81,6 +81,24 @@ export const SMTP_PRESET_HOSTS: Readonly<Partial<Record<SmtpPreset, string>>> = 
   'exo-submission': 'smtp.office365.com',
 };
 
+const MB = 1024 * 1024;
+
+/**
+ * What each preset's server takes per message (ACS and HVE: 10 MB and 50 recipients, reference B4/C3;
+ * Exchange: 100 recipients per transaction, the mailbox's MaxSendSize unknown here). Read by the
+ * transport and by intake's "can this plan carry it" check (routing/capacity.ts).
+ */
+export const SMTP_PRESET_LIMITS: Readonly<
+  Record<SmtpPreset, { readonly maxRecipients: number; readonly maxMessageSize?: number }>
+> = {
+  generic: { maxRecipients: 100 },
+  acs: { maxRecipients: 50, maxMessageSize: 10 * MB },
+  hve: { maxRecipients: 50, maxMessageSize: 10 * MB },
+  'exo-connector': { maxRecipients: 100 },
+  'exo-direct-send': { maxRecipients: 100 },
+  'exo-submission': { maxRecipients: 100 },
+};
+
 /** Presets that deliver to the tenant MX, which takes no AUTH. */
 const TENANT_MX_PRESETS: readonly SmtpPreset[] = ['exo-connector', 'exo-direct-send'];
 

@@ -2,7 +2,12 @@
 // checked once at start so a bad combination (AUTH over clear text, AUTH against a tenant MX, no
 // host) fails with the key named instead of at the first delivery. Pure.
 
-import { SMTP_PRESET_HOSTS, type SmtpPreset, smtpRouteIssues } from '../config/route-smtp.ts';
+import {
+  SMTP_PRESET_HOSTS,
+  SMTP_PRESET_LIMITS,
+  type SmtpPreset,
+  smtpRouteIssues,
+} from '../config/route-smtp.ts';
 import type { RouteConfig } from '../config/schema.ts';
 import { RelayError } from '../errors.ts';
 
@@ -17,24 +22,18 @@ interface PresetDefaults {
   readonly port: number;
   readonly tls: TlsMode;
   readonly scope: string;
-  readonly maxRecipients: number;
-  readonly maxMessageSize?: number;
   /** The tenant MX takes no AUTH: identity is the connector (IP or certificate) or the domain. */
   readonly noAuth?: boolean;
   readonly note: string;
 }
 
-const MB = 1024 * 1024;
-
 export const SMTP_PRESET_DEFAULTS: Readonly<Record<SmtpPreset, PresetDefaults>> = {
-  generic: { port: 587, tls: 'starttls', scope: OUTLOOK_SCOPE, maxRecipients: 100, note: 'any smarthost' },
+  generic: { port: 587, tls: 'starttls', scope: OUTLOOK_SCOPE, note: 'any smarthost' },
   acs: {
     host: SMTP_PRESET_HOSTS.acs,
     port: 587,
     tls: 'starttls',
     scope: COMMUNICATION_SCOPE,
-    maxRecipients: 50,
-    maxMessageSize: 10 * MB,
     note: 'ACS SMTP: SMTP username + Entra app secret (password) or XOAUTH2',
   },
   hve: {
@@ -42,15 +41,12 @@ export const SMTP_PRESET_DEFAULTS: Readonly<Record<SmtpPreset, PresetDefaults>> 
     port: 587,
     tls: 'starttls',
     scope: OUTLOOK_SCOPE,
-    maxRecipients: 50,
-    maxMessageSize: 10 * MB,
     note: 'Exchange High Volume Email: internal recipients only',
   },
   'exo-connector': {
     port: 25,
     tls: 'starttls',
     scope: OUTLOOK_SCOPE,
-    maxRecipients: 100,
     noAuth: true,
     note: 'tenant MX through an inbound connector (by IP or by client certificate)',
   },
@@ -58,7 +54,6 @@ export const SMTP_PRESET_DEFAULTS: Readonly<Record<SmtpPreset, PresetDefaults>> 
     port: 25,
     tls: 'starttls',
     scope: OUTLOOK_SCOPE,
-    maxRecipients: 100,
     noAuth: true,
     note: 'Direct Send to the tenant MX: internal recipients only, refused under RejectDirectSend',
   },
@@ -67,7 +62,6 @@ export const SMTP_PRESET_DEFAULTS: Readonly<Record<SmtpPreset, PresetDefaults>> 
     port: 587,
     tls: 'starttls',
     scope: OUTLOOK_SCOPE,
-    maxRecipients: 100,
     note: 'SMTP AUTH client submission; use XOAUTH2 with SMTP.SendAsApp',
   },
 };
@@ -98,7 +92,7 @@ function bad(route: string, key: string, message: string): RelayError {
 export function resolveSmtpRoute(route: SmtpRouteConfig): ResolvedSmtp {
   const issue = smtpRouteIssues(route)[0];
   if (issue !== undefined) throw bad(route.name, issue.path.join('.'), issue.message);
-  const p = SMTP_PRESET_DEFAULTS[route.preset];
+  const p = { ...SMTP_PRESET_DEFAULTS[route.preset], ...SMTP_PRESET_LIMITS[route.preset] };
   const host = (route.host ?? p.host)!;
   const tls = route.tls.mode ?? (route.port === 465 ? 'implicit' : p.tls);
   return {

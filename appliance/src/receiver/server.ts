@@ -23,6 +23,7 @@ import type { SpoolHeader } from '../spool/record.ts';
 import type { Spool, SpoolEntry, SpoolWriter } from '../spool/spool.ts';
 import { AuthFailureTracker, delay, RateLimiter } from './abuse.ts';
 import { AccessMap, normalizeIp } from './access.ts';
+import { CarryCheck } from './carry-check.ts';
 import { ContentNormalizer } from './content.ts';
 import { type GuardCode, GuardedSmtpServer } from './guarded-server.ts';
 import { HeaderBlock, headerValue } from './header-block.ts';
@@ -86,6 +87,7 @@ export class Receiver {
   private readonly sessions = new Map<string, SessionState>();
   private readonly authFailures = new Map<string, AuthFailureTracker>();
   private readonly rate: RateLimiter;
+  private readonly carry: CarryCheck;
   private readonly now: () => number;
   private readonly onSighup = () => this.reloadTls('SIGHUP');
   private listening = false;
@@ -96,6 +98,7 @@ export class Receiver {
     this.access = new AccessMap(deps.config);
     this.now = deps.now ?? Date.now;
     this.rate = new RateLimiter(this.now);
+    this.carry = new CarryCheck(deps.config.routes, deps.rules.fallbacks);
     for (const l of deps.config.listeners) {
       this.authFailures.set(
         l.name,
@@ -668,6 +671,11 @@ export class Receiver {
       await writer.abort();
       const r = decision.rejections[0];
       throw r ? rejectionError(r) : new RelayError('RELAY_RULE_REJECTED');
+    }
+    const cannotCarry = await this.carry.refusal(decision.legs, writer.bytes, () => writer.contentSoFar());
+    if (cannotCarry !== undefined) {
+      await writer.abort();
+      throw cannotCarry;
     }
     const deliveries = planDeliveries(decision, identity, receivedAt);
     const messageId = content.messageIdHeader ?? headerValue(fields, 'message-id');

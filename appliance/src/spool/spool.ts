@@ -145,6 +145,15 @@ export class SpoolWriter {
     if (this.pendingBytes >= WRITE_BATCH) await this.flush();
   }
 
+  /**
+   * Where the bytes written so far lie, flushed, so the receiver can read the message back before it
+   * commits (body measurement of large messages). The file is not yet fsynced or renamed.
+   */
+  async contentSoFar(): Promise<MessageSource> {
+    await this.flush();
+    return { path: this.tmpPath, offset: 0, length: this.written };
+  }
+
   private async flush(): Promise<void> {
     if (this.pendingBytes === 0) return;
     const fd = this.handle();
