@@ -4,7 +4,7 @@
 import { MsalTokenSourceFactory } from '../../appliance/src/auth/msal-token-source.ts';
 import { routeSchema } from '../../appliance/src/config/schema.ts';
 import { LocalCredentialStore } from '../../appliance/src/credentials/store.ts';
-import { type GraphRouteConfig, GraphTransport } from '../../appliance/src/delivery/graph.ts';
+import { type GraphRouteConfig, GraphTransport } from '../../appliance/src/delivery/graph/graph-transport.ts';
 import { silentLogger } from '../../appliance/src/log.ts';
 import { createCloudHttp } from '../../appliance/src/net/cloud-fetch.ts';
 

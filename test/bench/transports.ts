@@ -2,15 +2,15 @@
 // returns figures for run.ts (`npm run bench transports`).
 import { randomBytes } from 'node:crypto';
 import { routeSchema } from '../../appliance/src/config/schema.ts';
-import { type AcsRouteConfig, AcsTransport } from '../../appliance/src/delivery/acs.ts';
 import {
   buildTemplate,
   messageFor,
   parseMime,
   placeRecipients,
-} from '../../appliance/src/delivery/acs-mime.ts';
-import { SmtpTransport } from '../../appliance/src/delivery/smtp.ts';
-import type { SmtpRouteConfig } from '../../appliance/src/delivery/smtp-presets.ts';
+} from '../../appliance/src/delivery/acs/acs-mime.ts';
+import { type AcsRouteConfig, AcsTransport } from '../../appliance/src/delivery/acs/acs-transport.ts';
+import type { SmtpRouteConfig } from '../../appliance/src/delivery/smtp/smtp-presets.ts';
+import { SmtpTransport } from '../../appliance/src/delivery/smtp/smtp-transport.ts';
 import { createTestPki } from '../helpers/pki.ts';
 import { AcsSimulator } from '../helpers/sim/acs.ts';
 import { SmtpSink } from '../helpers/sim/smtp-sink.ts';

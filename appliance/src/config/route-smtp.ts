@@ -1,7 +1,7 @@
 // Config of an SMTP smarthost route. A preset fills host, port, TLS mode, limits and the XOAUTH2
 // scope for the Microsoft endpoints (ACS SMTP, HVE, Exchange Online connector or Direct Send via the
-// tenant MX, SMTP AUTH submission); explicit keys override it. delivery/smtp-presets.ts resolves the
-// result and refuses unsafe or incomplete combinations at start.
+// tenant MX, SMTP AUTH submission); explicit keys override it. delivery/smtp/smtp-presets.ts resolves
+// the result and refuses unsafe or incomplete combinations at start.
 import { z } from 'zod';
 import { appCredential } from './app-credential.ts';
 import { duration, name, port, size } from './fields.ts';

@@ -1,93 +1,20 @@
-// Delivery decisions are data. Transports describe a failure as facts (HTTP status, service error
-// code, SMTP reply, network errno, whether the request may have been received) and this module finds
-// the first matching row of one table, composed of the generic rows below and each transport's own
-// rows (graph-errors.ts, acs-errors.ts, smtp-errors.ts). Rows are tried in order: specific service
-// codes first, then generic status classes.
-import type { RouteType } from '../config/schema.ts';
-import type { ErrorCode } from '../errors.ts';
-import { ACS_ERROR_ROWS } from './acs-errors.ts';
-import { GRAPH_ERROR_ROWS } from './graph-errors.ts';
-import { SMTP_ERROR_ROWS } from './smtp-errors.ts';
+// Delivery decisions are data: the one classification table, composed of each transport's own rows
+// (graph/graph-errors.ts, acs/acs-errors.ts, smtp/smtp-errors.ts) and the generic rows (failure.ts).
+// Rows are tried in order: specific service codes first, then generic status classes. Every
+// transport row names its transport, so a transport judging with its own rows plus the generic ones
+// (as each transport does) reaches the same verdict as this table.
+import { ACS_ERROR_ROWS } from './acs/acs-errors.ts';
+import {
+  type Classification,
+  type ClassificationRow,
+  type FailureFacts,
+  GENERIC_ROWS,
+  judge,
+} from './failure.ts';
+import { GRAPH_ERROR_ROWS } from './graph/graph-errors.ts';
+import { SMTP_ERROR_ROWS } from './smtp/smtp-errors.ts';
 
-export interface FailureFacts {
-  readonly transport: RouteType;
-  /** HTTP status of the response, if one arrived. */
-  readonly httpStatus?: number;
-  /** Service error code (Graph `error.code`, ACS `error.code`). */
-  readonly serviceCode?: string;
-  /** Service error message, for rows that must look at the text. */
-  readonly message?: string;
-  /** SMTP reply code and enhanced status code. */
-  readonly smtpCode?: number;
-  readonly smtpEnhanced?: string;
-  /** Node network error code (ECONNRESET, ETIMEDOUT, ...) or "TIMEOUT"/"ABORT" for our own timers. */
-  readonly errno?: string;
-  /** True once the request body was fully sent: a failure after that may have been delivered. */
-  readonly requestSent?: boolean;
-  /** Which step of a multi-request delivery failed (Graph: createDraft, uploadChunk, send, ...). */
-  readonly operation?: string;
-}
-
-export interface ClassificationRow {
-  readonly when: {
-    readonly transport?: RouteType;
-    readonly httpStatus?: number | readonly [number, number];
-    readonly serviceCode?: string;
-    readonly messageIncludes?: string;
-    readonly smtpCode?: number | readonly [number, number];
-    readonly smtpEnhanced?: string;
-    readonly errno?: string | readonly string[];
-    readonly operation?: string | readonly string[];
-  };
-  readonly outcome: 'transient' | 'permanent';
-  readonly code: ErrorCode;
-  /** What the operator should do, shown in the dead-letter reason and the trace. */
-  readonly hint?: string;
-  /** A permanent failure another route could still get through (size, recipients). */
-  readonly fallbackEligible?: boolean;
-}
-
-export interface Classification {
-  readonly outcome: 'transient' | 'permanent';
-  readonly code: ErrorCode;
-  readonly hint?: string;
-  readonly fallbackEligible?: boolean;
-  /** The request may have been processed even though it failed for us. */
-  readonly possibleDuplicate: boolean;
-  /** Index of the row in CLASSIFICATION_TABLE, for tests and traces. */
-  readonly row: number;
-}
-
-const NETWORK_ERRNOS = [
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ECONNABORTED',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-] as const;
-
-const GENERIC_ROWS: readonly ClassificationRow[] = [
-  { when: { errno: 'TIMEOUT' }, outcome: 'transient', code: 'RELAY_TIMEOUT' },
-  {
-    when: { errno: 'ABORT' },
-    outcome: 'transient',
-    code: 'RELAY_DELIVERY_TRANSIENT',
-    hint: 'shutdown aborted the attempt',
-  },
-  { when: { errno: NETWORK_ERRNOS }, outcome: 'transient', code: 'RELAY_NETWORK' },
-  { when: { httpStatus: 429 }, outcome: 'transient', code: 'RELAY_THROTTLED' },
-  { when: { httpStatus: 408 }, outcome: 'transient', code: 'RELAY_TIMEOUT' },
-  { when: { httpStatus: [500, 599] }, outcome: 'transient', code: 'RELAY_DELIVERY_TRANSIENT' },
-  { when: { httpStatus: [400, 499] }, outcome: 'permanent', code: 'RELAY_DELIVERY_PERMANENT' },
-  { when: { smtpCode: [400, 499] }, outcome: 'transient', code: 'RELAY_DELIVERY_TRANSIENT' },
-  { when: { smtpCode: [500, 599] }, outcome: 'permanent', code: 'RELAY_SMTP_REJECTED' },
-];
+export type { Classification, ClassificationRow, FailureFacts } from './failure.ts';
 
 /** The one table: service-specific rows first, generic rows last. */
 export const CLASSIFICATION_TABLE: readonly ClassificationRow[] = [
@@ -97,52 +24,6 @@ export const CLASSIFICATION_TABLE: readonly ClassificationRow[] = [
   ...GENERIC_ROWS,
 ];
 
-function inRange(value: number | undefined, want: number | readonly [number, number] | undefined): boolean {
-  if (want === undefined) return true;
-  if (value === undefined) return false;
-  return typeof want === 'number' ? value === want : value >= want[0] && value <= want[1];
-}
-
-function matches(row: ClassificationRow, f: FailureFacts): boolean {
-  const w = row.when;
-  if (w.transport !== undefined && w.transport !== f.transport) return false;
-  if (!inRange(f.httpStatus, w.httpStatus)) return false;
-  if (!inRange(f.smtpCode, w.smtpCode)) return false;
-  if (w.serviceCode !== undefined && w.serviceCode !== f.serviceCode) return false;
-  if (w.smtpEnhanced !== undefined && !(f.smtpEnhanced ?? '').startsWith(w.smtpEnhanced)) return false;
-  if (
-    w.messageIncludes !== undefined &&
-    !(f.message ?? '').toLowerCase().includes(w.messageIncludes.toLowerCase())
-  ) {
-    return false;
-  }
-  if (w.operation !== undefined) {
-    const ops: readonly string[] = typeof w.operation === 'string' ? [w.operation] : w.operation;
-    if (f.operation === undefined || !ops.includes(f.operation)) return false;
-  }
-  if (w.errno !== undefined) {
-    const list: readonly string[] = typeof w.errno === 'string' ? [w.errno] : w.errno;
-    if (f.errno === undefined || !list.includes(f.errno)) return false;
-  }
-  return true;
-}
-
 export function classify(facts: FailureFacts): Classification {
-  const row = CLASSIFICATION_TABLE.findIndex((r) => matches(r, facts));
-  const hit = CLASSIFICATION_TABLE[row];
-  // A gateway timeout or our own timeout after the request left us may still have been processed.
-  const possibleDuplicate =
-    facts.requestSent === true &&
-    (facts.httpStatus === 504 || facts.errno === 'TIMEOUT' || facts.errno === 'ECONNRESET');
-  if (hit === undefined) {
-    return { outcome: 'transient', code: 'RELAY_DELIVERY_TRANSIENT', possibleDuplicate, row: -1 };
-  }
-  return {
-    outcome: hit.outcome,
-    code: hit.code,
-    possibleDuplicate,
-    row,
-    ...(hit.hint === undefined ? {} : { hint: hit.hint }),
-    ...(hit.fallbackEligible === undefined ? {} : { fallbackEligible: hit.fallbackEligible }),
-  };
+  return judge(CLASSIFICATION_TABLE, facts);
 }

@@ -1,6 +1,6 @@
 // The delivery room's contract. The engine (worker.ts) claims a pending leg of a spool entry, builds
 // a DeliveryJob and calls the route's Transport; the transport answers with an outcome and never
-// touches the spool itself. Transports classify remote failures through classify.ts.
+// touches the spool itself. Transports judge remote failures with their own error table (failure.ts).
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { TokenSourceFactory } from '../auth/token-source.ts';

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../appliance/src/config/load.ts';
-import { type AcsRouteConfig, AcsTransport } from '../../../appliance/src/delivery/acs.ts';
+import { type AcsRouteConfig, AcsTransport } from '../../../appliance/src/delivery/acs/acs-transport.ts';
 import { DeliveryEngine } from '../../../appliance/src/delivery/worker.ts';
 import { silentLogger } from '../../../appliance/src/log.ts';
 import { createMetrics } from '../../../appliance/src/ops/metrics.ts';

@@ -14,7 +14,10 @@ import type { ResolvedCloud } from '../../../appliance/src/config/cloud.ts';
 import type { CredentialRef } from '../../../appliance/src/config/credential-ref.ts';
 import { routeSchema } from '../../../appliance/src/config/schema.ts';
 import { type CredentialStore, LocalCredentialStore } from '../../../appliance/src/credentials/store.ts';
-import { type GraphRouteConfig, GraphTransport } from '../../../appliance/src/delivery/graph.ts';
+import {
+  type GraphRouteConfig,
+  GraphTransport,
+} from '../../../appliance/src/delivery/graph/graph-transport.ts';
 import type { DeliveryJob } from '../../../appliance/src/delivery/transport.ts';
 import { silentLogger } from '../../../appliance/src/log.ts';
 import { type CloudHttp, createCloudHttp } from '../../../appliance/src/net/cloud-fetch.ts';

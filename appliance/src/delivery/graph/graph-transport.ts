@@ -3,13 +3,22 @@
 // reads recipients from the content), large ones as a JSON draft + attachments (direct under 3 MB,
 // upload sessions in <= 4 MB chunks streamed from the spool file) + send. Every request goes through
 // the (app, mailbox) limiter, carries a timeout and the job's abort signal, refreshes the token once
-// on 401 and honours Retry-After on 429/503. Failures become outcomes through classify.ts. Touches
+// on 401 and honours Retry-After on 429/503. Failures become outcomes through graph-errors.ts. Touches
 // the network (injected fetch) and reads the spool file; never writes the spool.
-import type { TokenSource } from '../auth/token-source.ts';
-import { resolveCloud } from '../config/cloud.ts';
-import type { RouteConfig } from '../config/schema.ts';
-import { isRelayError } from '../errors.ts';
-import { classify, type FailureFacts } from './classify.ts';
+import type { TokenSource } from '../../auth/token-source.ts';
+import { resolveCloud } from '../../config/cloud.ts';
+import type { RouteConfig } from '../../config/schema.ts';
+import { isRelayError } from '../../errors.ts';
+import type { FailureFacts } from '../failure.ts';
+import {
+  type DeliveryJob,
+  type DeliveryOutcome,
+  openMessage,
+  type Transport,
+  type TransportDeps,
+  type TransportHealth,
+} from '../transport.ts';
+import { classifyGraphFailure } from './graph-errors.ts';
 import { type MailboxLimiter, MailboxLimiters } from './graph-limiter.ts';
 import {
   eachAttachment,
@@ -18,14 +27,6 @@ import {
   type ScannedAttachment,
   scanMessage,
 } from './graph-mime.ts';
-import {
-  type DeliveryJob,
-  type DeliveryOutcome,
-  openMessage,
-  type Transport,
-  type TransportDeps,
-  type TransportHealth,
-} from './transport.ts';
 
 export type GraphRouteConfig = Extract<RouteConfig, { type: 'graph' }>;
 
@@ -318,7 +319,7 @@ export class GraphTransport implements Transport {
       });
     } catch (err) {
       // A draft that may already be on its way must stay; any other is removed so none pile up.
-      if (!(err instanceof GraphStepError && classify(err.facts).possibleDuplicate))
+      if (!(err instanceof GraphStepError && classifyGraphFailure(err.facts).possibleDuplicate))
         await this.deleteDraft(a, messageUrl);
       throw err;
     }
@@ -506,7 +507,7 @@ export class GraphTransport implements Transport {
 
   private outcomeOf(err: unknown, a: Attempt): DeliveryOutcome {
     if (err instanceof GraphStepError) {
-      const c = classify(err.facts);
+      const c = classifyGraphFailure(err.facts);
       if (c.outcome === 'transient') {
         return {
           kind: 'transient',

@@ -7,9 +7,9 @@ import {
   SMTP_PRESET_LIMITS,
   type SmtpPreset,
   smtpRouteIssues,
-} from '../config/route-smtp.ts';
-import type { RouteConfig } from '../config/schema.ts';
-import { RelayError } from '../errors.ts';
+} from '../../config/route-smtp.ts';
+import type { RouteConfig } from '../../config/schema.ts';
+import { RelayError } from '../../errors.ts';
 
 export type SmtpRouteConfig = Extract<RouteConfig, { type: 'smtp' }>;
 export type TlsMode = 'starttls' | 'implicit' | 'none';

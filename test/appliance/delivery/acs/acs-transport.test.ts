@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { routeSchema } from '../../../appliance/src/config/schema.ts';
+import { routeSchema } from '../../../../appliance/src/config/schema.ts';
+import { hmacHeaders } from '../../../../appliance/src/delivery/acs/acs-auth.ts';
 import {
   ACS_SCOPE,
   type AcsRouteConfig,
   AcsTransport,
   operationIdFor,
-} from '../../../appliance/src/delivery/acs.ts';
-import { hmacHeaders } from '../../../appliance/src/delivery/acs-auth.ts';
-import type { TransportDeps } from '../../../appliance/src/delivery/transport.ts';
-import { createLogger } from '../../../appliance/src/log.ts';
-import { AcsSimulator, type AcsSimulatorOptions } from '../../helpers/sim/acs.ts';
+} from '../../../../appliance/src/delivery/acs/acs-transport.ts';
+import type { TransportDeps } from '../../../../appliance/src/delivery/transport.ts';
+import { createLogger } from '../../../../appliance/src/log.ts';
+import { AcsSimulator, type AcsSimulatorOptions } from '../../../helpers/sim/acs.ts';
 import {
   credentialFiles,
   deps,
@@ -20,7 +20,7 @@ import {
   job,
   messageFile,
   tempDir,
-} from '../../helpers/transport-job.ts';
+} from '../../../helpers/transport-job.ts';
 
 const SENDER = 'DoNotReply@contoso.com';
 

@@ -4,7 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UPLOAD_CHUNK } from '../../../appliance/src/delivery/graph.ts';
+import { UPLOAD_CHUNK } from '../../../../appliance/src/delivery/graph/graph-transport.ts';
 import {
   type Harness,
   job,
@@ -12,7 +12,7 @@ import {
   startHarness,
   writeBlob,
   writeMessage,
-} from '../../helpers/sim/graph-harness.ts';
+} from '../../../helpers/sim/graph-harness.ts';
 
 let h: Harness;
 

@@ -4,15 +4,15 @@
 // A repeated attempt after a crash rewrites the same file name, so capture is idempotent.
 import { mkdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RouteConfig } from '../config/schema.ts';
-import { closeFd, fsyncFd, openFd, readExactly, writeAll } from '../fsio.ts';
+import type { RouteConfig } from '../../config/schema.ts';
+import { closeFd, fsyncFd, openFd, readExactly, writeAll } from '../../fsio.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,
   openMessage,
   type Transport,
   type TransportDeps,
-} from './transport.ts';
+} from '../transport.ts';
 
 type CaptureRoute = Extract<RouteConfig, { type: 'capture' }>;
 

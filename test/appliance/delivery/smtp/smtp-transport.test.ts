@@ -1,12 +1,15 @@
 import { Writable } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { routeSchema } from '../../../appliance/src/config/schema.ts';
-import { enhancedCode, SmtpTransport } from '../../../appliance/src/delivery/smtp.ts';
-import { resolveSmtpRoute, type SmtpRouteConfig } from '../../../appliance/src/delivery/smtp-presets.ts';
-import type { DeliveryOutcome, TransportDeps } from '../../../appliance/src/delivery/transport.ts';
-import { createLogger } from '../../../appliance/src/log.ts';
-import { createTestPki, type TestPki } from '../../helpers/pki.ts';
-import { SmtpSink, type SmtpSinkOptions } from '../../helpers/sim/smtp-sink.ts';
+import { routeSchema } from '../../../../appliance/src/config/schema.ts';
+import {
+  resolveSmtpRoute,
+  type SmtpRouteConfig,
+} from '../../../../appliance/src/delivery/smtp/smtp-presets.ts';
+import { enhancedCode, SmtpTransport } from '../../../../appliance/src/delivery/smtp/smtp-transport.ts';
+import type { DeliveryOutcome, TransportDeps } from '../../../../appliance/src/delivery/transport.ts';
+import { createLogger } from '../../../../appliance/src/log.ts';
+import { createTestPki, type TestPki } from '../../../helpers/pki.ts';
+import { SmtpSink, type SmtpSinkOptions } from '../../../helpers/sim/smtp-sink.ts';
 import {
   credentialFiles,
   deps,
@@ -16,7 +19,7 @@ import {
   job,
   messageFile,
   tempDir,
-} from '../../helpers/transport-job.ts';
+} from '../../../helpers/transport-job.ts';
 
 let pki: TestPki;
 let sink: SmtpSink | undefined;

@@ -9,8 +9,8 @@
 import { Splitter } from '@zone-eu/mailsplit';
 import iconv from 'iconv-lite';
 import addressparser from 'nodemailer/lib/addressparser';
-import type { MessageSource } from '../spool/record.ts';
-import { openMessage } from './transport.ts';
+import type { MessageSource } from '../../spool/record.ts';
+import { openMessage } from '../transport.ts';
 
 export interface NamedAddress {
   readonly address: string;

@@ -6,9 +6,20 @@
 // (injected fetch), credentials and tokens; never the spool.
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RouteConfig } from '../config/schema.ts';
-import { RelayError } from '../errors.ts';
+import type { RouteConfig } from '../../config/schema.ts';
+import { RelayError } from '../../errors.ts';
+import type { FailureFacts } from '../failure.ts';
+import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from '../recipient-outcomes.ts';
+import {
+  type DeliveryJob,
+  type DeliveryOutcome,
+  openMessage,
+  type Transport,
+  type TransportDeps,
+  type TransportHealth,
+} from '../transport.ts';
 import { hmacHeaders, parseConnectionString } from './acs-auth.ts';
+import { classifyAcsFailure } from './acs-errors.ts';
 import { errnoOf, parseRetryAfter, timedSignal } from './acs-http.ts';
 import {
   type AcsTemplate,
@@ -19,16 +30,6 @@ import {
   parseMime,
   placeRecipients,
 } from './acs-mime.ts';
-import { classify, type FailureFacts } from './classify.ts';
-import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from './recipient-outcomes.ts';
-import {
-  type DeliveryJob,
-  type DeliveryOutcome,
-  openMessage,
-  type Transport,
-  type TransportDeps,
-  type TransportHealth,
-} from './transport.ts';
 
 export type AcsRouteConfig = Extract<RouteConfig, { type: 'acs' }>;
 
@@ -319,7 +320,7 @@ export class AcsTransport implements Transport {
   }
 
   private classified(facts: FailureFacts, reason: string, retryAfterMs?: number): LegFailure {
-    const c = classify(facts);
+    const c = classifyAcsFailure(facts);
     return {
       outcome: c.outcome,
       code: c.code,
@@ -356,7 +357,7 @@ export class AcsTransport implements Transport {
     const serviceCode = typeof error?.code === 'string' ? error.code : status;
     const message = typeof error?.message === 'string' ? error.message : '';
     const reason = `ACS operation ${operationId} ended ${status}${serviceCode !== status ? ` (${serviceCode})` : ''}${message ? `: ${message}` : ''}`;
-    const c = classify({ transport: 'acs', serviceCode, message });
+    const c = classifyAcsFailure({ transport: 'acs', serviceCode, message });
     // The service finished with this message; an unknown terminal error will not change on retry.
     if (c.row === -1) return { outcome: 'permanent', code: 'RELAY_ACS_DROPPED', reason };
     return this.classified({ transport: 'acs', serviceCode, message }, reason);

@@ -4,7 +4,7 @@ import {
   messageFor,
   parseMime,
   placeRecipients,
-} from '../../../appliance/src/delivery/acs-mime.ts';
+} from '../../../../appliance/src/delivery/acs/acs-mime.ts';
 
 const OPTS = {
   sender: { senderAddress: 'DoNotReply@contoso.com', provisionedSenders: [], replyToOriginalSender: true },

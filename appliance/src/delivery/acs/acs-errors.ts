@@ -1,7 +1,8 @@
-// Classification rows for the acs transport; classify.ts tries them before the generic rows.
+// Classification rows for the acs transport; classifyAcsFailure (end of file) tries them
+// before the generic rows of failure.ts.
 // Facts come from the send/poll responses (HTTP status + `error.code` / x-ms-error-code) or from a
 // send operation that ended Failed (serviceCode only, no HTTP status).
-import type { ClassificationRow } from './classify.ts';
+import { type ClassificationRow, classifierFor } from '../failure.ts';
 
 export const ACS_ERROR_ROWS: readonly ClassificationRow[] = [
   {
@@ -46,3 +47,6 @@ export const ACS_ERROR_ROWS: readonly ClassificationRow[] = [
   },
   { when: { transport: 'acs', httpStatus: 400 }, outcome: 'permanent', code: 'RELAY_ACS_REJECTED' },
 ];
+
+/** Judges a acs failure: the rows above, then the generic rows. */
+export const classifyAcsFailure = classifierFor(ACS_ERROR_ROWS);

@@ -6,7 +6,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { type AddressObject, type EmailAddress, type ParsedMail, simpleParser } from 'mailparser';
-import { RelayError } from '../errors.ts';
+import { RelayError } from '../../errors.ts';
 
 export interface AcsAddress {
   address: string;

@@ -1,7 +1,7 @@
 // The ACS simulator must refuse what the service refuses, or the transport tests prove nothing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hmacHeaders } from '../../../appliance/src/delivery/acs-auth.ts';
-import { AcsSimulator } from '../../helpers/sim/acs.ts';
+import { hmacHeaders } from '../../../../appliance/src/delivery/acs/acs-auth.ts';
+import { AcsSimulator } from '../../../helpers/sim/acs.ts';
 
 let sim: AcsSimulator;
 

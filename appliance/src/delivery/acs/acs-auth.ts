@@ -2,7 +2,7 @@
 // plane (string-to-sign = VERB \n pathAndQuery \n date;host;content-hash) and connection string
 // parsing. Pure functions; the simulator in test/helpers/sim/acs.ts verifies with its own code.
 import { createHash, createHmac } from 'node:crypto';
-import { RelayError } from '../errors.ts';
+import { RelayError } from '../../errors.ts';
 
 export interface AcsConnection {
   readonly endpoint: string;

@@ -1,7 +1,8 @@
-// Classification rows for the smtp transport; classify.ts tries them before the generic rows.
+// Classification rows for the smtp transport; classifySmtpFailure (end of file) tries them
+// before the generic rows of failure.ts.
 // Facts are the smarthost's reply (basic code + RFC 3463 enhanced code + text) or the client's
 // error code (ETLS, EAUTH, ...) passed as errno.
-import type { ClassificationRow } from './classify.ts';
+import { type ClassificationRow, classifierFor } from '../failure.ts';
 
 export const SMTP_ERROR_ROWS: readonly ClassificationRow[] = [
   {
@@ -68,3 +69,6 @@ export const SMTP_ERROR_ROWS: readonly ClassificationRow[] = [
     code: 'RELAY_NETWORK',
   },
 ];
+
+/** Judges a smtp failure: the rows above, then the generic rows. */
+export const classifySmtpFailure = classifierFor(SMTP_ERROR_ROWS);

@@ -9,10 +9,9 @@ import { type ConnectionOptions, rootCertificates } from 'node:tls';
 import nodemailer from 'nodemailer';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
-import { RelayError } from '../errors.ts';
-import { classify, type FailureFacts } from './classify.ts';
-import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from './recipient-outcomes.ts';
-import { type ResolvedSmtp, resolveSmtpRoute, type SmtpRouteConfig } from './smtp-presets.ts';
+import { RelayError } from '../../errors.ts';
+import type { FailureFacts } from '../failure.ts';
+import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from '../recipient-outcomes.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,
@@ -20,7 +19,9 @@ import {
   type Transport,
   type TransportDeps,
   type TransportHealth,
-} from './transport.ts';
+} from '../transport.ts';
+import { classifySmtpFailure } from './smtp-errors.ts';
+import { type ResolvedSmtp, resolveSmtpRoute, type SmtpRouteConfig } from './smtp-presets.ts';
 
 const CERT_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME|UNABLE_TO_GET_ISSUER/;
 
@@ -51,7 +52,7 @@ export function smtpFacts(err: NodemailerError): FailureFacts {
 }
 
 function failureOf(err: NodemailerError, context: string): LegFailure {
-  const c = classify(smtpFacts(err));
+  const c = classifySmtpFailure(smtpFacts(err));
   const said = err.response ?? err.message;
   return {
     outcome: c.outcome,

@@ -1,6 +1,7 @@
-// Classification rows for the graph transport; classify.ts tries them before the generic rows.
+// Classification rows for the graph transport; classifyGraphFailure (end of file) tries them
+// before the generic rows of failure.ts.
 // Each hint tells the operator what to change in the tenant. Sources: microsoft-mail-apis.md A3-A7.
-import type { ClassificationRow } from './classify.ts';
+import { type ClassificationRow, classifierFor } from '../failure.ts';
 
 /** Mail.ReadWrite (Application) permission id, for the hint. */
 const MAIL_READWRITE_ID = 'e2a3a72e-5f79-4c64-b1b1-878b674786c9';
@@ -103,3 +104,6 @@ export const GRAPH_ERROR_ROWS: readonly ClassificationRow[] = [
     code: 'RELAY_DELIVERY_PERMANENT',
   },
 ];
+
+/** Judges a graph failure: the rows above, then the generic rows. */
+export const classifyGraphFailure = classifierFor(GRAPH_ERROR_ROWS);
