@@ -4,8 +4,8 @@
 // router (routing/router.ts) evaluates it as a pure function. Only validation lives here: values stay
 // plain data (patterns as strings, sizes in bytes) and routing/rules.ts compiles them once at start.
 import { z } from 'zod';
-import { checkDomainPattern, checkGlob, parseAddressPattern } from '../routing/patterns.ts';
 import { cidr, emailAddress, name, size } from './fields.ts';
+import { checkDomainPattern, checkGlob, parseAddressPattern } from './rule-patterns.ts';
 
 /**
  * A value or a list of values (any one of them may match), each checked by `check`. A single value

@@ -3,7 +3,6 @@
 // load.ts validates a file against it once at start, freezes the result and injects it; nothing else
 // reads YAML or environment for settings.
 import { z } from 'zod';
-import { parseSchedule } from '../spool/schedule.ts';
 import { cloudSchema, keyVaultSchema } from './cloud.ts';
 import { credentialRef } from './credential-ref.ts';
 import { duration, ipAddress, name, port } from './fields.ts';
@@ -14,6 +13,7 @@ import { captureRouteFields } from './route-capture.ts';
 import { graphRouteFields } from './route-graph.ts';
 import { smtpRouteFields, smtpRouteIssues } from './route-smtp.ts';
 import { acceptedDomainsSchema, refineRules, ruleSchema } from './rules.ts';
+import { parseSchedule } from './schedule.ts';
 
 export { identitySchema, userSchema } from './identity.ts';
 export { listenerSchema } from './listener.ts';

@@ -4,12 +4,14 @@
 // the retry schedule (or the transport's Retry-After), permanent failures go to the route's fallback
 // or to the dead-letter folder with the reason. It reads and writes the spool only through Spool and
 // never talks to the receiver.
+
+import { parseSchedule, retryDelay } from '../config/schedule.ts';
 import type { Config, RouteConfig } from '../config/schema.ts';
 import { type ErrorCode, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../ops/metrics.ts';
+import type { MetricsSink } from '../metrics-sink.ts';
+import type { QueueControl } from '../spool/queue-control.ts';
 import type { Attempt, Delivery, SpoolHeader } from '../spool/record.ts';
-import { parseSchedule, retryDelay } from '../spool/schedule.ts';
 import type { Spool, SpoolEntry } from '../spool/spool.ts';
 import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
 
@@ -19,7 +21,7 @@ export interface EngineOptions {
   readonly routes: readonly RouteConfig[];
   readonly spoolConfig: Config['spool'];
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: MetricsSink;
   readonly now?: () => number;
 }
 
@@ -97,10 +99,10 @@ interface RouteLane {
 
 const MAX_TIMER = 2 ** 31 - 1;
 
-export class DeliveryEngine {
+export class DeliveryEngine implements QueueControl {
   private readonly spool: Spool;
   private readonly logger: Logger;
-  private readonly metrics: Metrics;
+  private readonly metrics: MetricsSink;
   private readonly now: () => number;
   private readonly schedule: number[];
   private readonly maxAge: number;

@@ -1,8 +1,8 @@
 // Operator actions on the spool: list, show, retry, delete, requeue from dead letters. Works on a
 // running appliance (through the engine, so in-memory schedules stay right) and on a stopped one
 // (spool files only). Output shapes are what `relaykit-appliance queue|dead` prints.
-import type { DeliveryEngine } from '../delivery/worker.ts';
 import { RelayError } from '../errors.ts';
+import type { QueueControl } from '../spool/queue-control.ts';
 import type { Spool, SpoolEntry, SpoolFolder } from '../spool/spool.ts';
 
 export interface EntrySummary {
@@ -55,11 +55,11 @@ export function summarize(e: SpoolEntry): EntrySummary {
 
 export class QueueAdmin {
   private readonly spool: Spool;
-  private readonly engine: DeliveryEngine | undefined;
+  private readonly engine: QueueControl | undefined;
   private readonly now: () => number;
 
   /** Without an engine, actions touch only the spool files (appliance stopped). */
-  constructor(spool: Spool, engine?: DeliveryEngine, now: () => number = Date.now) {
+  constructor(spool: Spool, engine?: QueueControl, now: () => number = Date.now) {
     this.spool = spool;
     this.engine = engine;
     this.now = now;

@@ -16,7 +16,7 @@ import { isLegacyTls } from '../config/listener.ts';
 import type { Config, IdentityConfig, ListenerConfig } from '../config/schema.ts';
 import { isRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../ops/metrics.ts';
+import type { MetricsSink } from '../metrics-sink.ts';
 import { type CompiledRules, rejectAtRcpt, rejectionError, routeMessage } from '../routing/router.ts';
 import { newEntryId } from '../spool/entry-name.ts';
 import type { SpoolHeader } from '../spool/record.ts';
@@ -37,7 +37,7 @@ export interface ReceiverDeps {
   readonly spool: Spool;
   readonly rules: CompiledRules;
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: MetricsSink;
   /** Called once per committed entry, after the 250 is decided. */
   readonly onAccepted: (entry: SpoolEntry) => void;
   readonly now?: () => number;

@@ -2,20 +2,19 @@
 // patterns, lower-cased globs, CIDRs as bytes), and prepares a message's facts once per message
 // (addresses split and lower-cased, source address parsed, header values decoded) so each rule
 // check is a cheap compare. Pure; reads nothing but the Config and the input it is given.
+
+import { type AddressPattern, normalizeDomain, parseAddressPattern } from '../config/rule-patterns.ts';
 import { DEFAULT_RULE_NAME, type RuleConfig } from '../config/rules.ts';
 import type { Config } from '../config/schema.ts';
 import { RelayError } from '../errors.ts';
 import {
-  type AddressPattern,
   cidrContains,
   decodeHeaderValue,
   globMatchPrepared,
   matchPreparedAddress,
-  normalizeDomain,
   type ParsedCidr,
   type ParsedIp,
   type PreparedAddress,
-  parseAddressPattern,
   parseCidr,
   parseIp,
   prepareAddress,

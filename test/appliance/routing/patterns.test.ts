@@ -1,15 +1,14 @@
 import { BlockList } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { checkDomainPattern, parseAddressPattern } from '../../../appliance/src/config/rule-patterns.ts';
 import {
-  checkDomainPattern,
   cidrContains,
   decodeHeaderValue,
   globMatch,
   MAX_MATCH_INPUT,
   matchAddress,
   normalizeIp,
-  parseAddressPattern,
   parseCidr,
   parseIp,
 } from '../../../appliance/src/routing/patterns.ts';

@@ -2,6 +2,7 @@ import { readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseSchedule, retryDelay } from '../../../appliance/src/config/schedule.ts';
 import { silentLogger } from '../../../appliance/src/log.ts';
 import {
   formatEntryId,
@@ -10,7 +11,6 @@ import {
   parseEntryId,
 } from '../../../appliance/src/spool/entry-name.ts';
 import type { SpoolHeader } from '../../../appliance/src/spool/record.ts';
-import { parseSchedule, retryDelay } from '../../../appliance/src/spool/schedule.ts';
 import { Spool } from '../../../appliance/src/spool/spool.ts';
 import { removeDir, tempDir } from '../../helpers/appliance.ts';
 

@@ -1,5 +1,7 @@
-// The retry schedule: a readable list such as "1m,5m*2,30m*4,2h*8" (zone-mta/Haraka style). Pure.
-import { parseDuration } from '../config/units.ts';
+// The retry schedule (config `spool.retrySchedule`): a readable list such as "1m,5m*2,30m*4,2h*8"
+// (zone-mta/Haraka style), parsed once by the config schema; the delivery engine reads the delays.
+// Pure.
+import { parseDuration } from './units.ts';
 
 export function parseSchedule(text: string): number[] {
   const out: number[] = [];
