@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Real SMTP clients for the tests: Debian's swaks (with Perl's TLS modules, which the client-certificate
-# tests use) and postfix's smtp-source. Perl TLS modules come only with swaks when swaks itself is missing.
+# tests use) and postfix's smtp-source. The Perl modules are installed whenever swaks lacks the feature
+# (`swaks --support` names what is missing), not only when swaks itself is: test/helpers/tools.ts checks
+# the same features and fails the test in CI without them.
 set -euo pipefail
 need=()
-command -v swaks >/dev/null || need+=(swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl)
+if ! command -v swaks >/dev/null; then
+  need+=(swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl)
+else
+  support=$(swaks --support 2>&1 || true)
+  grep -q '^=== TLS supported' <<<"$support" || need+=(libnet-ssleay-perl libio-socket-ssl-perl)
+  grep -q '^=== Basic AUTH supported' <<<"$support" || need+=(libauthen-sasl-perl)
+fi
 [ -x /usr/sbin/smtp-source ] || need+=(postfix)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "ci: installing from Debian: ${need[*]}"

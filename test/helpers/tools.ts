@@ -1,8 +1,11 @@
-// Debian tools some tests drive (swaks, postfix's smtp-source). Locally a missing tool skips the test
-// with the reason shown; in CI (.ci/run installs them) a missing tool is a failure, never a skip.
+// Debian tools and machine capabilities some tests need (swaks with its TLS modules, postfix's
+// smtp-source, an IPv6 loopback). Locally a missing one skips the test with its name and how to get
+// it; in CI (CI=1, set by .ci/run, which installs the tools) it fails the test, never skips. The
+// vitest reporter test/helpers/ci-skip-reporter.ts fails a CI run with any skip left over.
 
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 
 export const TOOLS = {
   swaks: {
@@ -14,21 +17,71 @@ export const TOOLS = {
 
 export type ToolName = keyof typeof TOOLS;
 
+/** Features of swaks that come from optional Perl modules, as `swaks --support` names them. */
+export type SwaksFeature = 'TLS' | 'Basic AUTH';
+
+export interface SkipContext {
+  skip: (condition: boolean, note?: string) => void;
+}
+
 export function haveTool(name: ToolName): boolean {
   return existsSync(TOOLS[name].path);
 }
 
-/** Call at the top of a test; returns the tool's path. */
+/** In CI a missing prerequisite is a failure; locally the test is skipped with the reason. */
+export function missing(ctx: SkipContext, reason: string): never {
+  if (process.env.CI) throw new Error(`${reason} (CI must provide it: .ci/install/)`);
+  ctx.skip(true, reason);
+  throw new Error('unreachable: ctx.skip throws');
+}
+
+/**
+ * Swaks features this machine lacks: `swaks --support` prints "=== TLS supported" or
+ * "*** TLS not available: requires Net::SSLeay" per feature (swaks(1), --support).
+ */
+export function swaksMissing(features: readonly SwaksFeature[]): string[] {
+  // Supported features go to stdout, missing ones to stderr.
+  const r = spawnSync(TOOLS.swaks.path, ['--support'], { encoding: 'utf8' });
+  const out = `${r.stdout}\n${r.stderr}`;
+  return features.flatMap((f) => {
+    if (new RegExp(`^=== ${f} supported$`, 'm').test(out)) return [];
+    const why = new RegExp(`^\\*\\*\\* ${f} not available: (.*)$`, 'm').exec(out)?.[1];
+    return [`swaks: ${f} not available${why ? ` (${why})` : ''}`];
+  });
+}
+
+/** Call at the top of a test; returns the tool's path. For swaks, also checks the features used. */
 export function requireTool(
-  ctx: { skip: (condition: boolean, note?: string) => void },
+  ctx: SkipContext,
   name: ToolName,
+  features: readonly SwaksFeature[] = [],
 ): string {
   const tool = TOOLS[name];
-  if (existsSync(tool.path)) return tool.path;
-  const reason = `${name} is not installed (apt-get install ${tool.apt})`;
-  if (process.env.CI) throw new Error(`${reason}; .ci/run must install it`);
-  ctx.skip(true, reason);
+  if (!existsSync(tool.path)) missing(ctx, `${name} is not installed (apt-get install ${tool.apt})`);
+  if (name === 'swaks' && features.length > 0) {
+    const lacking = swaksMissing(features);
+    if (lacking.length > 0) missing(ctx, `${lacking.join('; ')} (apt-get install ${tool.apt})`);
+  }
   return tool.path;
+}
+
+/** True when ::1 is configured: a connection to a closed port there is refused, not unroutable. */
+export function probeIpv6Loopback(): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const s = connect({ host: '::1', port: 9 });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+    s.on('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+  });
+}
+
+/** Call at the top of a test that listens on ::1. */
+export async function requireIpv6Loopback(ctx: SkipContext): Promise<void> {
+  if (!(await probeIpv6Loopback())) {
+    missing(ctx, 'capability "IPv6 loopback" is missing: ::1 is not configured on lo');
+  }
 }
 
 export function run(

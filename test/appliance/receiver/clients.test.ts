@@ -35,7 +35,7 @@ describe('real clients', () => {
   });
 
   it('swaks authenticates with AUTH PLAIN and LOGIN; a wrong password gets 535', async (ctx) => {
-    const swaks = requireTool(ctx, 'swaks');
+    const swaks = requireTool(ctx, 'swaks', ['Basic AUTH']);
     const passwordHash = await hashPassword('s3cret-passw0rd', { N: 1024 });
     const t = await sandbox.start((c) => ({
       ...c,

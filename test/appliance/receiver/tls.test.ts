@@ -351,7 +351,7 @@ describe('client-certificate identities', () => {
   });
 
   it('swaks with --tls-cert/--tls-key is accepted as the device, with no password', async (ctx) => {
-    const swaks = requireTool(ctx, 'swaks');
+    const swaks = requireTool(ctx, 'swaks', ['TLS']);
     t = await start();
     const r = await run(swaks, [
       '--server',
