@@ -36,6 +36,9 @@ export interface MsalTokenDeps {
 /** Refresh this long before expiry, or at three quarters of a short token's life. */
 const REFRESH_AHEAD_MS = 5 * 60_000;
 
+/** msal warnings that are routine for app-only tokens: logged at debug, not warn. */
+const MSAL_CHATTER = /No client info in response/i;
+
 /** AADSTS codes meaning "the credential you presented is wrong": re-read it before giving up. */
 const CREDENTIAL_ERRORS = ['7000215', '7000222', '700027', '700024', '7000274'];
 
@@ -160,7 +163,10 @@ export class MsalTokenSource implements TokenSource {
           piiLoggingEnabled: false,
           logLevel: LogLevel.Warning,
           loggerCallback: (level, message) => {
-            if (level <= LogLevel.Warning) logger.warn({ msal: true }, message);
+            // Client credentials never carry client info; msal warns about it on every token.
+            if (level <= LogLevel.Warning && !MSAL_CHATTER.test(message))
+              logger.warn({ msal: true }, message);
+            else logger.debug({ msal: true }, message);
           },
         },
       },
@@ -217,7 +223,10 @@ function toRelayError(err: unknown, app: AppCredentialConfig): RelayError {
         ? 'check the client secret or certificate of the app registration (expired or rotated?)'
         : aadsts === 'AADSTS700016'
           ? 'the app is not registered in this tenant: check tenantId/clientId and admin consent'
-          : undefined;
+          : aadsts === 'AADSTS500011'
+            ? 'Entra knows no resource by the token scope; behind a gateway or private endpoint set the ' +
+              'scope explicitly (cloud.graphScope, the ACS route auth.scope, keyVault.scope)'
+            : undefined;
     return new RelayError(
       'RELAY_TOKEN_FAILED',
       `token for app ${app.clientId} in tenant ${app.tenantId}: ${err.errorCode}${aadsts ? ` ${aadsts}` : ''}${hint ? ` (${hint})` : ''}`,

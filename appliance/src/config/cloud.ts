@@ -29,6 +29,18 @@ export const CLOUD_PRESETS = {
 
 export type CloudPreset = keyof typeof CLOUD_PRESETS;
 
+/**
+ * A client-credentials token scope: a resource identifier (App ID URI or app id) + "/.default". Set
+ * explicitly when a service is reached under another name than its resource (an API gateway, a
+ * private endpoint, a test fake); Entra otherwise answers AADSTS500011 invalid_resource.
+ */
+export const tokenScope = z
+  .string()
+  .regex(
+    /^\S+\/\.default$/,
+    'must be a resource identifier followed by /.default, e.g. https://graph.microsoft.com/.default',
+  );
+
 const httpsUrl = z
   .string()
   .url()
@@ -42,6 +54,11 @@ export const cloudSchema = z
     authorityHost: httpsUrl.optional(),
     /** Overrides the preset's Graph base URL, version included (https://graph.microsoft.com/v1.0). */
     graphBaseUrl: httpsUrl.optional(),
+    /**
+     * Token scope for Graph. Default: the Graph base URL's origin + "/.default" (the preset's Graph
+     * resource). Set it when graphBaseUrl names a gateway or private endpoint.
+     */
+    graphScope: tokenScope.optional(),
     /** HTTP(S) proxy for every cloud request (Entra, Graph, Key Vault), e.g. http://proxy:3128. */
     proxy: z.string().url().optional(),
     /** PEM file of extra CA certificates to trust (a TLS-inspecting proxy), added to the system set. */
@@ -67,6 +84,11 @@ export const keyVaultSchema = z.strictObject({
    * host name is not under the resource's domain.
    */
   verifyChallengeResource: z.boolean().default(true),
+  /**
+   * Token scope for the vault. Default: the resource the vault names in its auth challenge + "/.default"
+   * (https://vault.azure.net/.default in the global cloud). Set it for a private endpoint or gateway.
+   */
+  scope: tokenScope.optional(),
 });
 
 export type CloudConfig = z.output<typeof cloudSchema>;
@@ -75,7 +97,7 @@ export type KeyVaultConfig = z.output<typeof keyVaultSchema>;
 export interface ResolvedCloud {
   readonly authorityHost: string;
   readonly graphBaseUrl: string;
-  /** Token scope for Graph: the Graph origin + "/.default". */
+  /** Token scope for Graph: cloud.graphScope, else the Graph origin + "/.default". */
   readonly graphScope: string;
 }
 
@@ -83,5 +105,6 @@ export function resolveCloud(cloud: CloudConfig): ResolvedCloud {
   const preset = CLOUD_PRESETS[cloud.preset];
   const authorityHost = (cloud.authorityHost ?? preset.authorityHost).replace(/\/+$/, '');
   const graphBaseUrl = (cloud.graphBaseUrl ?? preset.graphBaseUrl).replace(/\/+$/, '');
-  return { authorityHost, graphBaseUrl, graphScope: `${new URL(graphBaseUrl).origin}/.default` };
+  const graphScope = cloud.graphScope ?? `${new URL(graphBaseUrl).origin}/.default`;
+  return { authorityHost, graphBaseUrl, graphScope };
 }

@@ -4,6 +4,7 @@
 // service limits the transport enforces before it sends.
 import { z } from 'zod';
 import { appCredential } from './app-credential.ts';
+import { tokenScope } from './cloud.ts';
 import { duration, emailAddress, name, size } from './fields.ts';
 
 /** api-versions the transport speaks; 2025-09-01 is the latest GA with inline contentId. */
@@ -18,6 +19,11 @@ export const acsAuth = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('entra'),
     app: appCredential,
+    /**
+     * Token scope. Default: https://communication.azure.com/.default (the ACS resource). Set it when
+     * the endpoint is a gateway or private endpoint whose resource differs.
+     */
+    scope: tokenScope.optional(),
   }),
 ]);
 

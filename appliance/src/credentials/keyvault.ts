@@ -4,7 +4,7 @@
 // caller reports an auth failure (invalidate), so a rotated secret is picked up without restart; when
 // the vault cannot be reached the last good value keeps being served and health() says it is stale.
 // File and environment references are delegated to the local store.
-import { ClientCertificateCredential } from '@azure/identity';
+import { ClientCertificateCredential, type TokenCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { type CloudConfig, type KeyVaultConfig, resolveCloud } from '../config/cloud.ts';
 import type { CredentialRef } from '../config/credential-ref.ts';
@@ -49,7 +49,14 @@ export function createKeyVaultReader(
     disableInstanceDiscovery: true,
     ...pipeline,
   });
-  const client = new SecretClient(kv.url, credential, {
+  // The SDK asks for the scope the vault's challenge names; an explicit scope (private endpoint,
+  // gateway) replaces it.
+  const scope = kv.scope;
+  const tokens: TokenCredential =
+    scope === undefined
+      ? credential
+      : { getToken: (_scopes, options) => credential.getToken(scope, options) };
+  const client = new SecretClient(kv.url, tokens, {
     disableChallengeResourceVerification: !kv.verifyChallengeResource,
     ...pipeline,
   });

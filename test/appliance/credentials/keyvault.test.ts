@@ -37,7 +37,7 @@ afterAll(async () => {
   await h.close();
 });
 
-function store(refreshInterval = '1h'): KeyVaultCredentialStore {
+function store(refreshInterval = '1h', scope?: string): KeyVaultCredentialStore {
   const config = configSchema.parse({
     listeners: [{ name: 'l', port: 0 }],
     identities: [{ name: 'i' }],
@@ -53,6 +53,7 @@ function store(refreshInterval = '1h'): KeyVaultCredentialStore {
       refreshInterval,
       // The simulator's host (127.0.0.1) is not under vault.azure.net.
       verifyChallengeResource: false,
+      ...(scope === undefined ? {} : { scope }),
     },
   });
   return createCredentialStore(config, { logger: silentLogger() }) as KeyVaultCredentialStore;
@@ -74,6 +75,26 @@ describe('Key Vault credential store', () => {
       ]);
     } finally {
       await s.close();
+    }
+  });
+
+  it('uses an explicit keyVault.scope when the challenge names a resource Entra does not know', async () => {
+    kv.set('graph-client-secret', 'scoped');
+    kv.challengeResource = 'https://relay-kv.privatelink.vaultcore.azure.net';
+    h.entra.resources.add('https://vault.azure.net');
+    h.entra.resources.add(h.graph.audience);
+    const derived = store();
+    const explicit = store('1h', 'https://vault.azure.net/.default');
+    try {
+      await expect(derived.get('graph-secret')).rejects.toThrow();
+      expect(h.entra.refused.at(-1)?.code).toBe('AADSTS500011');
+      expect(await explicit.get('graph-secret')).toBe('scoped');
+      expect(h.entra.issued.at(-1)?.scope).toBe('https://vault.azure.net/.default');
+    } finally {
+      kv.challengeResource = 'https://vault.azure.net';
+      h.entra.resources.clear();
+      await derived.close();
+      await explicit.close();
     }
   });
 

@@ -50,6 +50,12 @@ export class EntraSimulator {
   readonly issued: { clientId: string; scope: string; at: number; via: 'secret' | 'certificate' }[] = [];
   /** Token requests refused, with the AADSTS code. */
   readonly refused: { clientId: string; code: string }[] = [];
+  /**
+   * Resource identifiers (App ID URIs) the tenant knows. Empty: any resource is accepted. Otherwise a
+   * scope naming another resource gets 400 invalid_resource AADSTS500011, as Entra answers a token
+   * request for a gateway's or private endpoint's host name.
+   */
+  readonly resources = new Set<string>();
 
   private constructor(http: HttpsHandle) {
     this.http = http;
@@ -182,6 +188,17 @@ export class EntraSimulator {
         'invalid_scope',
         1002012,
         'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.',
+      );
+      return;
+    }
+    if (this.resources.size > 0 && !this.resources.has(resource)) {
+      this.refused.push({ clientId, code: 'AADSTS500011' });
+      this.fail(
+        res,
+        400,
+        'invalid_resource',
+        500011,
+        `The resource principal named ${resource} was not found in the tenant named ${tenant}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.`,
       );
       return;
     }

@@ -132,6 +132,11 @@ export interface GraphSimOptions {
   readonly uploadSessionTtlMs?: number;
   /** Header name used for Retry-After (to prove clients read it in any case). */
   readonly retryAfterHeader?: string;
+  /**
+   * The resource the simulator answers as (token audience), e.g. https://graph.microsoft.com when it
+   * stands behind a gateway name. Default: its own origin.
+   */
+  readonly audience?: string;
 }
 
 export interface GraphSimStats {
@@ -194,9 +199,9 @@ export class GraphSimulator {
     return `${this.http.url}/v1.0`;
   }
 
-  /** Token audience: the Graph origin. */
+  /** Token audience: the configured resource, else the Graph origin. */
   get audience(): string {
-    return this.http.url;
+    return this.opts.audience ?? this.http.url;
   }
 
   addMailbox(m: SimMailbox): void {

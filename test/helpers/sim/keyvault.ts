@@ -24,6 +24,11 @@ export class KeyVaultSimulator {
   /** App ids allowed to read secrets (Key Vault Secrets User). */
   readonly readers = new Set<string>();
   reachable = true;
+  /**
+   * Resource named in the 401 challenge. A vault behind a private endpoint or gateway may name one the
+   * tenant does not know; tokens are still verified for https://vault.azure.net.
+   */
+  challengeResource: string = VAULT_RESOURCE;
   readonly stats = { gets: 0, challenges: 0, forbidden: 0, dropped: 0 };
 
   private constructor(http: HttpsHandle, entra: EntraSimulator, tenantId: string) {
@@ -82,7 +87,7 @@ export class KeyVaultSimulator {
         401,
         { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } },
         {
-          'WWW-Authenticate': `Bearer authorization="${this.entra.url}/${this.tenantId}", resource="${VAULT_RESOURCE}"`,
+          'WWW-Authenticate': `Bearer authorization="${this.entra.url}/${this.tenantId}", resource="${this.challengeResource}"`,
         },
       );
       return;
@@ -94,7 +99,7 @@ export class KeyVaultSimulator {
         401,
         { error: { code: 'Unauthorized', message: `AKV10022: Invalid audience or token: ${auth.message}` } },
         {
-          'WWW-Authenticate': `Bearer authorization="${this.entra.url}/${this.tenantId}", resource="${VAULT_RESOURCE}"`,
+          'WWW-Authenticate': `Bearer authorization="${this.entra.url}/${this.tenantId}", resource="${this.challengeResource}"`,
         },
       );
       return;

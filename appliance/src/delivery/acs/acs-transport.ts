@@ -253,7 +253,7 @@ export class AcsTransport implements Transport {
     try {
       token = await this.deps.tokens
         .forApp(cfg.auth.app)
-        .getToken(ACS_SCOPE, { signal, forceRefresh: force });
+        .getToken(cfg.auth.scope ?? ACS_SCOPE, { signal, forceRefresh: force });
     } catch (err) {
       throw new RelayError('RELAY_TOKEN_FAILED', (err as Error).message, { cause: err });
     }

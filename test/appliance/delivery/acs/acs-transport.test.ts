@@ -289,6 +289,30 @@ describe('ACS transport: authentication', () => {
     ]);
   });
 
+  it('asks for an explicit auth.scope instead of the communication scope (gateway, private endpoint)', async () => {
+    const tokens = fakeTokens();
+    const { deps: d } = await setup({ acceptToken: () => true }, {}, { tokens });
+    const t = new AcsTransport(
+      route({
+        endpoint: sim.endpoint,
+        auth: {
+          type: 'entra',
+          app: {
+            tenantId: 'contoso.onmicrosoft.com',
+            clientId: '11111111-2222-3333-4444-555555555555',
+            clientSecret: 'app-secret',
+          },
+          scope: 'api://relay-acs-gateway/.default',
+        },
+      }),
+      d,
+    );
+    expect((await t.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))))).kind).toBe(
+      'delivered',
+    );
+    expect(tokens.calls.map((c) => c.scope)).toEqual(['api://relay-acs-gateway/.default']);
+  });
+
   it('a token failure is transient and sends nothing', async () => {
     const tokens = fakeTokens();
     tokens.fail = new Error('AADSTS7000215: Invalid client secret provided.');
