@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MsalTokenSourceFactory } from '../../../appliance/src/auth/msal-token-source.ts';
 import { cloudSchema, resolveCloud } from '../../../appliance/src/config/cloud.ts';
 import { routeSchema } from '../../../appliance/src/config/schema.ts';
-import { type GraphRouteConfig, GraphTransport } from '../../../appliance/src/delivery/graph.ts';
+import {
+  type GraphRouteConfig,
+  GraphTransport,
+} from '../../../appliance/src/delivery/graph/graph-transport.ts';
 import { createLogger, silentLogger } from '../../../appliance/src/log.ts';
 import {
   CLIENT,
