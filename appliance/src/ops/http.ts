@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { isRelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { version } from '../version.ts';
 import type { Metrics } from './metrics.ts';
 import type { QueueAdmin } from './queue-admin.ts';
 
@@ -35,7 +36,7 @@ async function route(deps: HttpDeps, req: IncomingMessage, res: ServerResponse):
   const method = req.method ?? 'GET';
   if (method === 'GET' && url.pathname === '/healthz') {
     const h = await deps.health();
-    send(res, h.ok ? 200 : 503, h);
+    send(res, h.ok ? 200 : 503, { version, ...h });
     return;
   }
   if (method === 'GET' && url.pathname === '/metrics') {

@@ -1,5 +1,6 @@
 // Counters and gauges for /metrics (Prometheus text format 0.0.4). Deliberately tiny: a handful of
 // labelled counters does not justify a dependency.
+import { version } from '../version.ts';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -75,6 +76,8 @@ export class Metrics {
 /** The appliance's metric families, defined once. */
 export function createMetrics(): Metrics {
   const m = new Metrics();
+  m.define('relaykit_build_info', 'gauge', 'Always 1; the version label is the running relaykit version.');
+  m.set('relaykit_build_info', { version }, 1);
   m.define('relaykit_accepted_total', 'counter', 'Messages accepted (250) and spooled, by listener.');
   m.define('relaykit_rejected_total', 'counter', 'SMTP commands or messages rejected, by reason code.');
   m.define('relaykit_delivered_total', 'counter', 'Delivery legs delivered, by route.');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../appliance/src/log.ts';
@@ -61,6 +62,28 @@ describe('status endpoints', () => {
     };
     expect(status.queue.depth).toBe(0);
     expect(status.deadLetters).toBe(0);
+  });
+
+  it('/healthz and /metrics carry the package.json version; the SMTP greeting and EHLO do not', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    expect(pkg.version).toMatch(/^\d+\.\d+\.\d+/);
+    const t = await sandbox.start();
+    expect(JSON.parse((await get(t, '/healthz')).text)).toMatchObject({ version: pkg.version, ok: true });
+    const metrics = (await get(t, '/metrics')).text;
+    expect(metrics).toContain('# TYPE relaykit_build_info gauge');
+    expect(metrics).toContain(`relaykit_build_info{version="${pkg.version}"} 1`);
+    const c = await RawSmtp.connect(t.port);
+    const greeting = await c.reply();
+    const ehlo = await c.command('EHLO probe.example');
+    c.close();
+    expect(greeting.code).toBe(220);
+    expect(greeting.text).toMatch(/ESMTP/);
+    for (const text of [greeting.text, ehlo.text]) {
+      expect(text).not.toContain(pkg.version);
+      expect(text).not.toMatch(/relaykit[ /]v?\d/i);
+    }
   });
 
   it('unknown paths are 404 and the queue API answers JSON', async () => {
