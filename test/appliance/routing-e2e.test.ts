@@ -8,9 +8,9 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { routeExplainCommand } from '../../appliance/src/cli/route-explain.ts';
 import { loadConfig } from '../../appliance/src/config/load.ts';
 import type { ConfigInput } from '../../appliance/src/config/schema.ts';
+import { main } from '../../appliance/src/main.ts';
 import {
   baseConfigInput,
   removeDir,
@@ -168,8 +168,10 @@ async function explain(m: {
   subject?: string;
 }): Promise<Explained> {
   const io = captureIo();
-  const exit = await routeExplainCommand(
+  const exit = await main(
     [
+      'route',
+      'explain',
       '--config',
       configFile,
       '--source-ip',

@@ -1,12 +1,12 @@
-// `relaykit-appliance check --config FILE`: validates a config without starting anything and warns
-// about settings that are legal but risky. Exit 0 when valid, 1 when not.
-import { parseArgs } from 'node:util';
+// CLI room: `relaykit-appliance check [--config FILE]` validates a config without starting anything
+// and warns about settings that are legal but risky. Exit 0 when valid, 1 when not.
+import type { Command } from 'commander';
 import { isLegacyTls } from '../config/listener.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { isRelayError } from '../errors.ts';
 import { routingWarnings } from '../routing/warnings.ts';
-import { type CliIo, println } from './io.ts';
+import { type CliContext, configOption } from './command-kit.ts';
+import { println } from './io.ts';
 
 const LOOPBACK = /^(127\.|::1$)/;
 
@@ -49,19 +49,22 @@ export function riskyWarnings(config: Config): string[] {
   return out;
 }
 
-export async function checkCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
-  try {
-    const { config, source } = loadConfig(values.config);
-    for (const w of [...riskyWarnings(config), ...routingWarnings(config)])
-      println(io.stderr, `warning: ${w}`);
-    println(
-      io.stdout,
-      `ok: ${source} is valid (${config.listeners.length} listener(s), ${config.identities.length} identit${config.identities.length === 1 ? 'y' : 'ies'}, ${config.routes.length} route(s))`,
+export function registerCheck(program: Command, cli: CliContext): void {
+  program
+    .command('check')
+    .description('validate a config file (exit 0/1) and warn about risky settings')
+    .addOption(configOption('config file to check'))
+    .action(
+      cli.action(async (opts: { config?: string }) => {
+        const { config, source } = loadConfig(opts.config);
+        for (const w of [...riskyWarnings(config), ...routingWarnings(config)])
+          println(cli.io.stderr, `warning: ${w}`);
+        const n = config.identities.length;
+        println(
+          cli.io.stdout,
+          `ok: ${source} is valid (${config.listeners.length} listener(s), ${n} identit${n === 1 ? 'y' : 'ies'}, ${config.routes.length} route(s))`,
+        );
+        return 0;
+      }),
     );
-    return 0;
-  } catch (err) {
-    println(io.stderr, isRelayError(err) ? `${err.code}: ${err.message}` : String(err));
-    return 1;
-  }
 }

@@ -1,32 +1,23 @@
-// Operator CLI: `relaykit-appliance route explain`. Loads a config, routes one made-up message with
-// the same compiled rules and router the receiver uses, and prints the decision per recipient group.
+// CLI room: `relaykit-appliance route explain`. Loads a config, routes one made-up message with the
+// same compiled rules and router the receiver uses, and prints the decision per recipient group.
 // Reads only the config file; writes only to the given streams.
-import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.ts';
+import { type Command, Option } from 'commander';
+import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { parseSize } from '../config/units.ts';
-import { isRelayError } from '../errors.ts';
 import { AccessMap } from '../receiver/access.ts';
 import { explainExitCode, explainRoute, formatExplanation } from '../routing/explain.ts';
 import type { RouteInput } from '../routing/router.ts';
 import { compileRules } from '../routing/rules.ts';
+import { type CliContext, configOption, UsageError } from './command-kit.ts';
+import { println } from './io.ts';
 
-export const ROUTE_EXPLAIN_USAGE = `usage: relaykit-appliance route explain --config FILE --from ADDRESS --to ADDRESS [--to ADDRESS ...]
-       [--size N] [--header NAME:VALUE ...] [--identity NAME] [--source-ip IP] [--auth-user USER] [--json]
+const HELP_AFTER = `
+  --to repeats or takes a comma-separated list; --from "<>" (or "") is the null sender.
+  Without --identity, the identity comes from --auth-user, else from --source-ip (as the receiver
+  finds it); without any, identity conditions cannot hold.
 
-  --from        MAIL FROM address; "<>" or "" for the null sender
-  --to          recipient; repeat it or separate with commas
-  --size        message size: bytes (12000) or with a unit (12MB); default 0
-  --header      a header field of the message, e.g. "Subject: Scan from MFD"; repeatable
-  --identity    identity the message arrived as (a name under identities:)
-  --source-ip   client address
-  --auth-user   SMTP AUTH user name, when the client authenticated
-  --json        print the decision as JSON
-
-Exit status: 0 every recipient routed, 2 some recipient rejected, 1 bad input.`;
-
-class UsageError extends Error {}
+Exit status: 0 every recipient routed, 2 some recipient rejected or a usage error, 1 bad config.`;
 
 function stripBrackets(address: string): string {
   const a = address.trim();
@@ -52,69 +43,77 @@ function parseHeader(text: string): { name: string; value: string } {
   return { name, value: text.slice(colon + 1).trim() };
 }
 
-export async function routeExplainCommand(
-  argv: string[],
-  io: { stdout: Writable; stderr: Writable },
-): Promise<number> {
-  const err = (text: string) => io.stderr.write(`${text}\n`);
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse(argv).values;
-  } catch (e) {
-    err(`route explain: ${(e as Error).message}\n${ROUTE_EXPLAIN_USAGE}`);
-    return 1;
-  }
-  if (values.help) {
-    io.stdout.write(`${ROUTE_EXPLAIN_USAGE}\n`);
-    return 0;
-  }
-  try {
-    if (values.config === undefined) throw new UsageError('--config FILE is required');
-    if (values.from === undefined) throw new UsageError('--from ADDRESS is required');
-    const recipients = (values.to ?? [])
-      .flatMap((t) => t.split(','))
-      .map(stripBrackets)
-      .filter((t) => t !== '');
-    if (recipients.length === 0) throw new UsageError('--to ADDRESS is required');
-    const { config } = loadConfig(values.config);
-    const identity = resolveIdentity(config, values, (note) => err(`note: ${note}`));
-    const input: RouteInput = {
-      identity,
-      sourceIp: values['source-ip'] ?? '',
-      ...(values['auth-user'] === undefined ? {} : { authUser: values['auth-user'] }),
-      mailFrom: stripBrackets(values.from),
-      recipients,
-      size: values.size === undefined ? 0 : parseSizeArg(values.size),
-      headers: (values.header ?? []).map(parseHeader),
-    };
-    const explanation = explainRoute(compileRules(config), input);
-    if (values.json) {
-      io.stdout.write(
-        `${JSON.stringify({ legs: explanation.legs, rejections: explanation.rejections }, null, 2)}\n`,
-      );
-    } else {
-      for (const line of formatExplanation(explanation)) io.stdout.write(`${line}\n`);
-    }
-    return explainExitCode(explanation);
-  } catch (e) {
-    if (e instanceof UsageError) err(`route explain: ${e.message}\n${ROUTE_EXPLAIN_USAGE}`);
-    else if (e instanceof ConfigError || isRelayError(e)) err(`route explain: ${e.message}`);
-    else throw e;
-    return 1;
-  }
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+interface ExplainOpts {
+  config?: string;
+  from?: string;
+  to?: string[];
+  size?: string;
+  header?: string[];
+  identity?: string;
+  sourceIp?: string;
+  authUser?: string;
+  json?: boolean;
 }
 
-/** `route <subcommand>`: only `explain` exists. */
-export async function routeCommand(
-  argv: string[],
-  io: { stdout: Writable; stderr: Writable },
-): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === 'explain') return routeExplainCommand(rest, io);
-  io.stderr.write(
-    `route: unknown subcommand ${sub === undefined ? '(none)' : `"${sub}"`}\n${ROUTE_EXPLAIN_USAGE}\n`,
-  );
-  return 1;
+export function registerRoute(program: Command, cli: CliContext): void {
+  const route = program.command('route').description('ask the router what it would do');
+  route
+    .command('explain')
+    .description(
+      "route one made-up message with the receiver's rules and print, per recipient group, the route or rejection and why",
+    )
+    .usage('--config FILE --from ADDRESS --to ADDRESS [--to ADDRESS ...] [options]')
+    .addOption(configOption('config file (required)'))
+    .addOption(new Option('--from <address>', 'MAIL FROM address; "<>" or "" for the null sender'))
+    .addOption(
+      new Option('--to <address>', 'recipient; repeat it or separate with commas').argParser(collect),
+    )
+    .addOption(new Option('--size <size>', 'message size: bytes (12000) or with a unit (12MB); default 0'))
+    .addOption(
+      new Option(
+        '--header <name:value>',
+        'a header field, e.g. "Subject: Scan from MFD"; repeatable',
+      ).argParser(collect),
+    )
+    .addOption(new Option('--identity <name>', 'identity the message arrived as (a name under identities:)'))
+    .addOption(new Option('--source-ip <ip>', 'client address'))
+    .addOption(new Option('--auth-user <user>', 'SMTP AUTH user name, when the client authenticated'))
+    .addOption(new Option('--json', 'print the decision as JSON'))
+    .addHelpText('after', HELP_AFTER)
+    .action(cli.action(async (opts: ExplainOpts) => explain(opts, cli)));
+}
+
+async function explain(values: ExplainOpts, cli: CliContext): Promise<number> {
+  const { stdout, stderr } = cli.io;
+  if (values.config === undefined) throw new UsageError('--config FILE is required');
+  if (values.from === undefined) throw new UsageError('--from ADDRESS is required');
+  const recipients = (values.to ?? [])
+    .flatMap((t) => t.split(','))
+    .map(stripBrackets)
+    .filter((t) => t !== '');
+  if (recipients.length === 0) throw new UsageError('--to ADDRESS is required');
+  const size = values.size === undefined ? 0 : parseSizeArg(values.size);
+  const headers = (values.header ?? []).map(parseHeader);
+  const { config } = loadConfig(values.config);
+  const identity = resolveIdentity(config, values, (note) => println(stderr, `note: ${note}`));
+  const input: RouteInput = {
+    identity,
+    sourceIp: values.sourceIp ?? '',
+    ...(values.authUser === undefined ? {} : { authUser: values.authUser }),
+    mailFrom: stripBrackets(values.from),
+    recipients,
+    size,
+    headers,
+  };
+  const explanation = explainRoute(compileRules(config), input);
+  if (values.json) {
+    println(stdout, JSON.stringify({ legs: explanation.legs, rejections: explanation.rejections }, null, 2));
+  } else {
+    for (const line of formatExplanation(explanation)) println(stdout, line);
+  }
+  return explainExitCode(explanation);
 }
 
 /**
@@ -124,11 +123,7 @@ export async function routeCommand(
  */
 function resolveIdentity(
   config: Config,
-  values: {
-    identity?: string | undefined;
-    'auth-user'?: string | undefined;
-    'source-ip'?: string | undefined;
-  },
+  values: Pick<ExplainOpts, 'identity' | 'authUser' | 'sourceIp'>,
   note: (text: string) => void,
 ): string {
   const names = config.identities.map((i) => i.name);
@@ -140,14 +135,14 @@ function resolveIdentity(
     }
     return values.identity;
   }
-  const user = values['auth-user'];
+  const user = values.authUser;
   const byUser =
     user === undefined ? undefined : config.identities.find((i) => i.users.some((u) => u.username === user));
   if (byUser) {
     note(`identity "${byUser.name}" from --auth-user ${user}`);
     return byUser.name;
   }
-  const ip = values['source-ip'];
+  const ip = values.sourceIp;
   const byIp = ip === undefined ? undefined : new AccessMap(config).byAddress(ip);
   if (byIp) {
     note(`identity "${byIp.name}" from --source-ip ${ip}`);
@@ -155,24 +150,4 @@ function resolveIdentity(
   }
   note('no identity (give --identity, --source-ip or --auth-user); identity conditions cannot hold');
   return '';
-}
-
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      config: { type: 'string', short: 'c' },
-      from: { type: 'string' },
-      to: { type: 'string', multiple: true },
-      size: { type: 'string' },
-      header: { type: 'string', multiple: true },
-      identity: { type: 'string' },
-      'source-ip': { type: 'string' },
-      'auth-user': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
 }

@@ -1,23 +1,24 @@
-// `relaykit-appliance run [--config FILE]`: starts the appliance and runs until SIGTERM/SIGINT, then
-// drains. Without --config it runs the embedded default (loopback SMTP on 2525, capture route).
-import { parseArgs } from 'node:util';
+// CLI room: `relaykit-appliance run [--config FILE]` starts the appliance and runs until SIGTERM or
+// SIGINT, then drains. Without a config it runs the embedded default (loopback SMTP on 2525, capture
+// route). Owns the process's signal handlers while it runs.
+import type { Command } from 'commander';
 import { startAppliance } from '../app.ts';
 import { loadConfig } from '../config/load.ts';
-import { isRelayError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { riskyWarnings } from './check.ts';
+import { type CliContext, configOption } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
 
-export async function runCommand(argv: string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { config: { type: 'string', short: 'c' } } });
-  let loaded: ReturnType<typeof loadConfig>;
-  try {
-    loaded = loadConfig(values.config ?? process.env.RELAYKIT_CONFIG);
-  } catch (err) {
-    println(io.stderr, isRelayError(err) ? `${err.code}: ${err.message}` : String(err));
-    return 1;
-  }
-  const { config, source } = loaded;
+export function registerRun(program: Command, cli: CliContext): void {
+  program
+    .command('run')
+    .description('start the appliance; SIGTERM or SIGINT drains deliveries and exits')
+    .addOption(configOption('config file (without one: the embedded default, SMTP on 127.0.0.1:2525)'))
+    .action(cli.action(async (opts: { config?: string }) => runAppliance(opts.config, cli.io)));
+}
+
+async function runAppliance(configPath: string | undefined, io: CliIo): Promise<number> {
+  const { config, source } = loadConfig(configPath);
   const logger = createLogger({ level: config.log.level });
   for (const w of riskyWarnings(config)) logger.warn({ warning: w }, 'config: risky setting');
   let appliance: Awaited<ReturnType<typeof startAppliance>>;
@@ -54,7 +55,12 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
   return new Promise<number>((resolve) => {
     let signalled = false;
     const stop = (signal: string) => {
-      if (signalled) return;
+      // Ctrl-C under `npm start` arrives twice (the terminal's and npm's forwarded copy): the handler
+      // stays installed so a repeat cannot kill the process mid-drain.
+      if (signalled) {
+        logger.info({ signal }, 'already stopping');
+        return;
+      }
       signalled = true;
       logger.info({ signal }, 'stopping: draining deliveries');
       appliance.stop().then(
@@ -70,7 +76,7 @@ export async function runCommand(argv: string[], io: CliIo): Promise<number> {
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
   });
 }

@@ -107,12 +107,12 @@ describe('relaykit-appliance queue / dead', () => {
 
     let io = captureIo();
     expect(await main(['dead', 'list', '--config', path], io)).toBe(0);
-    const id = /^([0-9a-z]{9}-[0-9a-z]{4}-[0-9a-f]{8}) /.exec(io.out())?.[1] as string;
+    const id = /^([0-9a-z]{9}-[0-9a-z]{4}-[0-9a-f]{8}) /m.exec(io.out())?.[1] as string;
     expect(id).toBeDefined();
     expect(io.out()).toMatch(/broken:dead\(1 tries\) RELAY_DELIVERY_PERMANENT: capture write failed/);
 
     io = captureIo();
-    expect(await main(['dead', 'show', id, '--config', path], io)).toBe(0);
+    expect(await main(['dead', 'show', id, '--config', path, '--json'], io)).toBe(0);
     const shown = JSON.parse(io.out()) as { subject: string; deliveries: { status: string }[] };
     expect(shown.subject).toBe('will die');
 

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { routeExplainCommand } from '../../../appliance/src/cli/route-explain.ts';
 import { loadConfig } from '../../../appliance/src/config/load.ts';
+import { main } from '../../../appliance/src/main.ts';
 import { explainRoute } from '../../../appliance/src/routing/explain.ts';
 import { compileRules, routeMessage } from '../../../appliance/src/routing/router.ts';
 import { message, rulesWith } from '../../helpers/routing/factories.ts';
@@ -23,7 +23,7 @@ async function explain(args: string[]): Promise<{ code: number; out: string; err
   stderr.on('data', (c) => {
     chunks.err += String(c);
   });
-  const code = await routeExplainCommand(args, { stdout, stderr });
+  const code = await main(['route', 'explain', ...args], { stdout, stderr });
   return { code, ...chunks };
 }
 
@@ -127,6 +127,7 @@ describe('route explain', () => {
     ]);
   });
 
+  // Usage errors exit 2 with the reason and the usage line (issue 12: one habit for every command).
   it.each([
     [['--from', 'a@contoso.com', '--to', 'b@contoso.com'], /--config FILE is required/],
     [['--config', CONFIG, '--to', 'b@contoso.com'], /--from ADDRESS is required/],
@@ -140,16 +141,20 @@ describe('route explain', () => {
       ['--config', CONFIG, '--from', 'a@x.y', '--to', 'b@x.y', '--identity', 'nope'],
       /no identity named "nope"/,
     ],
-    [['--config', CONFIG, '--from', 'a@x.y', '--to', 'b@x.y', '--bogus'], /Unknown option '--bogus'/],
-    [
-      ['--config', '/nonexistent/relaykit.yaml', '--from', 'a@x.y', '--to', 'b@x.y'],
-      /cannot read \/nonexistent/,
-    ],
-  ])('exits 1 on bad input %j', async (args, message) => {
+    [['--config', CONFIG, '--from', 'a@x.y', '--to', 'b@x.y', '--bogus'], /unknown option '--bogus'/i],
+  ])('exits 2 on a usage error %j', async (args, message) => {
     const r = await explain(args);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.out).toBe('');
     expect(r.err).toMatch(message);
+    expect(r.err).toMatch(/^usage: relaykit-appliance route explain --config FILE/m);
+  });
+
+  it('exits 1 on a config it cannot read', async () => {
+    const r = await explain(['--config', '/nonexistent/relaykit.yaml', '--from', 'a@x.y', '--to', 'b@x.y']);
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toMatch(/cannot read \/nonexistent/);
   });
 
   it('exits 1 naming the bad key of an invalid rule config', async () => {
@@ -190,8 +195,8 @@ rules:
     expect(r.status).toBe(2);
     expect(r.stdout).toMatch(/^REJECT 553 5\.7\.1 {2}rule=blocked-sender {2}to=bob@contoso\.com {2}at=RCPT/);
     const bad = spawnSync(process.execPath, [bin, 'route', 'explian'], { encoding: 'utf8', timeout: 30_000 });
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/unknown subcommand "explian"/);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown command 'explian'/);
   });
 
   it('finds the identity the receiver would use from --source-ip when --identity is omitted', async () => {
