@@ -4,14 +4,14 @@
 
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MsalTokenSourceFactory } from '../../../appliance/src/auth/msal-token-source.ts';
-import { cloudSchema, resolveCloud } from '../../../appliance/src/config/cloud.ts';
-import { routeSchema } from '../../../appliance/src/config/schema.ts';
+import { MsalTokenSourceFactory } from '../../../../appliance/src/auth/msal-token-source.ts';
+import { cloudSchema, resolveCloud } from '../../../../appliance/src/config/cloud.ts';
+import { routeSchema } from '../../../../appliance/src/config/schema.ts';
 import {
   type GraphRouteConfig,
   GraphTransport,
-} from '../../../appliance/src/delivery/graph/graph-transport.ts';
-import { createLogger, silentLogger } from '../../../appliance/src/log.ts';
+} from '../../../../appliance/src/delivery/graph/graph-transport.ts';
+import { createLogger, silentLogger } from '../../../../appliance/src/log.ts';
 import {
   CLIENT,
   type Harness,
@@ -19,7 +19,7 @@ import {
   startHarness,
   TENANT,
   writeMessage,
-} from '../../helpers/sim/graph-harness.ts';
+} from '../../../helpers/sim/graph-harness.ts';
 
 const GRAPH_RESOURCE = 'https://graph.microsoft.com';
 let h: Harness;
