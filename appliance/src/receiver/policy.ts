@@ -1,10 +1,10 @@
 // Per-identity sending policy as one pure function: given an identity's effective policy and the
 // facts of one SMTP command (MAIL, RCPT, end of DATA), decide accept / tempfail / reject with the
 // registry code, SMTP reply and the rule that decided. No I/O, no clock: rate state is passed in as a
-// fact, so the function is table- and property-testable. server.ts applies the decision.
+// fact, so the function is table- and property-testable. session-gates.ts and data-path.ts apply it.
 import type { IdentityConfig } from '../config/identity.ts';
 import type { ListenerConfig } from '../config/listener.ts';
-import { type ErrorCode, ErrorCodes } from '../errors.ts';
+import { type ErrorCode, ErrorCodes, RelayError } from '../errors.ts';
 
 export interface IdentityPolicy {
   readonly identity: string;
@@ -50,6 +50,11 @@ export type Decision =
       /** The policy key that decided, e.g. "identities.scanners.allowedSenders". */
       readonly rule: string;
     };
+
+/** A decision that refuses, as the error smtp-server sends. */
+export function decisionError(d: Exclude<Decision, { kind: 'accept' }>): RelayError {
+  return new RelayError(d.code, d.reason, { responseCode: d.responseCode, detail: { rule: d.rule } });
+}
 
 /** The policy in force for an identity on a listener: identity caps never exceed the listener's. */
 export function effectivePolicy(identity: IdentityConfig, listener: ListenerConfig): IdentityPolicy {
