@@ -7,7 +7,6 @@ import {
   ACS_SCOPE,
   type AcsRouteConfig,
   AcsTransport,
-  operationIdFor,
 } from '../../../../appliance/src/delivery/acs/acs-transport.ts';
 import type { TransportDeps } from '../../../../appliance/src/delivery/transport.ts';
 import { createLogger } from '../../../../appliance/src/log.ts';
@@ -364,16 +363,23 @@ describe('ACS transport: limits, splitting and idempotency', () => {
   it('splits 120 recipients into 50/50/20 operations with stable Operation-Ids; a retry re-finds them instead of resending', async () => {
     const { transport } = await setup();
     const rcpts = recipients(120);
-    const j = job(messageFile(dir, fixture('multipart-alternative.eml')), { recipients: rcpts });
+    const j = job(messageFile(dir, fixture('multipart-alternative.eml')), {
+      id: 'frozen-entry-id',
+      recipients: rcpts,
+    });
     const out = await transport.deliver(j);
     expect(out.kind).toBe('delivered');
     expect(sim.sent.map((s) => (s.message.recipients.bcc ?? []).length)).toEqual([50, 50, 20]);
     expect(sim.sent.flatMap((s) => s.message.recipients.bcc!.map((a) => a.address))).toEqual(rcpts);
+    // Frozen values: an entry queued before an upgrade must keep its Operation-Ids after it, or its
+    // retry would send again. UUIDs as the Operation-Id header requires (ACS Email REST spec, B1 of
+    // ../shared/reference/microsoft-mail-apis.md), version 8 with the RFC 9562 variant.
     expect(sim.sent.map((s) => s.operationId)).toEqual([
-      operationIdFor(`${j.id}\0acs`, rcpts.slice(0, 50)),
-      operationIdFor(`${j.id}\0acs`, rcpts.slice(50, 100)),
-      operationIdFor(`${j.id}\0acs`, rcpts.slice(100)),
+      'bd940c19-6db8-8a41-980f-606b709253e2',
+      '37ab118d-55ce-8d35-aa6c-3825761c3624',
+      'abff2495-c281-8d37-a72d-8f2353709caf',
     ]);
+    for (const s of sim.sent) expect(s.operationId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(out.kind === 'delivered' && out.remoteId).toBe(sim.sent.map((s) => s.operationId).join(','));
     // The engine did not record the outcome (crash) and tries again: nothing is sent twice.
     const again = await transport.deliver({ ...j, attempt: 2 });
