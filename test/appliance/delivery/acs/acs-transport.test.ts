@@ -379,7 +379,8 @@ describe('ACS transport: limits, splitting and idempotency', () => {
       '37ab118d-55ce-8d35-aa6c-3825761c3624',
       'abff2495-c281-8d37-a72d-8f2353709caf',
     ]);
-    for (const s of sim.sent) expect(s.operationId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    for (const s of sim.sent)
+      expect(s.operationId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(out.kind === 'delivered' && out.remoteId).toBe(sim.sent.map((s) => s.operationId).join(','));
     // The engine did not record the outcome (crash) and tries again: nothing is sent twice.
     const again = await transport.deliver({ ...j, attempt: 2 });
