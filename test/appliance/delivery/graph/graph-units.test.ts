@@ -3,9 +3,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classify, type FailureFacts } from '../../../../appliance/src/delivery/classify.ts';
+import { retryAfterMs } from '../../../../appliance/src/delivery/graph/graph-client.ts';
 import { MailboxLimiter, paceInterval } from '../../../../appliance/src/delivery/graph/graph-limiter.ts';
 import { decodeWords, prepareSendMailMime } from '../../../../appliance/src/delivery/graph/graph-mime.ts';
-import { retryAfterMs } from '../../../../appliance/src/delivery/graph/graph-transport.ts';
 
 describe('retryAfterMs', () => {
   it('reads delta-seconds and HTTP-dates, and ignores junk', () => {

@@ -1,0 +1,199 @@
+// Graph transport, the HTTP client: one Graph request through the (app, mailbox) limiter with a bearer
+// token (refreshed once on 401), a timeout tied to the job's abort signal, and Retry-After honoured on
+// 429/503 (every request of that mailbox holds off). A failure leaves as a GraphStepError carrying the
+// facts graph-errors.ts judges. Touches the network only through the injected fetch.
+import type { TokenSource } from '../../auth/token-source.ts';
+import type { Logger } from '../../log.ts';
+import type { FailureFacts } from '../failure.ts';
+import type { DeliveryJob } from '../transport.ts';
+import type { MailboxLimiter } from './graph-limiter.ts';
+
+const MAX_THROTTLE_RETRIES = 4;
+
+export /** A failed Graph step, described as facts for the classification table. */
+class GraphStepError extends Error {
+  readonly facts: FailureFacts;
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, facts: FailureFacts, retryAfterMs?: number) {
+    super(message);
+    this.facts = facts;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** One delivery attempt's Graph context: the job, its mailbox and that mailbox's limiter. */
+export interface Attempt {
+  readonly job: DeliveryJob;
+  readonly mailbox: string;
+  readonly limiter: MailboxLimiter;
+  /** https://graph.../v1.0/users/{mailbox} */
+  readonly base: string;
+  readonly signal: AbortSignal;
+}
+
+export interface GraphRequest {
+  readonly method: 'POST' | 'PUT' | 'DELETE';
+  readonly url: string;
+  readonly body?: string | Buffer;
+  readonly contentType?: string;
+  readonly headers?: Record<string, string>;
+  /** Upload URLs are pre-authenticated: no Authorization header. */
+  readonly auth: boolean;
+  /** The service may act on it even if we see a failure (sendMail, send). */
+  readonly duplicateRisk?: boolean;
+}
+
+export interface GraphResponse {
+  readonly status: number;
+  readonly text: string;
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP-date; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null, now: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export function graphError(text: string): { code?: string; message?: string } {
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
+    return {
+      ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+      ...(typeof e?.message === 'string' ? { message: e.message } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+function errnoOf(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e !== undefined && e !== null; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Large binary bodies (upload chunks) go as a one-chunk stream with an explicit Content-Length:
+ * fetch copies a Buffer body, and 40 copies of a 4 MB chunk per 150 MB message would be garbage the
+ * collector only reclaims late, which is where peak memory came from.
+ */
+function bodyInit(body: string | Buffer | undefined, headers: Record<string, string>): RequestInit {
+  if (body === undefined) return {};
+  if (typeof body === 'string' || body.length < 65_536) return { body };
+  headers['content-length'] = String(body.length);
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(body);
+      controller.close();
+    },
+  });
+  return { body: stream, duplex: 'half' } as RequestInit;
+}
+
+export interface GraphClientOptions {
+  readonly route: string;
+  readonly tokens: TokenSource;
+  readonly scope: string;
+  readonly fetch: typeof globalThis.fetch;
+  readonly now: () => number;
+  readonly logger: Logger;
+  /** Per-request timeout and the longest Retry-After waited for in place (route config). */
+  readonly requestTimeout: number;
+  readonly maxRetryAfter: number;
+  /** Told about a 401 that a fresh token did not cure (for the route's health). */
+  readonly onUnauthorized: (reason: string) => void;
+}
+
+export class GraphClient {
+  private readonly o: GraphClientOptions;
+
+  constructor(options: GraphClientOptions) {
+    this.o = options;
+  }
+
+  /** One Graph request: limiter, token (refreshed once on 401), timeout, Retry-After on 429/503. */
+  async request(a: Attempt, op: string, r: GraphRequest): Promise<GraphResponse> {
+    let forceRefresh = false;
+    let tokenRetried = false;
+    let throttled = 0;
+    for (;;) {
+      const res = await a.limiter.run(() => this.once(a, op, r, forceRefresh), a.signal);
+      if (res.status >= 200 && res.status < 300) return res;
+      if (res.status === 401 && r.auth && !tokenRetried) {
+        tokenRetried = true;
+        forceRefresh = true;
+        continue;
+      }
+      const wait = retryAfterMs(res.headers.get('retry-after'), this.o.now());
+      const err = graphError(res.text);
+      const facts: FailureFacts = {
+        transport: 'graph',
+        httpStatus: res.status,
+        operation: op,
+        requestSent: r.duplicateRisk === true,
+        ...(err.code === undefined ? {} : { serviceCode: err.code }),
+        ...(err.message === undefined ? {} : { message: err.message }),
+      };
+      if ((res.status === 429 || res.status === 503) && throttled < MAX_THROTTLE_RETRIES) {
+        const delay = Math.min(wait ?? 1000 * 2 ** throttled, this.o.maxRetryAfter + 1);
+        if (delay <= this.o.maxRetryAfter) {
+          throttled += 1;
+          // Every request for this mailbox holds off, not just this one.
+          a.limiter.pause(delay);
+          this.o.logger.debug(
+            { route: this.o.route, op, status: res.status, delay },
+            'Graph throttled; waiting',
+          );
+          continue;
+        }
+      }
+      if (res.status === 401) this.o.onUnauthorized(`${op}: 401 ${err.message ?? ''}`);
+      const what = `${op}: HTTP ${res.status}${err.code ? ` ${err.code}` : ''}${err.message ? `: ${err.message}` : ''} (mailbox ${a.mailbox})`;
+      throw new GraphStepError(what, facts, wait);
+    }
+  }
+
+  private async once(
+    a: Attempt,
+    op: string,
+    r: GraphRequest,
+    forceRefresh: boolean,
+  ): Promise<GraphResponse & { headers: Headers }> {
+    const headers: Record<string, string> = { ...(r.headers ?? {}) };
+    if (r.contentType !== undefined) headers['content-type'] = r.contentType;
+    if (r.auth) {
+      headers.authorization = `Bearer ${await this.o.tokens.getToken(this.o.scope, { forceRefresh, signal: a.signal })}`;
+    }
+    const timeout = AbortSignal.timeout(this.o.requestTimeout);
+    const signal = AbortSignal.any([a.signal, timeout]);
+    try {
+      const res = await this.o.fetch(r.url, {
+        method: r.method,
+        headers,
+        ...bodyInit(r.body, headers),
+        signal,
+      });
+      const text = await res.text();
+      return { status: res.status, headers: res.headers, text };
+    } catch (err) {
+      const errno = a.signal.aborted ? 'ABORT' : timeout.aborted ? 'TIMEOUT' : (errnoOf(err) ?? 'ECONNRESET');
+      const sent = r.duplicateRisk === true && errno !== 'ECONNREFUSED' && errno !== 'ABORT';
+      throw new GraphStepError(
+        `${op}: ${errno === 'TIMEOUT' ? `no answer within ${this.o.requestTimeout} ms` : errno} (mailbox ${a.mailbox})`,
+        {
+          transport: 'graph',
+          errno,
+          operation: op,
+          requestSent: sent,
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,210 @@
+// Graph transport, the large-message path: a JSON draft with the leg's recipients, its attachments
+// (direct JSON under 3 MB, upload sessions in <= 4 MB chunks streamed from the spool file, one chunk in
+// memory at a time), then send. A draft whose send failed is deleted unless Graph may already be
+// sending it. Reads the spool file; talks to Graph only through GraphClient.
+import type { Logger } from '../../log.ts';
+import type { DeliveryOutcome } from '../transport.ts';
+import { type Attempt, type GraphClient, GraphStepError } from './graph-client.ts';
+import { classifyGraphFailure } from './graph-errors.ts';
+import { eachAttachment, type NamedAddress, type ScannedAttachment, scanMessage } from './graph-mime.ts';
+
+/** Attachments below this go in one JSON request; from it on, an upload session (docs: "3 MB"). */
+export const DIRECT_ATTACHMENT_LIMIT = 3_000_000;
+/** Upload chunk: under 4 MB however Graph counts a megabyte, and a multiple of 320 KiB. */
+export const UPLOAD_CHUNK = 3_932_160;
+
+export interface DraftOptions {
+  readonly route: string;
+  readonly rewriteFrom: boolean;
+  readonly requestTimeout: number;
+  readonly logger: Logger;
+}
+
+function recipient(a: NamedAddress): { emailAddress: { address: string; name?: string } } {
+  return { emailAddress: a.name ? { address: a.address, name: a.name } : { address: a.address } };
+}
+
+export class GraphDraftSender {
+  private readonly client: GraphClient;
+  private readonly o: DraftOptions;
+
+  constructor(client: GraphClient, options: DraftOptions) {
+    this.client = client;
+    this.o = options;
+  }
+
+  async send(a: Attempt): Promise<DeliveryOutcome> {
+    const { job } = a;
+    const scan = await scanMessage(job.message);
+    const leg = new Map(job.recipients.map((r) => [r.toLowerCase(), r]));
+    const take = (list: readonly NamedAddress[], used: Set<string>) =>
+      list.filter((x) => {
+        const k = x.address.toLowerCase();
+        if (!leg.has(k) || used.has(k)) return false;
+        used.add(k);
+        return true;
+      });
+    const used = new Set<string>();
+    const to = take(scan.to, used);
+    const cc = take(scan.cc, used);
+    const named = new Map(scan.bcc.map((b) => [b.address.toLowerCase(), b]));
+    const bcc = [...leg].filter(([k]) => !used.has(k)).map(([k, r]) => named.get(k) ?? { address: r });
+    const from = this.o.rewriteFrom ? { address: a.mailbox } : scan.from;
+    const replyTo =
+      scan.replyTo.length > 0 ? scan.replyTo : this.o.rewriteFrom && scan.from ? [scan.from] : [];
+    const draft = {
+      subject: scan.subject ?? '',
+      body:
+        scan.html !== undefined
+          ? { contentType: 'HTML', content: scan.html }
+          : { contentType: 'Text', content: scan.text ?? '' },
+      toRecipients: to.map(recipient),
+      ccRecipients: cc.map(recipient),
+      bccRecipients: bcc.map(recipient),
+      ...(from === undefined ? {} : { from: recipient(from) }),
+      ...(replyTo.length > 0 ? { replyTo: replyTo.map(recipient) } : {}),
+      ...(scan.importance === undefined ? {} : { importance: scan.importance }),
+      ...(scan.xHeaders.length > 0 ? { internetMessageHeaders: scan.xHeaders } : {}),
+    };
+    const created = await this.client.request(a, 'createDraft', {
+      method: 'POST',
+      url: `${a.base}/messages`,
+      body: JSON.stringify(draft),
+      contentType: 'application/json',
+      auth: true,
+    });
+    const id = (JSON.parse(created.text) as { id?: string }).id;
+    if (typeof id !== 'string') throw new Error('Graph created a draft without an id');
+    const messageUrl = `${a.base}/messages/${encodeURIComponent(id)}`;
+    let uploaded = 0;
+    try {
+      await eachAttachment(job.message, async (content, index) => {
+        const att = scan.attachments[index];
+        if (att === undefined) throw new Error('the message changed between the two parsing passes');
+        if (att.size < DIRECT_ATTACHMENT_LIMIT) {
+          await this.attachDirect(a, messageUrl, att, content);
+        } else {
+          await this.upload(a, messageUrl, att, content);
+          uploaded += 1;
+        }
+      });
+      await a.limiter.messageTurn(a.signal);
+      await this.client.request(a, 'send', {
+        method: 'POST',
+        url: `${messageUrl}/send`,
+        body: '',
+        auth: true,
+        duplicateRisk: true,
+      });
+    } catch (err) {
+      // A draft that may already be on its way must stay; any other is removed so none pile up.
+      if (!(err instanceof GraphStepError && classifyGraphFailure(err.facts).possibleDuplicate))
+        await this.deleteDraft(a, messageUrl);
+      throw err;
+    }
+    return {
+      kind: 'delivered',
+      detail: `Graph draft sent (202) as ${a.mailbox}: ${scan.attachments.length} attachment(s), ${uploaded} by upload session; ${bcc.length} Bcc`,
+      remoteId: id,
+    };
+  }
+
+  private async attachDirect(
+    a: Attempt,
+    messageUrl: string,
+    att: ScannedAttachment,
+    content: AsyncIterable<Buffer>,
+  ) {
+    const chunks: Buffer[] = [];
+    for await (const c of content) chunks.push(Buffer.from(c));
+    await this.client.request(a, 'attachment', {
+      method: 'POST',
+      url: `${messageUrl}/attachments`,
+      body: JSON.stringify({
+        '@odata.type': '#microsoft.graph.fileAttachment',
+        name: att.name,
+        contentType: att.contentType,
+        contentBytes: Buffer.concat(chunks).toString('base64'),
+        ...(att.isInline ? { isInline: true } : {}),
+        ...(att.contentId === undefined ? {} : { contentId: att.contentId }),
+      }),
+      contentType: 'application/json',
+      auth: true,
+    });
+  }
+
+  /** Streams one attachment into an upload session, one <= 4 MB chunk in memory at a time. */
+  private async upload(
+    a: Attempt,
+    messageUrl: string,
+    att: ScannedAttachment,
+    content: AsyncIterable<Buffer>,
+  ) {
+    const session = await this.client.request(a, 'createUploadSession', {
+      method: 'POST',
+      url: `${messageUrl}/attachments/createUploadSession`,
+      body: JSON.stringify({
+        AttachmentItem: {
+          attachmentType: 'file',
+          name: att.name,
+          size: att.size,
+          contentType: att.contentType,
+          ...(att.isInline ? { isInline: true } : {}),
+          ...(att.contentId === undefined ? {} : { contentId: att.contentId }),
+        },
+      }),
+      contentType: 'application/json',
+      auth: true,
+    });
+    const uploadUrl = (JSON.parse(session.text) as { uploadUrl?: string }).uploadUrl;
+    if (typeof uploadUrl !== 'string')
+      throw new Error('Graph created an upload session without an uploadUrl');
+    const buf = Buffer.allocUnsafe(UPLOAD_CHUNK);
+    let fill = 0;
+    let offset = 0;
+    const put = async () => {
+      await this.client.request(a, 'uploadChunk', {
+        method: 'PUT',
+        url: uploadUrl,
+        body: buf.subarray(0, fill),
+        contentType: 'application/octet-stream',
+        headers: { 'content-range': `bytes ${offset}-${offset + fill - 1}/${att.size}` },
+        auth: false,
+      });
+      offset += fill;
+      fill = 0;
+    };
+    for await (const chunk of content) {
+      let pos = 0;
+      while (pos < chunk.length) {
+        const n = Math.min(UPLOAD_CHUNK - fill, chunk.length - pos);
+        chunk.copy(buf, fill, pos, pos + n);
+        fill += n;
+        pos += n;
+        if (fill === UPLOAD_CHUNK) await put();
+      }
+    }
+    if (fill > 0) await put();
+    if (offset !== att.size)
+      throw new Error(`attachment ${att.name}: uploaded ${offset} bytes, scanned ${att.size}`);
+  }
+
+  private async deleteDraft(a: Attempt, messageUrl: string): Promise<void> {
+    try {
+      await this.client.request(
+        { ...a, signal: AbortSignal.timeout(this.o.requestTimeout) },
+        'deleteMessage',
+        {
+          method: 'DELETE',
+          url: messageUrl,
+          auth: true,
+        },
+      );
+    } catch (err) {
+      this.o.logger.warn(
+        { err, route: this.o.route, id: a.job.id },
+        'could not delete the Graph draft of a failed send',
+      );
+    }
+  }
+}
