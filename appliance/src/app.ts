@@ -10,9 +10,12 @@ import type { Transport } from './delivery/transport.ts';
 import { DeliveryEngine } from './delivery/worker.ts';
 import type { Logger } from './log.ts';
 import { createCloudHttp } from './net/cloud-fetch.ts';
-import { boundPort, type HealthReport, startHttp } from './ops/http.ts';
+import { type AdminSurface, adminHostnames, startAdminSurface } from './ops/admin/listener.ts';
+import { boundPort, type HealthReport, type HttpDeps, startHttp } from './ops/http.ts';
 import { createMetrics, type Metrics } from './ops/metrics.ts';
 import { QueueAdmin } from './ops/queue-admin.ts';
+import { testRoute } from './ops/test-route.ts';
+import { createPageSource } from './ops/web/source.ts';
 import { type BoundListener, Receiver } from './receiver/server.ts';
 import { compileRules } from './routing/router.ts';
 import { Spool, type SpoolFaults } from './spool/spool.ts';
@@ -29,6 +32,8 @@ export interface Appliance {
   readonly listeners: readonly BoundListener[];
   /** Port of the status HTTP server, if enabled. */
   readonly httpPort: number | undefined;
+  /** The off-loopback admin listener (URL, certificate fingerprint), if configured. */
+  readonly adminSurface: AdminSurface | undefined;
   readonly spool: Spool;
   readonly engine: DeliveryEngine;
   readonly metrics: Metrics;
@@ -122,26 +127,60 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     await receiver.close(0);
     throw err;
   }
-  let http: Server | undefined;
-  if (config.http.enabled) {
-    http = await startHttp(config.http.address, config.http.port, {
-      logger,
+  const startedAt = now();
+  let adminSurface: AdminSurface | undefined;
+  const httpDeps: HttpDeps = {
+    logger,
+    metrics,
+    health,
+    admin,
+    status: async () => ({
+      health: await health(),
+      listeners: receiver.addresses(),
+      queue: await spool.depthAndOldest(),
+      inFlight: engine.inFlight(),
+      deadLetters: await spool.count('dead'),
+      quarantined: (await spool.listQuarantine()).length,
+    }),
+    hostnames: adminHostnames(config),
+    routes: config.routes.map((r) => r.name),
+    page: createPageSource({
+      config,
+      spool,
       metrics,
+      transports,
       health,
-      admin,
-      status: async () => ({
-        health: await health(),
-        listeners: receiver.addresses(),
-        queue: await spool.depthAndOldest(),
-        inFlight: engine.inFlight(),
-        deadLetters: await spool.count('dead'),
-        quarantined: (await spool.listQuarantine()).length,
-      }),
-    }).catch(async (err: unknown) => {
-      await receiver.close(0);
-      await spool.close();
-      throw err;
-    });
+      credentials: () => credentials.health(),
+      inFlight: () => engine.inFlight(),
+      certificates: () => (adminSurface ? [{ name: 'admin listener', path: adminSurface.tls.certPath }] : []),
+      startedAt,
+      now,
+    }),
+    testRoute: (name, to, signal) => {
+      const route = config.routes.find((r) => r.name === name);
+      const transport = transports.get(name);
+      if (!route || !transport) throw new Error(`no route ${name}`);
+      return testRoute(route, to, {
+        transport,
+        tokens,
+        credentials,
+        cloud: resolveCloud(config.cloud),
+        hostname: config.appliance.hostname,
+        now,
+        signal,
+      });
+    },
+  };
+  let http: Server | undefined;
+  try {
+    if (config.http.enabled) http = await startHttp(config.http.address, config.http.port, httpDeps, now);
+    adminSurface = await startAdminSurface(config, httpDeps, credentials, now);
+  } catch (err) {
+    http?.closeAllConnections();
+    http?.close();
+    await receiver.close(0);
+    await spool.close();
+    throw err;
   }
   for (const entry of recovery.entries) engine.add(entry);
 
@@ -149,6 +188,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
   return {
     listeners,
     httpPort: http ? boundPort(http) : undefined,
+    adminSurface,
     spool,
     engine,
     metrics,
@@ -164,9 +204,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
         await Promise.all([...transports.values()].map((t) => t.close?.()));
         await credentials.close?.();
         await cloudHttp.close();
-        if (http) {
-          http.closeAllConnections();
-          await new Promise((r) => http.close(r));
+        for (const server of [http, adminSurface?.server]) {
+          if (!server) continue;
+          server.closeAllConnections();
+          await new Promise((r) => server.close(r));
         }
         await spool.close();
         return { drained: finished };

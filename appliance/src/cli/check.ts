@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { isLegacyTls } from '../config/listener.ts';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { describeAdminTls } from '../ops/admin/tls.ts';
 import { routingWarnings } from '../routing/warnings.ts';
 import { type CliContext, configOption } from './command-kit.ts';
 import { println } from './io.ts';
@@ -34,7 +35,13 @@ export function riskyWarnings(config: Config): string[] {
   });
   if (config.http.enabled && !LOOPBACK.test(config.http.address)) {
     out.push(
-      `http.address ${config.http.address}: the status port's queue API can list, requeue and delete mail without a password; keep it on loopback`,
+      `http.address ${config.http.address}: the status port's queue API has no login, so off loopback only /healthz, /metrics and /status answer other hosts (the page and queue API stay loopback-only); use admin.listener for the LAN`,
+    );
+  }
+  const admin = config.admin.listener;
+  if (admin && LOOPBACK.test(admin.address)) {
+    out.push(
+      `admin.listener.address ${admin.address} is loopback: the status port already serves the page there`,
     );
   }
   config.identities.forEach((id, i) => {
@@ -64,6 +71,7 @@ export function registerCheck(program: Command, cli: CliContext): void {
           cli.io.stdout,
           `ok: ${source} is valid (${config.listeners.length} listener(s), ${n} identit${n === 1 ? 'y' : 'ies'}, ${config.routes.length} route(s))`,
         );
+        if (config.admin.listener) println(cli.io.stdout, describeAdminTls(config.admin.listener));
         return 0;
       }),
     );

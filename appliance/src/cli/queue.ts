@@ -32,9 +32,11 @@ async function online(config: Config, action: Action<unknown>): Promise<unknown 
   const host = config.http.address.includes(':') ? `[${config.http.address}]` : config.http.address;
   let res: Response;
   try {
+    // State changes must be JSON (the status port refuses anything a cross-site form could send).
     res = await fetch(`http://${host}:${config.http.port}${action.path}`, {
       method: action.method,
       signal: AbortSignal.timeout(10_000),
+      ...(action.method === 'GET' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' }),
     });
   } catch {
     return undefined; // not running: fall back to the files

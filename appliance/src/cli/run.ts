@@ -48,8 +48,13 @@ async function runAppliance(configPath: string | undefined, io: CliIo): Promise<
     if (appliance.httpPort !== undefined) {
       println(
         io.stderr,
-        `Health: http://${config.http.address}:${appliance.httpPort}/healthz  metrics: /metrics  status: /status`,
+        `Status page: http://${config.http.address}:${appliance.httpPort}/  health: /healthz  metrics: /metrics  status: /status`,
       );
+    }
+    const admin = appliance.adminSurface;
+    if (admin) {
+      println(io.stderr, `Admin page (login): ${admin.url}`);
+      println(io.stderr, `  its certificate's SHA-256 fingerprint: ${admin.tls.fingerprint}`);
     }
   }
   return new Promise<number>((resolve) => {

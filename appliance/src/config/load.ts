@@ -139,6 +139,7 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
           : r,
     ),
     spool: { ...cfg.spool, directory: abs(baseDir, cfg.spool.directory) },
+    admin: resolveAdminPaths(cfg.admin, baseDir),
     cloud: {
       ...cfg.cloud,
       ...(cfg.cloud.caFile === undefined ? {} : { caFile: abs(baseDir, cfg.cloud.caFile) }),
@@ -153,6 +154,18 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
       ]),
     ),
   };
+}
+
+function resolveAdminPaths(admin: Config['admin'], baseDir: string): Config['admin'] {
+  const l = admin.listener;
+  if (l === undefined) return admin;
+  const tls = {
+    ...l.tls,
+    directory: abs(baseDir, l.tls.directory),
+    ...(l.tls.cert === undefined ? {} : { cert: abs(baseDir, l.tls.cert) }),
+    ...(l.tls.key === undefined ? {} : { key: abs(baseDir, l.tls.key) }),
+  };
+  return { ...admin, listener: { ...l, tls } };
 }
 
 function deepFreeze<T>(value: T): T {

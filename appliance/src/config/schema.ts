@@ -3,6 +3,7 @@
 // load.ts validates a file against it once at start, freezes the result and injects it; nothing else
 // reads YAML or environment for settings.
 import { z } from 'zod';
+import { adminSchema } from './admin.ts';
 import { cloudSchema, keyVaultSchema } from './cloud.ts';
 import { credentialRef } from './credential-ref.ts';
 import { duration, ipAddress, name, port } from './fields.ts';
@@ -95,6 +96,8 @@ export const configSchema = z
         port: port.default(8025),
       })
       .prefault({}),
+    /** The operator page and admin API: Host allowlist, opt-in LAN listener (TLS + login), users. */
+    admin: adminSchema,
     /** Credentials by name, each a reference (file, env, Key Vault); routes refer to them by name. */
     credentials: z.record(name, credentialRef).default({}),
     /** Microsoft cloud (authority, Graph host), outbound proxy and extra CAs; see cloud.ts. */
@@ -133,6 +136,15 @@ export const configSchema = z
       }
     };
     needRoute(cfg.defaultRoute, ['defaultRoute']);
+    const token = cfg.admin.monitoringToken;
+    if (token !== undefined && !(token in cfg.credentials)) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['admin', 'monitoringToken'],
+        message: `no credential named "${token}" in credentials`,
+        input: token,
+      });
+    }
     cfg.routes.forEach((r, i) => {
       needRoute(r.fallback, ['routes', i, 'fallback']);
       const routeIssues = r.type === 'smtp' ? smtpRouteIssues(r) : r.type === 'acs' ? acsRouteIssues(r) : [];

@@ -45,6 +45,13 @@ export class Metrics {
     return this.families.get(name)?.values.get(key(labels))?.value ?? 0;
   }
 
+  /** Sum of a family over every label set (all listeners' accepted, all reasons' rejections). */
+  sum(name: string): number {
+    let n = 0;
+    for (const v of this.families.get(name)?.values.values() ?? []) n += v.value;
+    return n;
+  }
+
   /** Registers a callback that refreshes gauges just before each scrape. */
   onCollect(fn: () => Promise<void> | void): void {
     this.collectors.push(fn);
