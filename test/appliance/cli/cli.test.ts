@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { main } from '../../../appliance/src/main.ts';
 import { verifyPassword } from '../../../appliance/src/receiver/password.ts';
 import { applianceSandbox, baseConfigInput, sendMail, waitFor } from '../../helpers/appliance.ts';
 import { captureIo } from '../../helpers/io.ts';
+import { SmtpSink } from '../../helpers/sim/smtp-sink.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -165,14 +166,60 @@ describe('relaykit-appliance queue / dead', () => {
 
 describe('relaykit-appliance run', () => {
   it('stops cleanly on SIGTERM with exit 0 after draining', async () => {
-    const input = { ...baseConfigInput(sandbox.dir), log: { level: 'info' as const } };
-    const { startChild, writeConfig } = await import('../../helpers/child-appliance.ts');
-    const child = await startChild(await writeConfig(sandbox.dir, input));
-    const info = await sendMail(child.port, { subject: 'before stop' });
-    expect(info.response).toMatch(/^250 /);
-    child.proc.kill('SIGTERM');
-    expect(await child.exited).toBe(0);
-    expect(child.output()).toMatch(/"msg":"stopped"/);
-    expect(child.output()).toContain('swaks --server 127.0.0.1:');
+    // The next hop holds its reply to the final dot until the test lets go, so a delivery is in
+    // flight when SIGTERM arrives; the relay must finish it before it exits.
+    let held!: () => void;
+    const arrived = new Promise<void>((resolve) => {
+      held = resolve;
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const sink = new SmtpSink({
+      tls: 'none',
+      beforeReply: async () => {
+        held();
+        await released;
+      },
+    });
+    const sinkPort = await sink.start();
+    try {
+      const input = {
+        ...baseConfigInput(sandbox.dir),
+        routes: [
+          {
+            name: 'local',
+            type: 'smtp' as const,
+            host: '127.0.0.1',
+            port: sinkPort,
+            tls: { mode: 'none' as const },
+          },
+        ],
+        delivery: { drainTimeout: '30s' },
+        log: { level: 'info' as const },
+      };
+      const { startChild, writeConfig } = await import('../../helpers/child-appliance.ts');
+      const child = await startChild(await writeConfig(sandbox.dir, input));
+      const info = await sendMail(child.port, { subject: 'before stop' });
+      expect(info.response).toMatch(/^250 /);
+      await arrived;
+      child.proc.kill('SIGTERM');
+      await waitFor(() => (child.output().includes('stopping: draining deliveries') ? true : undefined));
+      expect(sink.messages).toHaveLength(0);
+      release();
+      expect(await child.exited).toBe(0);
+      expect(child.output()).toMatch(/"drained":true,"msg":"stopped"/);
+      expect(sink.messages.map((m) => m.raw.toString())).toEqual([
+        expect.stringContaining('Subject: before stop'),
+      ]);
+      expect((await readdir(join(sandbox.dir, 'spool', 'queue'))).filter((n) => n.endsWith('.msg'))).toEqual(
+        [],
+      );
+      expect(child.output()).toContain('swaks --server 127.0.0.1:');
+    } finally {
+      release();
+      await sink.close();
+    }
   });
 });

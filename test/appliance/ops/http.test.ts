@@ -38,9 +38,14 @@ describe('status endpoints', () => {
         { name: 'local', type: 'capture', directory: `${sandbox.dir}/outbox` },
         { name: 'broken', type: 'capture', directory: '/dev/null/x' },
       ],
+      // One recipient goes to a route that cannot write (ENOTDIR: permanent), so it is dead-lettered.
+      rules: [
+        { name: 'to-broken', match: { recipient: ['doomed@example.com'] }, action: { route: 'broken' } },
+      ],
       listeners: [{ name: 'test', address: '127.0.0.1', port: 0, auth: false, maxMessageSize: '2KB' }],
     }));
     await sendMail(t.port, { subject: 'one' });
+    await sendMail(t.port, { subject: 'doomed', to: 'doomed@example.com' });
     const c = await RawSmtp.connect(t.port);
     await c.reply();
     await c.command('EHLO x');
@@ -48,12 +53,17 @@ describe('status endpoints', () => {
     c.close();
     await expect(sendMail(t.port, { subject: 'too big', text: 'x'.repeat(4000) })).rejects.toThrow(/552/);
     await waitFor(() =>
-      t.app.metrics.get('relaykit_delivered_total', { route: 'local' }) === 1 ? true : undefined,
+      t.app.metrics.get('relaykit_delivered_total', { route: 'local' }) === 1 &&
+      t.app.metrics.get('relaykit_dead_lettered_total', { route: 'broken' }) === 1
+        ? true
+        : undefined,
     );
     const m = await get(t, '/metrics');
     expect(m.type).toMatch(/^text\/plain; version=0\.0\.4/);
-    expect(m.text).toContain('relaykit_accepted_total{listener="test"} 1');
+    expect(m.text).toContain('relaykit_accepted_total{listener="test"} 2');
     expect(m.text).toContain('relaykit_delivered_total{route="local"} 1');
+    expect(m.text).toContain('relaykit_dead_lettered_total{route="broken"} 1');
+    expect(m.text).not.toContain('relaykit_dead_lettered_total{route="local"}');
     expect(m.text).toMatch(/^relaykit_spool_depth 0$/m);
     expect(m.text).toContain('relaykit_rejected_total{reason="RELAY_MESSAGE_TOO_LARGE"} 1');
     const status = JSON.parse((await get(t, '/status')).text) as {
@@ -61,7 +71,7 @@ describe('status endpoints', () => {
       deadLetters: number;
     };
     expect(status.queue.depth).toBe(0);
-    expect(status.deadLetters).toBe(0);
+    expect(status.deadLetters).toBe(1);
   });
 
   it('/healthz and /metrics carry the package.json version; the SMTP greeting and EHLO do not', async () => {

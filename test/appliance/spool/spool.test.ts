@@ -83,7 +83,8 @@ describe('spool entries', () => {
     const raw = await readFile(badJson.message.path);
     raw.write('{"version":9', badJson.message.length); // damage the header JSON in place
     await writeFile(badJson.message.path, raw);
-    await writeFile(join(dir, 'queue', `${newEntryId()}.msg`), 'not a spool file at all');
+    const notSpool = `${newEntryId()}.msg`;
+    await writeFile(join(dir, 'queue', notSpool), 'not a spool file at all');
     await writeFile(join(dir, 'queue', 'random-junk.txt'), 'junk');
     await writeFile(join(dir, 'incoming', `${newEntryId()}.tmp`), 'half a message');
     await spool.close();
@@ -95,10 +96,25 @@ describe('spool entries', () => {
     expect(report.quarantined).toHaveLength(4);
     const q = await readdir(join(dir, 'quarantine'));
     expect(q.filter((n) => n.endsWith('.reason'))).toHaveLength(4);
-    const reasons = await Promise.all(
-      q.filter((n) => n.endsWith('.reason')).map((n) => readFile(join(dir, 'quarantine', n), 'utf8')),
-    );
-    expect(reasons.join('')).toMatch(/lengths do not add up|footer/);
+    // Each quarantined file keeps its own name (after a prefix) and says why it was set aside.
+    const reasonOf = async (name: string) => {
+      const file = q.find((n) => n.endsWith(`-${name}.reason`));
+      return file === undefined
+        ? `(no reason file for ${name})`
+        : readFile(join(dir, 'quarantine', file), 'utf8');
+    };
+    const nameOf = (e: { message: { path: string } }) => e.message.path.split('/').pop() as string;
+    expect({
+      truncated: await reasonOf(nameOf(trunc)),
+      badJson: await reasonOf(nameOf(badJson)),
+      notSpool: await reasonOf(notSpool),
+      junk: await reasonOf('random-junk.txt'),
+    }).toEqual({
+      truncated: 'footer missing or damaged\n',
+      badJson: 'header JSON lacks required fields\n',
+      notSpool: 'file too short (23 bytes)\n',
+      junk: 'not a spool file name\n',
+    });
     expect(await readdir(join(dir, 'incoming'))).toEqual([]);
   });
 

@@ -34,6 +34,8 @@ export interface SmtpSinkOptions {
   readonly onRcpt?: (rcpt: string) => SmtpReplyError | undefined;
   readonly onMailFrom?: (from: string) => SmtpReplyError | undefined;
   readonly onDataEnd?: (raw: Buffer) => SmtpReplyError | undefined;
+  /** Awaited after the final dot and before the reply: a test holds a delivery in flight with it. */
+  readonly beforeReply?: (raw: Buffer) => Promise<void>;
   readonly size?: number;
 }
 
@@ -118,17 +120,14 @@ export class SmtpSink {
           }
           const e = o.onDataEnd?.(raw);
           if (e !== undefined) return cb(replyError(e));
-          const cn = certs.get(session);
-          const user = typeof session.user === 'string' ? session.user : undefined;
-          this.messages.push({
-            mailFrom: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
-            rcptTo: session.envelope.rcptTo.map((r) => r.address),
-            raw,
-            ...(user === undefined ? {} : { user }),
-            secure: session.secure,
-            ...(cn === undefined ? {} : { clientCn: cn }),
-          });
-          cb(null, `2.0.0 OK queued as Q${this.messages.length}`);
+          if (o.beforeReply !== undefined) {
+            o.beforeReply(raw).then(
+              () => this.accept(session, raw, certs.get(session), cb),
+              (err: unknown) => cb(err as Error),
+            );
+            return;
+          }
+          this.accept(session, raw, certs.get(session), cb);
         });
       },
     };
@@ -141,6 +140,24 @@ export class SmtpSink {
       (server as unknown as { server: { address(): AddressInfo } }).server.address() as AddressInfo
     ).port;
     return this.port;
+  }
+
+  private accept(
+    session: SMTPServerSession,
+    raw: Buffer,
+    cn: string | undefined,
+    cb: (err?: Error | null, message?: string) => void,
+  ): void {
+    const user = typeof session.user === 'string' ? session.user : undefined;
+    this.messages.push({
+      mailFrom: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
+      rcptTo: session.envelope.rcptTo.map((r) => r.address),
+      raw,
+      ...(user === undefined ? {} : { user }),
+      secure: session.secure,
+      ...(cn === undefined ? {} : { clientCn: cn }),
+    });
+    cb(null, `2.0.0 OK queued as Q${this.messages.length}`);
   }
 
   async close(): Promise<void> {
