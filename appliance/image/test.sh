@@ -65,9 +65,12 @@ send_mail() { # send_mail <port> <subject>: a real SMTP client; fails unless the
 }
 # The status server stays on the relay's loopback (its queue API can delete mail), so /metrics is
 # read from inside the container.
+# The container test's bundle puts the status server on 8125 (not the default 8025), so the
+# HEALTHCHECK passing proves it reads the configured port.
+CONTAINER_HTTP_PORT=8125
 delivered_count() { # delivered_count <container>: sum of relaykit_delivered_total over routes
   "${PODMAN[@]}" exec "$1" node -e '
-    fetch("http://127.0.0.1:8025/metrics", { signal: AbortSignal.timeout(4000) }).then((r) => r.text()).then((t) => {
+    fetch("http://127.0.0.1:'"$CONTAINER_HTTP_PORT"'/metrics", { signal: AbortSignal.timeout(4000) }).then((r) => r.text()).then((t) => {
       const v = t.split("\n").filter((l) => l.startsWith("relaykit_delivered_total")).map((l) => Number(l.split(" ").pop()));
       if (!v.length) process.exit(1);
       console.log(v.reduce((a, b) => a + b, 0));
@@ -96,41 +99,80 @@ RAW=$OUT/relaykit-appliance-$VERSION.raw
 DISK=$OUT/relaykit-appliance-$VERSION
 
 # --- container ---------------------------------------------------------------------------------------------
-container_test() {
-  local name=relaykit-image-test smtp data=$T/container-data subject
-  smtp=$(free_port)
-  mkdir -p "$data" && chown 10025:10025 "$data" && chmod 0750 "$data"
-  # slirp4netns: connections forwarded from the loopback port arrive from inside 10.0.2.0/24.
-  cat >"$T/container-config.yaml" <<EOF
+# make_bundle <dir> <config.yaml text>: <dir>/relaykit-bundle.json as infra/ writes it (config + identity).
+make_bundle() {
+  local dir=$1
+  mkdir -p "$dir"
+  printf '%s\n' "$2" >"$dir/config.yaml"
+  # The appliance identity: a throwaway self-signed certificate + PKCS#8 key, as infra/ would issue.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=relaykit-image-test" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  cat "$dir/cert.pem" "$dir/key.pem" >"$dir/appliance-identity.pem"
+  node -e '
+    const fs = require("fs"); const d = process.argv[1];
+    const bundle = { kind: "relaykit-appliance-bundle", version: 1, site: "image-test", tenant: "TEST",
+      files: { "config.yaml": fs.readFileSync(d + "/config.yaml", "utf8"),
+               "appliance-identity.pem": fs.readFileSync(d + "/appliance-identity.pem", "utf8") } };
+    fs.writeFileSync(d + "/relaykit-bundle.json", JSON.stringify(bundle, null, 2));
+  ' "$dir"
+  chmod 0644 "$dir/relaykit-bundle.json" "$dir/config.yaml" "$dir/appliance-identity.pem"
+}
+# The bundle's config as infra/ renders it: no spool.directory, relative paths (var/...), which must
+# land on the data volume although the root file system is read-only.
+bundle_config() { # bundle_config <listener-port> <http-port> <client-network> <capture-dir>
+  cat <<EOF
 appliance:
-  hostname: relaykit-container.test
+  hostname: relaykit-test.local
 listeners:
   - name: devices
     address: 0.0.0.0
-    port: 2525
+    port: $1
     auth: false
 identities:
   - name: test-client
-    networks: [10.0.2.0/24, 127.0.0.0/8]
+    networks: [$3, 127.0.0.0/8]
 routes:
   - name: local
     type: capture
-    directory: /var/lib/relaykit/outbox
+    directory: $4
 defaultRoute: local
-spool:
-  directory: /var/lib/relaykit/spool
 http:
   address: 127.0.0.1
-  port: 8025
+  port: $2
 EOF
-  chmod 0644 "$T/container-config.yaml"
+}
+find_eml() { # find_eml <dir> <subject>: waits up to 30 s for the captured .eml carrying the test header
+  local f
+  for _ in $(seq 30); do
+    f=$(grep -rl "X-Relaykit-Test: $2" "$1/outbox" 2>/dev/null | head -1)
+    [ -n "$f" ] && { echo "${f#"$1"/}"; return 0; }
+    sleep 1
+  done
+  echo "no .eml with the test header under the volume"; ls -R "$1"; return 1
+}
+# container_run <name> <smtp-port> <data-dir> <mount args...>: read-only root and no tmpfs (as docker's
+# --read-only), no capabilities, slirp4netns with a loopback-only published port.
+container_run() {
+  local name=$1 port=$2 data=$3; shift 3
   "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1 || true
+  "${PODMAN[@]}" run -d --name "$name" "${RUN_LIMITS[@]}" --read-only --read-only-tmpfs=false --cap-drop=all \
+    --security-opt no-new-privileges --network slirp4netns -p "127.0.0.1:$port:2525" \
+    -v "$data:/var/lib/relaykit:Z" "$@" "$TAG" >/dev/null
+}
+fresh_volume() { rm -rf "$1" && mkdir -p "$1" && chown 10025:10025 "$1" && chmod 0750 "$1"; }
+
+container_test() {
+  local name=relaykit-image-test smtp data=$T/container-data subject
+  smtp=$(free_port)
+  fresh_volume "$data"
+  # slirp4netns: connections forwarded from the loopback port arrive from inside 10.0.2.0/24.
+  make_bundle "$T/container-bundle" "$(bundle_config 2525 "$CONTAINER_HTTP_PORT" 10.0.2.0/24 var/outbox)"
   local t
   t=$(now)
-  if ! "${PODMAN[@]}" run -d --name "$name" "${RUN_LIMITS[@]}" --read-only --cap-drop=all \
-    --security-opt no-new-privileges --network slirp4netns -p "127.0.0.1:$smtp:2525" \
-    -v "$data:/var/lib/relaykit:Z" -v "$T/container-config.yaml:/etc/relaykit/config.yaml:ro" "$TAG" >/dev/null 2>"$T/container-run.err"; then
-    record "container: starts (read-only root, no capabilities)" fail "$(tail -2 "$T/container-run.err" | tr '\n' ' ')"
+  # The bundle exactly as infra/ writes it, mounted read-only.
+  if ! container_run "$name" "$smtp" "$data" \
+    -v "$T/container-bundle/relaykit-bundle.json:/etc/relaykit/relaykit-bundle.json:ro" 2>"$T/container-run.err"; then
+    record "container: starts (read-only root, no capabilities) and greets" fail "$(tail -2 "$T/container-run.err" | tr '\n' ' ')"
     return
   fi
   local banner
@@ -145,27 +187,35 @@ EOF
   fi
   subject="container-$(date +%s%N)"
   check "container: swaks message accepted" send_mail "$smtp" "$subject"
-  check "container: capture route wrote the message to the data volume" bash -c '
-    for i in $(seq 30); do f=$(grep -rl "X-Relaykit-Test: $2" "$1/outbox" 2>/dev/null | head -1); [ -n "$f" ] && { echo "${f#$1/}"; exit 0; }; sleep 1; done
-    echo "no .eml with the test header under the volume"; ls -R "$1"; exit 1' _ "$data" "$subject"
+  check "container: capture route wrote the message to the data volume" find_eml "$data" "$subject"
+  check "container: the mounted bundle (no spool.directory) is installed on the volume, identity 0600" bash -c '
+    set -e
+    [ -d "$1/spool/queue" ] || { echo "no spool/queue on the volume"; ls -la "$1"; exit 1; }
+    m=$(stat -c "%a %u" "$1/bundle/appliance-identity.pem"); [ "$m" = "600 10025" ] || { echo "identity: $m"; exit 1; }
+    grep -q "\"site\":\"image-test\"" "$1/bundle/.bundle" || { echo "no bundle marker"; exit 1; }
+    echo "spool/ and bundle/ on the volume; bundle/appliance-identity.pem mode $m"' _ "$data"
   check "container: /metrics counts the delivery" wait_delivered "$name" 1 30
-  check "container: HEALTHCHECK passes" bash -c '
+  check "container: HEALTHCHECK passes (asks the configured status port)" bash -c '
     "${@:2}" healthcheck run relaykit-image-test \
       && echo "healthy: $("${@:2}" image inspect --format "{{json .Config.Healthcheck.Test}}" "$1")"' _ "$TAG" "${PODMAN[@]}"
-  check "container: runs as relaykit (uid 10025), OCI labels set, no devDependencies" bash -c '
+  check "container: relaykit-appliance on PATH reads the bundle's config" \
+    "${PODMAN[@]}" exec "$name" relaykit-appliance health
+  check "container: runs as uid 10025, OCI labels set, only Node and the bundle" bash -c '
     set -e
-    user=$("${@:2}" image inspect --format "{{.Config.User}}" "$1"); [ "$user" = relaykit:relaykit ]
-    for l in version revision source; do
-      v=$("${@:2}" image inspect --format "{{index .Config.Labels \"org.opencontainers.image.$l\"}}" "$1"); [ -n "$v" ] && [ "$v" != "<no value>" ]
+    user=$("${@:2}" image inspect --format "{{.Config.User}}" "$1"); [ "$user" = 10025:10025 ] || { echo "user $user"; exit 1; }
+    for l in version revision source created; do
+      v=$("${@:2}" image inspect --format "{{index .Config.Labels \"org.opencontainers.image.$l\"}}" "$1")
+      [ -n "$v" ] && [ "$v" != "<no value>" ] || { echo "label $l missing"; exit 1; }
     done
     id=$("${@:2}" exec relaykit-image-test node -e "console.log(process.getuid())"); [ "$id" = 10025 ]
     "${@:2}" exec relaykit-image-test node -e "
-      const fs = require(\"fs\"); const pkg = JSON.parse(fs.readFileSync(\"/opt/relaykit/package.json\", \"utf8\"));
-      const dev = Object.keys(pkg.devDependencies || {}).filter((d) => fs.existsSync(\"/opt/relaykit/node_modules/\" + d));
-      if (dev.length) { console.log(\"devDependencies present: \" + dev.join(\" \")); process.exit(1); }
+      const fs = require(\"fs\");
+      for (const p of [\"/opt/relaykit/node_modules\", \"/bin/sh\", \"/usr/bin/apt-get\", \"/usr/local/bin/npm\"]) {
+        if (fs.existsSync(p)) { console.log(p + \" is in the image\"); process.exit(1); }
+      }
       if (process.versions.node.split(\".\")[0] !== \"24\") { console.log(\"node \" + process.version); process.exit(1); }
       try { fs.writeFileSync(\"/opt/relaykit/x\", \"\"); console.log(\"root is writable\"); process.exit(1); } catch {}
-      console.log(\"node \" + process.version + \", read-only root, \" + fs.readdirSync(\"/opt/relaykit/node_modules\").length + \" production packages\");"
+      console.log(\"node \" + process.version + \", read-only root, /opt/relaykit: \" + fs.readdirSync(\"/opt/relaykit\").join(\" \"));"
   ' _ "$TAG" "${PODMAN[@]}"
   t=$(now)
   "${PODMAN[@]}" stop -t 40 "$name" >/dev/null 2>&1
@@ -176,49 +226,38 @@ EOF
     record "container: SIGTERM drains and exits 0" fail "exit code $code after $(elapsed "$t") s"
   fi
   "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1 || true
+  container_files_test
+}
+
+mail_roundtrip() { # mail_roundtrip <smtp-port> <volume> <subject>
+  wait_banner "$1" 60 >/dev/null || { echo "no banner within 60 s"; return 1; }
+  send_mail "$1" "$3" && find_eml "$2" "$3"
+}
+# The other documented way: the bundle's config.yaml and identity mounted as files into /etc/relaykit.
+container_files_test() {
+  local name=relaykit-image-test-files data=$T/container-data-files smtp subject
+  smtp=$(free_port)
+  fresh_volume "$data"
+  subject="container-files-$(date +%s%N)"
+  container_run "$name" "$smtp" "$data" -v "$T/container-bundle/config.yaml:/etc/relaykit/config.yaml:ro" \
+    -v "$T/container-bundle/appliance-identity.pem:/etc/relaykit/appliance-identity.pem:ro" 2>"$T/container-run.err"
+  check "container: a mounted config.yaml without spool.directory spools and captures on the volume" \
+    mail_roundtrip "$smtp" "$data" "$subject"
+  "${PODMAN[@]}" logs "$name" >"$T/container-files.log" 2>&1
+  "${PODMAN[@]}" rm -f "$name" >/dev/null 2>&1 || true
 }
 
 # --- VM ----------------------------------------------------------------------------------------------------
 make_seed() {
   local dir=$T/seed
-  rm -rf "$dir" && mkdir -p "$dir"
-  # The appliance identity: a throwaway self-signed certificate + PKCS#8 key, as infra/ would issue.
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=relaykit-image-test" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  rm -rf "$dir"
   # qemu user-net: forwarded connections arrive from 10.0.2.2. Relative paths (var/...) resolve
   # against /etc/relaykit, which the appliance points at its state directory.
-  cat >"$dir/config.yaml" <<'EOF'
-appliance:
-  hostname: relaykit-vm.test
-listeners:
-  - name: devices
-    address: 0.0.0.0
-    port: 25
-    auth: false
-identities:
-  - name: test-client
-    networks: [10.0.2.0/24, 127.0.0.0/8]
-routes:
-  - name: local
-    type: capture
-    directory: var/outbox
-defaultRoute: local
-spool:
-  directory: var/spool
-http:
-  address: 127.0.0.1
-  port: 8025
-EOF
-  node -e '
-    const fs = require("fs"); const d = process.argv[1];
-    const bundle = { kind: "relaykit-appliance-bundle", version: 1, site: "image-test", tenant: "TEST",
-      files: { "config.yaml": fs.readFileSync(d + "/config.yaml", "utf8"),
-               "appliance-identity.pem": fs.readFileSync(d + "/cert.pem", "utf8") + fs.readFileSync(d + "/key.pem", "utf8") } };
-    fs.mkdirSync(d + "/iso");
-    fs.writeFileSync(d + "/iso/relaykit-bundle.json", JSON.stringify(bundle, null, 2));
-    fs.writeFileSync(d + "/iso/meta-data", "instance-id: relaykit-image-test\nlocal-hostname: relaykit\n");
-    fs.writeFileSync(d + "/iso/user-data", "#cloud-config\n{}\n");
-  ' "$dir"
+  make_bundle "$dir" "$(bundle_config 25 8025 10.0.2.0/24 var/outbox)"
+  mkdir -p "$dir/iso"
+  cp "$dir/relaykit-bundle.json" "$dir/iso/"
+  printf 'instance-id: relaykit-image-test\nlocal-hostname: relaykit\n' >"$dir/iso/meta-data"
+  printf '#cloud-config\n{}\n' >"$dir/iso/user-data"
   genisoimage -quiet -output "$T/seed.iso" -volid cidata -joliet -rock "$dir/iso" 2>/dev/null
 }
 

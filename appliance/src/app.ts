@@ -18,6 +18,7 @@ import { testRoute } from './ops/test-route.ts';
 import { createPageSource } from './ops/web/source.ts';
 import { type BoundListener, Receiver } from './receiver/server.ts';
 import { compileRules } from './routing/router.ts';
+import { spoolDiskUse, startRetention } from './spool/retention.ts';
 import { Spool, type SpoolFaults } from './spool/spool.ts';
 
 export interface ApplianceOptions {
@@ -104,6 +105,20 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       oldestReceivedAt ? Math.max(0, (now() - oldestReceivedAt) / 1000) : 0,
     );
     metrics.set('relaykit_dead_letter_depth', {}, await spool.count('dead'));
+    const disk = await spoolDiskUse(spool.root);
+    metrics.set('relaykit_spool_filesystem_size_bytes', {}, disk.filesystem.totalBytes);
+    metrics.set('relaykit_spool_filesystem_avail_bytes', {}, disk.filesystem.availableBytes);
+    for (const [folder, bytes] of Object.entries(disk.folders)) {
+      metrics.set('relaykit_spool_folder_bytes', { folder }, bytes);
+    }
+  });
+  const retention = startRetention(spool, config.spool.retention, {
+    now,
+    logger: logger.child({ room: 'spool' }),
+    onReport: (r) => {
+      metrics.inc('relaykit_retention_removed_total', { folder: 'trace' }, r.trace.removed);
+      metrics.inc('relaykit_retention_removed_total', { folder: 'dead' }, r.dead.removed);
+    },
   });
 
   const health = async (): Promise<HealthReport> => {
@@ -125,6 +140,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     listeners = await receiver.listen();
   } catch (err) {
     await receiver.close(0);
+    await retention.stop();
     throw err;
   }
   const startedAt = now();
@@ -141,6 +157,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       inFlight: engine.inFlight(),
       deadLetters: await spool.count('dead'),
       quarantined: (await spool.listQuarantine()).length,
+      disk: await spoolDiskUse(spool.root),
     }),
     hostnames: adminHostnames(config),
     routes: config.routes.map((r) => r.name),
@@ -179,6 +196,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     http?.closeAllConnections();
     http?.close();
     await receiver.close(0);
+    await retention.stop();
     await spool.close();
     throw err;
   }
@@ -209,6 +227,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
           server.closeAllConnections();
           await new Promise((r) => server.close(r));
         }
+        await retention.stop();
         await spool.close();
         return { drained: finished };
       })();

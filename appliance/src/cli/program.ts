@@ -11,6 +11,7 @@ import { version } from '../version.ts';
 import { registerCheck } from './check.ts';
 import { type CliContext, createContext, EXIT, PROGRAM } from './command-kit.ts';
 import { registerHashPassword } from './hash-password.ts';
+import { registerHealth } from './health.ts';
 import { type CliIo, processIo } from './io.ts';
 import { registerDead, registerQueue } from './queue.ts';
 import { registerRoute } from './route-explain.ts';
@@ -23,6 +24,7 @@ const COMMANDS: readonly ((program: Command, cli: CliContext) => void)[] = [
   registerDead,
   registerRoute,
   registerHashPassword,
+  registerHealth,
 ];
 
 function fullName(cmd: Command): string {

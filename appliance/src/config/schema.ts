@@ -9,6 +9,7 @@ import { credentialRef } from './credential-ref.ts';
 import { duration, ipAddress, name, port } from './fields.ts';
 import { identitySchema } from './identity.ts';
 import { listenerSchema } from './listener.ts';
+import { retentionSchema } from './retention.ts';
 import { acsRouteFields, acsRouteIssues } from './route-acs.ts';
 import { captureRouteFields } from './route-capture.ts';
 import { graphRouteFields } from './route-graph.ts';
@@ -56,6 +57,8 @@ export const spoolSchema = z
     maxAge: duration.default(5 * 86_400_000),
     /** Longest delay a transport's Retry-After may impose before the next attempt. */
     maxRetryAfter: duration.default(3_600_000),
+    /** Pruning of the trace and dead-letter folders by age and total size (config/retention.ts). */
+    retention: retentionSchema,
   })
   .prefault({});
 

@@ -104,5 +104,17 @@ export function createMetrics(): Metrics {
   m.define('relaykit_dead_letter_depth', 'gauge', 'Messages in the dead-letter folder.');
   m.define('relaykit_quarantined_total', 'counter', 'Spool files quarantined as unreadable.');
   m.define('relaykit_deliveries_in_flight', 'gauge', 'Deliveries in progress, by route.');
+  m.define('relaykit_spool_filesystem_size_bytes', 'gauge', 'Size of the file system holding the spool.');
+  m.define(
+    'relaykit_spool_filesystem_avail_bytes',
+    'gauge',
+    'Bytes available to the relay on the file system holding the spool.',
+  );
+  m.define('relaykit_spool_folder_bytes', 'gauge', 'Bytes in each spool folder (queue, dead, trace, ...).');
+  m.define(
+    'relaykit_retention_removed_total',
+    'counter',
+    'Trace files and dead letters deleted by spool.retention, by folder.',
+  );
   return m;
 }

@@ -1,15 +1,16 @@
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BundleError,
   checkFilePath,
-  consoleFacts,
   installBundle,
   installedDigest,
   parseBundle,
-} from '../../../appliance/image/firstboot.ts';
+} from '../../../appliance/image/bundle-file.ts';
+import { containerBundleConfig } from '../../../appliance/image/container-bundle.ts';
+import { consoleFacts } from '../../../appliance/image/firstboot.ts';
 
 const CONFIG =
   'listeners:\n  - name: devices\n    address: 0.0.0.0\n    port: 25\nhttp:\n  address: 0.0.0.0\n  port: 8026\n';
@@ -114,6 +115,45 @@ describe('installBundle', () => {
 
   it('reports no digest when nothing is installed', () => {
     expect(installedDigest(tempDir())).toBeUndefined();
+  });
+});
+
+describe('containerBundleConfig', () => {
+  it('installs the mounted bundle on the volume, owned by the running user, and returns its config', () => {
+    const state = tempDir();
+    const file = join(tempDir(), 'relaykit-bundle.json');
+    writeFileSync(file, bundleText());
+    const config = containerBundleConfig({ RELAYKIT_BUNDLE: file, RELAYKIT_STATE_DIR: state });
+    expect(config).toBe(join(state, 'bundle', 'config.yaml'));
+    expect(readFileSync(join(state, 'bundle', 'config.yaml'), 'utf8')).toBe(CONFIG);
+    expect(statSync(join(state, 'bundle', 'appliance-identity.pem')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(state, 'bundle')).uid).toBe(process.getuid?.());
+    // The bundle's relative var/spool lands in the state directory, not beside the read-only mount.
+    expect(readlinkSync(join(state, 'bundle', 'var'))).toBe(state);
+  });
+
+  it('leaves an installed bundle alone until the mounted one changes', () => {
+    const state = tempDir();
+    const file = join(tempDir(), 'relaykit-bundle.json');
+    writeFileSync(file, bundleText());
+    containerBundleConfig({ RELAYKIT_BUNDLE: file, RELAYKIT_STATE_DIR: state });
+    writeFileSync(join(state, 'bundle', 'config.yaml'), 'edited\n');
+    containerBundleConfig({ RELAYKIT_BUNDLE: file, RELAYKIT_STATE_DIR: state });
+    expect(readFileSync(join(state, 'bundle', 'config.yaml'), 'utf8')).toBe('edited\n');
+    writeFileSync(file, bundleText({ site: 'branch' }));
+    containerBundleConfig({ RELAYKIT_BUNDLE: file, RELAYKIT_STATE_DIR: state });
+    expect(readFileSync(join(state, 'bundle', 'config.yaml'), 'utf8')).toBe(CONFIG);
+  });
+
+  it('does nothing without a bundle file, and names the file when the bundle is bad', () => {
+    const state = tempDir();
+    expect(containerBundleConfig({ RELAYKIT_STATE_DIR: state })).toBeUndefined();
+    expect(containerBundleConfig({ RELAYKIT_BUNDLE: join(state, 'absent.json') })).toBeUndefined();
+    const file = join(tempDir(), 'relaykit-bundle.json');
+    writeFileSync(file, bundleText({ version: 2 }));
+    expect(() => containerBundleConfig({ RELAYKIT_BUNDLE: file, RELAYKIT_STATE_DIR: state })).toThrow(
+      'relaykit-bundle.json: version 2 is not supported',
+    );
   });
 });
 

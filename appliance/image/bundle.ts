@@ -1,0 +1,95 @@
+// Bundles the appliance for the images (container and VM): the CLI and the VM's first-boot command,
+// each one ES module with its production dependencies inlined (esbuild), so the images carry no
+// node_modules and start without type-stripping hundreds of files. Writes to the output directory:
+//   relaykit-appliance.mjs   the CLI (cli-entry.ts → src/main.ts)
+//   firstboot.mjs            the VM's first boot (firstboot-entry.ts)
+//   chunk-*.mjs              code both share (the bundle contract, yaml)
+//   THIRD-PARTY-NOTICES.txt  the licence of every package inlined
+// Usage: node appliance/image/bundle.ts <out-dir>
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { build, type Metafile } from 'esbuild';
+
+const here = dirname(new URL(import.meta.url).pathname);
+const repo = resolve(here, '../..');
+
+/** Package directory of every node_modules input, e.g. node_modules/@azure/identity. */
+export function packagesOf(metafile: Metafile): string[] {
+  const dirs = new Set<string>();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m?.[1]) dirs.add(m[1]);
+  }
+  return [...dirs].sort();
+}
+
+function notices(packageDirs: string[]): string {
+  const parts: string[] = [];
+  for (const rel of packageDirs) {
+    const dir = join(repo, rel);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+      license?: string;
+    };
+    const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(f));
+    const text = file ? readFileSync(join(dir, file), 'utf8').trim() : `License: ${pkg.license ?? 'unknown'}`;
+    parts.push(`${pkg.name}@${pkg.version} (${pkg.license ?? 'unknown'})\n\n${text}\n`);
+  }
+  return `Packages bundled into relaykit-appliance.mjs and firstboot.mjs:\n\n${parts.join(`\n${'-'.repeat(72)}\n\n`)}`;
+}
+
+export async function bundle(outDir: string): Promise<Metafile> {
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const result = await build({
+    absWorkingDir: repo,
+    entryPoints: {
+      'relaykit-appliance': 'appliance/image/cli-entry.ts',
+      firstboot: 'appliance/image/firstboot-entry.ts',
+    },
+    outdir: outDir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node24',
+    // Whitespace and syntax only: stack traces keep readable names.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    keepNames: true,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+    // Modules inside one bundle have no file of their own: a "run me when I am the main module"
+    // guard (import.meta.url against argv[1], import.meta.main) must not fire for an imported
+    // module; the entries run their command unconditionally instead.
+    define: { 'import.meta.main': 'false', 'import.meta.url': '"file:///relaykit/bundled-module"' },
+    // CommonJS dependencies call require() for Node built-ins, which ES modules lack.
+    banner: {
+      js: "import { createRequire as __relaykitCreateRequire } from 'node:module'; const require = __relaykitCreateRequire(import.meta.url);",
+    },
+  });
+  writeFileSync(join(outDir, 'THIRD-PARTY-NOTICES.txt'), notices(packagesOf(result.metafile)));
+  // Executable: /usr/local/bin/relaykit-appliance links here (cli-entry.ts carries the #! line).
+  chmodSync(join(outDir, 'relaykit-appliance.mjs'), 0o755);
+  return result.metafile;
+}
+
+if (import.meta.main) {
+  const out = process.argv[2];
+  if (!out) {
+    console.error('usage: node appliance/image/bundle.ts <out-dir>');
+    process.exit(2);
+  }
+  const metafile = await bundle(resolve(out));
+  let bytes = 0;
+  for (const [file, o] of Object.entries(metafile.outputs)) {
+    bytes += o.bytes;
+    if (!existsSync(file)) throw new Error(`esbuild reported ${file} but did not write it`);
+  }
+  console.log(
+    `bundled ${Object.keys(metafile.inputs).length} modules from ${packagesOf(metafile).length} packages: ${(bytes / 1e6).toFixed(1)} MB in ${relative(process.cwd(), resolve(out))}`,
+  );
+}
