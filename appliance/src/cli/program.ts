@@ -16,6 +16,7 @@ import { type CliIo, processIo } from './io.ts';
 import { registerDead, registerQueue } from './queue.ts';
 import { registerRoute } from './route-explain.ts';
 import { registerRun } from './run.ts';
+import { registerTestRoute } from './test-route.ts';
 
 const COMMANDS: readonly ((program: Command, cli: CliContext) => void)[] = [
   registerRun,
@@ -23,6 +24,7 @@ const COMMANDS: readonly ((program: Command, cli: CliContext) => void)[] = [
   registerQueue,
   registerDead,
   registerRoute,
+  registerTestRoute,
   registerHashPassword,
   registerHealth,
 ];
