@@ -71,7 +71,9 @@ async function startLan(): Promise<Lan> {
     logger: createLogger({ level: 'info', destination: sink }),
     now: () => clock.now,
   });
-  const port = (t.app.adminSurface?.server.address() as { port: number }).port;
+  const server = t.app.adminSurface?.server;
+  if (!server) throw new Error('the admin listener did not start');
+  const port = (server.address() as { port: number }).port;
   return {
     t,
     port,
