@@ -9,7 +9,7 @@ import type { RouteConfig, RouteType } from '../config/schema.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { MessageSource } from '../spool/record.ts';
+import type { Delivery, MessageSource, SpoolHeader } from '../spool/record.ts';
 
 export interface DeliveryJob {
   /** Spool id of the message. */
@@ -32,6 +32,29 @@ export interface DeliveryJob {
   readonly idempotencyKey: string;
   /** Aborted on shutdown past the drain deadline; transports pass it to every request. */
   readonly signal: AbortSignal;
+}
+
+/** The job for leg `leg` (delivery `d`) of a spooled message. */
+export function legJob(
+  h: SpoolHeader,
+  leg: number,
+  d: Delivery,
+  message: MessageSource,
+  signal: AbortSignal,
+): DeliveryJob {
+  return {
+    id: h.id,
+    leg,
+    mailFrom: d.mailFrom ?? h.envelope.mailFrom,
+    recipients: d.recipients,
+    identity: h.identity,
+    ...(d.sendAs === undefined ? {} : { sendAs: d.sendAs }),
+    attempt: d.attempts.filter((a) => a.route === d.route).length + 1,
+    receivedAt: h.receivedAt,
+    message,
+    idempotencyKey: `${h.id}.${leg}.${d.route}`,
+    signal,
+  };
 }
 
 export type DeliveryOutcome =

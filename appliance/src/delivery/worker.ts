@@ -5,15 +5,17 @@
 // or to the dead-letter folder with the reason. It reads and writes the spool only through Spool and
 // never talks to the receiver.
 
-import { parseSchedule, retryDelay } from '../config/schedule.ts';
+import { parseSchedule } from '../config/schedule.ts';
 import type { Config, RouteConfig } from '../config/schema.ts';
-import { type ErrorCode, RelayError } from '../errors.ts';
+import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MetricsSink } from '../metrics-sink.ts';
 import type { QueueControl } from '../spool/queue-control.ts';
-import type { Attempt, Delivery, SpoolHeader } from '../spool/record.ts';
+import type { Delivery, SpoolHeader } from '../spool/record.ts';
 import type { Spool, SpoolEntry } from '../spool/spool.ts';
-import type { DeliveryJob, DeliveryOutcome, Transport } from './transport.ts';
+import { legOutcome } from './leg-outcome.ts';
+import { type Task, TaskHeap } from './task-heap.ts';
+import { type DeliveryOutcome, legJob, type Transport } from './transport.ts';
 
 export interface EngineOptions {
   readonly spool: Spool;
@@ -23,13 +25,6 @@ export interface EngineOptions {
   readonly logger: Logger;
   readonly metrics: MetricsSink;
   readonly now?: () => number;
-}
-
-interface Task {
-  readonly id: string;
-  readonly leg: number;
-  readonly due: number;
-  readonly token: number;
 }
 
 interface EntryRuntime {
@@ -44,49 +39,6 @@ interface EntryRuntime {
   deleted: boolean;
   /** Whether a state file may exist beside the entry (recovered entries, or saved since). */
   hasState: boolean;
-}
-
-/** Min-heap of tasks by due time. */
-class TaskHeap {
-  private readonly items: Task[] = [];
-  get size(): number {
-    return this.items.length;
-  }
-  peek(): Task | undefined {
-    return this.items[0];
-  }
-  push(t: Task): void {
-    const a = this.items;
-    a.push(t);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if ((a[p] as Task).due <= t.due) break;
-      a[i] = a[p] as Task;
-      i = p;
-    }
-    a[i] = t;
-  }
-  pop(): Task | undefined {
-    const a = this.items;
-    const top = a[0];
-    const last = a.pop();
-    if (a.length > 0 && last !== undefined) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && (a[l] as Task).due < (m === i ? last.due : (a[m] as Task).due)) m = l;
-        if (r < a.length && (a[r] as Task).due < (m === i ? last.due : (a[m] as Task).due)) m = r;
-        if (m === i) break;
-        a[i] = a[m] as Task;
-        i = m;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
 }
 
 interface RouteLane {
@@ -345,22 +297,8 @@ export class DeliveryEngine implements QueueControl {
     this.timer.unref?.();
   }
 
-  private jobFor(rt: EntryRuntime, leg: number): DeliveryJob {
-    const d = rt.deliveries[leg] as Delivery;
-    const h = rt.header;
-    return {
-      id: h.id,
-      leg,
-      mailFrom: d.mailFrom ?? h.envelope.mailFrom,
-      recipients: d.recipients,
-      identity: h.identity,
-      ...(d.sendAs === undefined ? {} : { sendAs: d.sendAs }),
-      attempt: d.attempts.filter((a) => a.route === d.route).length + 1,
-      receivedAt: h.receivedAt,
-      message: rt.message,
-      idempotencyKey: `${h.id}.${leg}.${d.route}`,
-      signal: this.abort.signal,
-    };
+  private jobFor(rt: EntryRuntime, leg: number) {
+    return legJob(rt.header, leg, rt.deliveries[leg] as Delivery, rt.message, this.abort.signal);
   }
 
   private async attempt(rt: EntryRuntime, leg: number, lane: RouteLane): Promise<void> {
@@ -403,116 +341,25 @@ export class DeliveryEngine implements QueueControl {
     outcome: DeliveryOutcome,
     started: number,
   ): Promise<void> {
-    const now = this.now();
     const d = rt.deliveries[leg] as Delivery;
     const id = rt.header.id;
-    const attempt: Attempt = {
-      at: new Date(started).toISOString(),
-      route: d.route,
-      outcome: outcome.kind,
-      durationMs: now - started,
-      ...(outcome.kind === 'delivered'
-        ? { reason: outcome.detail }
-        : { reason: outcome.reason, code: outcome.code }),
-      ...('hint' in outcome && outcome.hint !== undefined ? { hint: outcome.hint } : {}),
-      ...('possibleDuplicate' in outcome && outcome.possibleDuplicate ? { possibleDuplicate: true } : {}),
-      ...('remoteId' in outcome && outcome.remoteId !== undefined ? { remoteId: outcome.remoteId } : {}),
-    };
-    const attempts = [...d.attempts, attempt];
-    const extra: Delivery[] = [];
-    let next: Delivery;
-
-    if (outcome.kind === 'delivered') {
-      const failed = outcome.failedRecipients ?? [];
-      const failedSet = new Set(failed.map((f) => f.recipient));
-      next = {
-        ...d,
-        status: 'delivered',
-        attempts,
-        recipients: d.recipients.filter((r) => !failedSet.has(r)),
-      };
-      this.metrics.inc('relaykit_delivered_total', { route: d.route });
-      this.spool.trace({
-        id,
-        event: 'delivered',
-        leg,
-        route: d.route,
-        detail: outcome.detail,
-        remoteId: outcome.remoteId,
-      });
-      const transient = failed.filter((f) => f.outcome === 'transient');
-      const permanent = failed.filter((f) => f.outcome === 'permanent');
-      if (transient.length > 0) {
-        extra.push({
-          ...d,
-          recipients: transient.map((f) => f.recipient),
-          attempts,
-          status: 'pending',
-          nextAttemptAt: now + retryDelay(this.schedule, 1),
-        });
-      }
-      if (permanent.length > 0) {
-        extra.push({
-          ...d,
-          recipients: permanent.map((f) => f.recipient),
-          attempts,
-          status: 'dead',
-          deadReason: permanent.map((f) => `${f.recipient}: ${f.code}: ${f.reason}`).join('; '),
-        });
-        this.metrics.inc('relaykit_dead_lettered_total', { route: d.route });
-      }
-    } else if (outcome.kind === 'transient') {
-      const failures = attempts.filter((a) => a.outcome === 'transient').length;
-      const expiresAt = rt.header.receivedAt + this.maxAge;
-      if (now >= expiresAt) {
-        next = this.dead(
-          d,
-          attempts,
-          'RELAY_DELIVERY_EXPIRED',
-          `undelivered after ${Math.round((now - rt.header.receivedAt) / 60_000)} min; last error: ${outcome.code}: ${outcome.reason}`,
-        );
-      } else {
-        const wait =
-          outcome.retryAfterMs !== undefined
-            ? Math.min(Math.max(outcome.retryAfterMs, 0), this.maxRetryAfter)
-            : retryDelay(this.schedule, failures);
-        next = { ...d, attempts, nextAttemptAt: Math.min(now + wait, expiresAt) };
-        this.metrics.inc('relaykit_deferred_total', { route: d.route });
-        this.spool.trace({
-          id,
-          event: 'deferred',
-          leg,
-          route: d.route,
-          code: outcome.code,
-          reason: outcome.reason,
-          retryInMs: next.nextAttemptAt - now,
-          possibleDuplicate: outcome.possibleDuplicate,
-        });
-      }
-    } else {
-      const route = this.routes.get(d.route);
-      const fallback = route?.fallback;
-      const via = d.via ?? [];
-      if (fallback !== undefined && outcome.fallbackEligible !== false && !via.includes(fallback)) {
-        next = { ...d, route: fallback, via: [...via, d.route], attempts, nextAttemptAt: now };
-        this.metrics.inc('relaykit_fallback_total', { from: d.route, to: fallback });
-        this.spool.trace({
-          id,
-          event: 'fallback',
-          leg,
-          from: d.route,
-          to: fallback,
-          code: outcome.code,
-          reason: outcome.reason,
-        });
-      } else {
-        const reason = outcome.hint ? `${outcome.reason} (hint: ${outcome.hint})` : outcome.reason;
-        next = this.dead(d, attempts, outcome.code, reason);
-      }
+    const u = legOutcome(d, outcome, {
+      started,
+      now: this.now(),
+      receivedAt: rt.header.receivedAt,
+      schedule: this.schedule,
+      maxAge: this.maxAge,
+      maxRetryAfter: this.maxRetryAfter,
+      fallbackOf: (route) => this.routes.get(route)?.fallback,
+    });
+    for (const c of u.counts) this.metrics.inc(c.metric, c.labels);
+    if (u.trace !== undefined) {
+      const { event, ...rest } = u.trace;
+      this.spool.trace({ id, event, leg, ...rest });
     }
 
     const before = rt.deliveries.length;
-    rt.deliveries = [...rt.deliveries.slice(0, leg), next, ...rt.deliveries.slice(leg + 1), ...extra];
+    rt.deliveries = [...rt.deliveries.slice(0, leg), u.next, ...rt.deliveries.slice(leg + 1), ...u.extra];
     for (let i = rt.tokens.length; i < rt.deliveries.length; i++) rt.tokens.push(0);
     if (await this.finishIfDone(rt)) return;
     await this.spool.saveState('queue', id, rt.deliveries);
@@ -520,11 +367,6 @@ export class DeliveryEngine implements QueueControl {
     rt.deliveries.forEach((x, i) => {
       if (x.status === 'pending' && (i === leg || i >= before)) this.enqueue(rt, i, x.nextAttemptAt);
     });
-  }
-
-  private dead(d: Delivery, attempts: Attempt[], code: ErrorCode, reason: string): Delivery {
-    this.metrics.inc('relaykit_dead_lettered_total', { route: d.route });
-    return { ...d, attempts, status: 'dead', deadReason: `${code}: ${reason}` };
   }
 
   /** When no leg is pending: remove the entry (all delivered) or move it to dead/. */
