@@ -11,15 +11,20 @@ import { DeliveryEngine } from './delivery/worker.ts';
 import type { Logger } from './log.ts';
 import { createCloudHttp } from './net/cloud-fetch.ts';
 import { type AdminSurface, adminHostnames, startAdminSurface } from './ops/admin/listener.ts';
-import { boundPort, type HealthReport, type HttpDeps, startHttp } from './ops/http.ts';
+import { logDeliveryEvent, logReceived, logRouteChange } from './ops/event-log.ts';
+import { scanExpiry } from './ops/expiry.ts';
+import { HealthModel, type HealthReport } from './ops/health.ts';
+import { boundPort, type HttpDeps, startHttp } from './ops/http.ts';
 import { createMetrics, type Metrics } from './ops/metrics.ts';
 import { QueueAdmin } from './ops/queue-admin.ts';
+import { RouteStateTracker } from './ops/route-state.ts';
 import { testRoute } from './ops/test-route.ts';
 import { createPageSource } from './ops/web/source.ts';
 import { type BoundListener, Receiver } from './receiver/server.ts';
 import { compileRules } from './routing/router.ts';
 import { spoolDiskUse, startRetention } from './spool/retention.ts';
 import { Spool, type SpoolFaults } from './spool/spool.ts';
+import { version } from './version.ts';
 
 export interface ApplianceOptions {
   readonly logger: Logger;
@@ -40,6 +45,9 @@ export interface Appliance {
   readonly metrics: Metrics;
   readonly admin: QueueAdmin;
   readonly transports: ReadonlyMap<string, Transport>;
+  /** The one health model (/healthz, /readyz, /status, alerts). */
+  readonly healthModel: HealthModel;
+  readonly routeStates: RouteStateTracker;
   health(): Promise<HealthReport>;
   /** SIGTERM path: stop intake, drain deliveries within the deadline, close everything. */
   stop(): Promise<{ drained: boolean }>;
@@ -76,6 +84,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       }),
     );
   }
+  const routeStates = new RouteStateTracker(config.routes, now(), (change) => logRouteChange(logger, change));
   const engine = new DeliveryEngine({
     spool,
     transports,
@@ -84,6 +93,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     logger: logger.child({ room: 'delivery' }),
     metrics,
     now,
+    observer: (event) => {
+      if (event.kind === 'attempt') routeStates.observe(event);
+      logDeliveryEvent(logger, event);
+    },
   });
   const receiver = new Receiver({
     config,
@@ -91,7 +104,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     rules: compileRules(config),
     logger: logger.child({ room: 'receiver' }),
     metrics,
-    onAccepted: (entry) => engine.add(entry),
+    onAccepted: (entry) => {
+      logReceived(logger, entry);
+      engine.add(entry);
+    },
     now,
   });
   const admin = new QueueAdmin(spool, engine, now);
@@ -121,16 +137,32 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     },
   });
 
+  let stopping: Promise<{ drained: boolean }> | undefined;
+  const startedAt = now();
+  const healthModel = new HealthModel({
+    version,
+    now,
+    startedAt,
+    listenersUp: () => receiver.up,
+    listeners: () => receiver.addresses(),
+    stopping: () => stopping !== undefined,
+    spool,
+    minFreeBytes: config.spool.minFreeSpace,
+    inFlight: () => engine.inFlight(),
+    routes: routeStates,
+    credentials: () => credentials.health(),
+    expiry: () => scanExpiry(config, now()),
+    folderBytes: async () => (await spoolDiskUse(spool.root)).folders,
+  });
   const health = async (): Promise<HealthReport> => {
-    const spoolWritable = await spool.probeWritable();
-    const listeners = receiver.up;
+    const { ready, disk } = await healthModel.readiness();
     const transportHealth = Object.fromEntries(
       [...transports].map(([name, t]) => [name, t.health?.() ?? { ok: true }]),
     );
     return {
-      ok: listeners && spoolWritable,
-      listeners,
-      spoolWritable,
+      ok: ready,
+      listeners: receiver.up,
+      spoolWritable: disk.writable,
       detail: { transports: transportHealth, credentials: credentials.health() },
     };
   };
@@ -143,22 +175,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     await retention.stop();
     throw err;
   }
-  const startedAt = now();
   let adminSurface: AdminSurface | undefined;
   const httpDeps: HttpDeps = {
     logger,
     metrics,
-    health,
+    health: healthModel,
     admin,
-    status: async () => ({
-      health: await health(),
-      listeners: receiver.addresses(),
-      queue: await spool.depthAndOldest(),
-      inFlight: engine.inFlight(),
-      deadLetters: await spool.count('dead'),
-      quarantined: (await spool.listQuarantine()).length,
-      disk: await spoolDiskUse(spool.root),
-    }),
     hostnames: adminHostnames(config),
     routes: config.routes.map((r) => r.name),
     page: createPageSource({
@@ -202,7 +224,6 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
   }
   for (const entry of recovery.entries) engine.add(entry);
 
-  let stopping: Promise<{ drained: boolean }> | undefined;
   return {
     listeners,
     httpPort: http ? boundPort(http) : undefined,
@@ -212,6 +233,8 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     metrics,
     admin,
     transports,
+    healthModel,
+    routeStates,
     health,
     stop() {
       stopping ??= (async () => {

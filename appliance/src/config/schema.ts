@@ -6,9 +6,10 @@ import { z } from 'zod';
 import { adminSchema } from './admin.ts';
 import { cloudSchema, keyVaultSchema } from './cloud.ts';
 import { credentialRef } from './credential-ref.ts';
-import { duration, ipAddress, name, port } from './fields.ts';
+import { duration, ipAddress, name, port, size } from './fields.ts';
 import { identitySchema } from './identity.ts';
 import { listenerSchema } from './listener.ts';
+import { noticesSchema, syslogSchema } from './notices.ts';
 import { retentionSchema } from './retention.ts';
 import { acsRouteFields, acsRouteIssues } from './route-acs.ts';
 import { captureRouteFields } from './route-capture.ts';
@@ -39,6 +40,8 @@ export const spoolSchema = z
   .strictObject({
     /** Spool root; relative paths resolve against the config file's directory. */
     directory: z.string().default('var/spool'),
+    /** Below this much free space on the spool's file system the appliance reports not ready (/readyz 503). */
+    minFreeSpace: size.default(64 * 1024 * 1024),
     /**
      * Retry delays after each transient failure: comma-separated durations, `*N` repeats one.
      * RFC 5321 §4.5.4: retry within minutes at first, then back off; give up after maxAge.
@@ -107,6 +110,10 @@ export const configSchema = z
     cloud: cloudSchema,
     /** Key Vault for `keyVault:` credential references, read with the appliance's certificate. */
     keyVault: keyVaultSchema.optional(),
+    /** DSNs to senders and alerts to operators; see notices.ts. */
+    notices: noticesSchema,
+    /** Forward every log line to a remote syslog collector (RFC 5424). */
+    syslog: syslogSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const unique = (key: 'listeners' | 'identities' | 'routes' | 'rules') => {
@@ -146,6 +153,24 @@ export const configSchema = z
         path: ['admin', 'monitoringToken'],
         message: `no credential named "${token}" in credentials`,
         input: token,
+      });
+    }
+    needRoute(cfg.notices.route, ['notices', 'route']);
+    const alerts = cfg.notices.alerts;
+    if (alerts.to.length > 0 && cfg.notices.route === undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['notices', 'alerts', 'to'],
+        message: 'alert mail needs notices.route (the route that carries notices)',
+        input: alerts.to,
+      });
+    }
+    if (cfg.notices.route !== undefined && cfg.notices.from === undefined) {
+      ctx.issues.push({
+        code: 'custom',
+        path: ['notices', 'from'],
+        message: 'required with notices.route: the From: address of DSNs and alert mail',
+        input: cfg.notices,
       });
     }
     cfg.routes.forEach((r, i) => {

@@ -13,6 +13,7 @@ import type { MetricsSink } from '../metrics-sink.ts';
 import type { QueueControl } from '../spool/queue-control.ts';
 import type { Delivery, SpoolHeader } from '../spool/record.ts';
 import type { Spool, SpoolEntry } from '../spool/spool.ts';
+import { type DeliveryEvent, type DeliveryObserver, outcomeEvents } from './events.ts';
 import { legOutcome } from './leg-outcome.ts';
 import { type Task, TaskHeap } from './task-heap.ts';
 import { type DeliveryOutcome, legJob, type Transport } from './transport.ts';
@@ -25,6 +26,8 @@ export interface EngineOptions {
   readonly logger: Logger;
   readonly metrics: MetricsSink;
   readonly now?: () => number;
+  /** Told of every recorded outcome (health, logs, notices); never awaited. */
+  readonly observer?: DeliveryObserver;
 }
 
 interface EntryRuntime {
@@ -56,6 +59,7 @@ export class DeliveryEngine implements QueueControl {
   private readonly logger: Logger;
   private readonly metrics: MetricsSink;
   private readonly now: () => number;
+  private readonly observer: DeliveryObserver | undefined;
   private readonly schedule: number[];
   private readonly maxAge: number;
   private readonly maxRetryAfter: number;
@@ -76,6 +80,7 @@ export class DeliveryEngine implements QueueControl {
     this.logger = opts.logger;
     this.metrics = opts.metrics;
     this.now = opts.now ?? Date.now;
+    this.observer = opts.observer;
     this.schedule = parseSchedule(opts.spoolConfig.retrySchedule);
     this.maxAge = opts.spoolConfig.maxAge;
     this.maxRetryAfter = opts.spoolConfig.maxRetryAfter;
@@ -329,6 +334,17 @@ export class DeliveryEngine implements QueueControl {
     await this.withLock(rt, () => this.record(rt, leg, outcome, started));
   }
 
+  private emit(events: readonly DeliveryEvent[]): void {
+    if (!this.observer) return;
+    for (const event of events) {
+      try {
+        this.observer(event);
+      } catch (err) {
+        this.logger.error({ err, event: event.kind }, 'delivery: event listener failed');
+      }
+    }
+  }
+
   private withLock(rt: EntryRuntime, fn: () => Promise<void>): Promise<void> {
     const next = rt.lock.then(fn);
     rt.lock = next.catch(() => {});
@@ -343,9 +359,10 @@ export class DeliveryEngine implements QueueControl {
   ): Promise<void> {
     const d = rt.deliveries[leg] as Delivery;
     const id = rt.header.id;
+    const now = this.now();
     const u = legOutcome(d, outcome, {
       started,
-      now: this.now(),
+      now,
       receivedAt: rt.header.receivedAt,
       schedule: this.schedule,
       maxAge: this.maxAge,
@@ -361,27 +378,39 @@ export class DeliveryEngine implements QueueControl {
     const before = rt.deliveries.length;
     rt.deliveries = [...rt.deliveries.slice(0, leg), u.next, ...rt.deliveries.slice(leg + 1), ...u.extra];
     for (let i = rt.tokens.length; i < rt.deliveries.length; i++) rt.tokens.push(0);
-    if (await this.finishIfDone(rt)) return;
+    // Listeners hear of the outcome only once the spool holds it.
+    const events = outcomeEvents(rt, leg, d, outcome, u.next, now);
+    if (await this.finishIfDone(rt, events)) return;
     await this.spool.saveState('queue', id, rt.deliveries);
     rt.hasState = true;
+    this.emit(events);
     rt.deliveries.forEach((x, i) => {
       if (x.status === 'pending' && (i === leg || i >= before)) this.enqueue(rt, i, x.nextAttemptAt);
     });
   }
 
   /** When no leg is pending: remove the entry (all delivered) or move it to dead/. */
-  private async finishIfDone(rt: EntryRuntime): Promise<boolean> {
+  private async finishIfDone(rt: EntryRuntime, events: readonly DeliveryEvent[] = []): Promise<boolean> {
     if (rt.deliveries.some((d) => d.status === 'pending')) return false;
     const id = rt.header.id;
     if (rt.deliveries.every((d) => d.status === 'delivered')) {
       await this.spool.remove('queue', id, rt.hasState);
+      this.emit(events);
     } else {
-      await this.spool.deadLetter(id, rt.deliveries);
+      const dead = await this.spool.deadLetter(id, rt.deliveries);
       const reasons = rt.deliveries
         .filter((d) => d.status === 'dead')
         .map((d) => `${d.route}: ${d.deadReason}`);
       this.spool.trace({ id, event: 'dead', reasons });
-      this.logger.warn({ id, messageId: rt.header.messageId, reasons }, 'delivery: message dead-lettered');
+      this.emit(events);
+      // The log line is the listener's (ops/event-log.ts); without one, say it here.
+      if (this.observer) {
+        this.emit([
+          { kind: 'dead', id, header: rt.header, message: dead.message, deliveries: rt.deliveries },
+        ]);
+      } else {
+        this.logger.warn({ id, messageId: rt.header.messageId, reasons }, 'delivery: message dead-lettered');
+      }
     }
     this.entries.delete(id);
     return true;

@@ -1,5 +1,5 @@
-// Status and admin HTTP: the loopback status port (default 127.0.0.1:8025: /healthz, /metrics,
-// /status, the page and the queue API the CLI uses) and the opt-in off-loopback admin listener (the
+// Status and admin HTTP: the loopback status port (default 127.0.0.1:8025: /healthz (liveness),
+// /readyz (readiness), /metrics, /status (the health model's snapshot), the page and the queue API the CLI uses) and the opt-in off-loopback admin listener (the
 // same page and API over TLS, for logged-in users only; /metrics and /status also for the monitoring
 // bearer token). Every request passes the guard first (admin/guard.ts: Host allowlist, CSRF rules,
 // body cap); this file decides who the caller is and hands the request to the probes, the pages or
@@ -8,7 +8,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.ts';
-import { version } from '../version.ts';
 import { type ApiDeps, type Caller, handleApi } from './admin/api.ts';
 import {
   BASE_HEADERS,
@@ -30,24 +29,18 @@ import {
   SessionStore,
   sessionCookie,
 } from './admin/sessions.ts';
+import type { HealthModel } from './health.ts';
 import type { Metrics } from './metrics.ts';
 import type { QueueAdmin } from './queue-admin.ts';
 import type { TestRouteReport } from './test-route.ts';
 import type { PageModel } from './web/model.ts';
 import { renderLoginPage, renderStatusPage } from './web/page.ts';
 
-export interface HealthReport {
-  readonly ok: boolean;
-  readonly listeners: boolean;
-  readonly spoolWritable: boolean;
-  readonly detail: Record<string, unknown>;
-}
-
 export interface HttpDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
-  readonly health: () => Promise<HealthReport>;
-  readonly status: () => Promise<Record<string, unknown>>;
+  /** The one health model: /healthz, /readyz and /status render it. */
+  readonly health: HealthModel;
   readonly admin: QueueAdmin;
   /** Host names besides loopback names and IP literals (config admin.hostnames + appliance.hostname). */
   readonly hostnames?: readonly string[];
@@ -69,7 +62,7 @@ export interface Surface {
   readonly monitoringToken?: () => Promise<string | undefined>;
 }
 
-const PROBES = new Set(['/healthz', '/metrics', '/status']);
+const PROBES = new Set(['/healthz', '/readyz', '/metrics', '/status']);
 
 interface Ctx {
   readonly deps: HttpDeps;
@@ -82,13 +75,15 @@ interface Ctx {
 }
 
 async function probe(ctx: Ctx, path: string, res: ServerResponse): Promise<void> {
-  if (path === '/healthz') {
-    const h = await ctx.deps.health();
-    return sendJson(res, h.ok ? 200 : 503, { version, ...h });
+  // Liveness only: restarting a relay whose disk is full helps nothing (that is /readyz's news).
+  if (path === '/healthz') return sendJson(res, 200, ctx.deps.health.liveness());
+  if (path === '/readyz') {
+    const r = await ctx.deps.health.readiness();
+    return sendJson(res, r.ready ? 200 : 503, r);
   }
   if (path === '/metrics')
     return sendText(res, 200, await ctx.deps.metrics.render(), 'text/plain; version=0.0.4');
-  return sendJson(res, 200, await ctx.deps.status());
+  return sendJson(res, 200, await ctx.deps.health.snapshot());
 }
 
 async function identify(

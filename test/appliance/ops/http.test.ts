@@ -13,7 +13,7 @@ async function get(t: TestAppliance, path: string) {
 }
 
 describe('status endpoints', () => {
-  it('/healthz is 200 when listeners are up and the spool is writable, 503 when the disk refuses writes', async () => {
+  it('/readyz is 200 when listeners are up and the spool is writable, 503 when the disk refuses writes; /healthz stays 200', async () => {
     let diskFull = false;
     const t = await sandbox.start(undefined, {
       spoolFaults: {
@@ -22,13 +22,25 @@ describe('status endpoints', () => {
         },
       },
     });
-    const ok = await get(t, '/healthz');
+    const ok = await get(t, '/readyz');
     expect(ok.status).toBe(200);
-    expect(JSON.parse(ok.text)).toMatchObject({ ok: true, listeners: true, spoolWritable: true });
+    expect(JSON.parse(ok.text)).toMatchObject({
+      ready: true,
+      intake: { state: 'accepting' },
+      disk: { writable: true },
+    });
     diskFull = true;
-    const bad = await get(t, '/healthz');
+    const bad = await get(t, '/readyz');
     expect(bad.status).toBe(503);
-    expect(JSON.parse(bad.text)).toMatchObject({ ok: false, spoolWritable: false });
+    expect(JSON.parse(bad.text)).toMatchObject({
+      ready: false,
+      intake: { state: 'refusing' },
+      disk: { writable: false },
+    });
+    const live = await get(t, '/healthz');
+    expect(live.status).toBe(200);
+    expect(JSON.parse(live.text)).toMatchObject({ ok: true });
+    expect((await t.app.health()).ok).toBe(false);
   });
 
   it('/metrics counts accepted, rejected by reason, delivered and dead-lettered per route, and spool depth', async () => {
@@ -67,11 +79,10 @@ describe('status endpoints', () => {
     expect(m.text).toMatch(/^relaykit_spool_depth 0$/m);
     expect(m.text).toContain('relaykit_rejected_total{reason="RELAY_MESSAGE_TOO_LARGE"} 1');
     const status = JSON.parse((await get(t, '/status')).text) as {
-      queue: { depth: number };
-      deadLetters: number;
+      queue: { depth: number; deadLetters: number };
     };
     expect(status.queue.depth).toBe(0);
-    expect(status.deadLetters).toBe(1);
+    expect(status.queue.deadLetters).toBe(1);
   });
 
   it('/healthz and /metrics carry the package.json version; the SMTP greeting and EHLO do not', async () => {

@@ -51,8 +51,11 @@ export interface AcsFault {
 export interface AcsSimulatorOptions {
   /** Base64 access key; random by default. */
   accessKey?: string;
-  /** Accepts an Entra bearer token (omit to refuse bearer auth). */
-  acceptToken?: (token: string) => boolean;
+  /**
+   * Accepts an Entra bearer token (omit to refuse bearer auth). 'forbidden': the token is valid but
+   * its principal holds no role on the Communication resource (Azure RBAC answers 403).
+   */
+  acceptToken?: (token: string) => boolean | 'forbidden';
   /** Provisioned MailFrom addresses (sender usernames on linked domains). */
   senders: readonly string[];
   maxRequestBytes?: number;
@@ -228,10 +231,11 @@ export class AcsSimulator {
     return undefined;
   }
 
-  private authenticate(req: IncomingMessage, body: Buffer): 'hmac' | 'bearer' | string {
+  private authenticate(req: IncomingMessage, body: Buffer): 'hmac' | 'bearer' | 'forbidden' | string {
     const authz = req.headers.authorization ?? '';
     if (authz.startsWith('Bearer ')) {
       const ok = this.opts.acceptToken?.(authz.slice(7)) ?? false;
+      if (ok === 'forbidden') return ok;
       return ok ? 'bearer' : 'bearer token rejected';
     }
     return this.verifyHmac(req, body) ?? 'hmac';
@@ -249,6 +253,15 @@ export class AcsSimulator {
     const url = new URL(req.url ?? '/', 'http://sim');
     const apiVersion = url.searchParams.get('api-version') ?? '';
     const auth = this.authenticate(req, body);
+    if (auth === 'forbidden') {
+      this.log(req, 403);
+      return this.error(
+        res,
+        403,
+        'AuthorizationFailed',
+        'The client does not have authorization to perform action over this Communication resource.',
+      );
+    }
     if (auth !== 'hmac' && auth !== 'bearer') {
       this.log(req, 401);
       return this.error(res, 401, 'Denied', `Denied by the resource provider: ${auth}`);

@@ -41,9 +41,10 @@ export const GRAPH_ERROR_ROWS: readonly ClassificationRow[] = [
       `Application permission Mail.ReadWrite (${MAIL_READWRITE_ID}) with admin consent, or the EXO role ` +
       `"Application Mail.ReadWrite" in its management scope; or set largeMessages: false and a fallback route`,
   },
+  // The app lacks Mail.Send: a fix in Entra or Exchange, after which the waiting mail must still go.
   {
     when: { transport: 'graph', serviceCode: 'ErrorAccessDenied' },
-    outcome: 'permanent',
+    outcome: 'transient',
     code: 'RELAY_GRAPH_ACCESS_DENIED',
     hint:
       'the app lacks Mail.Send for this mailbox: grant Application Mail.Send (b633e1c5-b582-4048-a93e-9f11b44c7e96) ' +

@@ -7,7 +7,7 @@ import type { CredentialHealth } from '../../credentials/store.ts';
 import type { Transport } from '../../delivery/transport.ts';
 import type { Spool, SpoolEntry } from '../../spool/spool.ts';
 import { version } from '../../version.ts';
-import type { HealthReport } from '../http.ts';
+import type { HealthReport } from '../health.ts';
 import type { Metrics } from '../metrics.ts';
 import {
   certificateExpiry,
