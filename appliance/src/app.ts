@@ -79,6 +79,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
         credentials,
         tokens,
         fetch: cloudFetch,
+        ...(opts.fetch === undefined ? { connectionClosed: cloudHttp.connectionClosed } : {}),
         now,
         cloud: resolveCloud(config.cloud),
       }),

@@ -120,6 +120,11 @@ export interface TransportDeps {
   readonly now: () => number;
   /** Authority and Graph endpoints from config `cloud` (resolveCloud); global cloud when absent. */
   readonly cloud?: ResolvedCloud;
+  /**
+   * After a request to `url` was aborted: resolves once its connection has closed (at most `limitMs`
+   * later). From the fetch's dispatcher (net/cloud-fetch.ts); absent with a plain fetch.
+   */
+  readonly connectionClosed?: (url: string, limitMs: number) => Promise<void>;
 }
 
 export type TransportFactory<R extends RouteConfig = RouteConfig> = (

@@ -14,7 +14,50 @@ export interface CloudHttp {
   readonly ca?: string[];
   /** Proxy URL, for SDKs with their own stack. */
   readonly proxy?: string;
+  /**
+   * After an aborted request to `url`: resolves when a connection to its origin that an abort
+   * destroyed has closed (undici's 'disconnect'), or a failed connect ended, or after `limitMs`.
+   */
+  connectionClosed(url: string, limitMs: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** FIFO of callers waiting, per origin, for an aborted connection to close. */
+class AbortedConnections {
+  private readonly waiting = new Map<string, (() => void)[]>();
+
+  constructor(dispatcher: Dispatcher) {
+    const closed = (origin: unknown, err: unknown) => {
+      // undici destroys the socket of an aborted request with InformationalError('aborted').
+      if ((err as Error | undefined)?.message !== 'aborted') return;
+      this.settle(String(origin));
+    };
+    dispatcher.on('disconnect', (origin, _targets, err) => closed(origin, err));
+    dispatcher.on('connectionError', (origin, _targets, err) => closed(origin, err));
+  }
+
+  private settle(origin: string): void {
+    const key = new URL(origin).origin;
+    this.waiting.get(key)?.shift()?.();
+  }
+
+  wait(url: string, limitMs: number): Promise<void> {
+    const key = new URL(url).origin;
+    return new Promise<void>((resolve) => {
+      const list = this.waiting.get(key) ?? [];
+      this.waiting.set(key, list);
+      const done = () => {
+        clearTimeout(timer);
+        const i = list.indexOf(done);
+        if (i >= 0) list.splice(i, 1);
+        resolve();
+      };
+      // A request aborted before its socket connected leaves nothing to close: the limit ends it.
+      const timer = setTimeout(done, limitMs);
+      timer.unref?.();
+      list.push(done);
+    });
+  }
 }
 
 export function createCloudHttp(cloud: Pick<CloudConfig, 'proxy' | 'caFile'>): CloudHttp {
@@ -38,8 +81,10 @@ export function createCloudHttp(cloud: Pick<CloudConfig, 'proxy' | 'caFile'>): C
       ...(init as Parameters<typeof undiciFetch>[1]),
       dispatcher,
     })) as unknown as typeof globalThis.fetch;
+  const aborted = new AbortedConnections(dispatcher);
   return {
     fetch,
+    connectionClosed: (url, limitMs) => aborted.wait(url, limitMs),
     ...(ca === undefined ? {} : { ca }),
     ...(cloud.proxy === undefined ? {} : { proxy: cloud.proxy }),
     close: () => dispatcher.close(),

@@ -117,6 +117,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         credentials: creds,
         tokens: toks,
         fetch: http.fetch,
+        connectionClosed: http.connectionClosed,
         now: Date.now,
         cloud,
       });

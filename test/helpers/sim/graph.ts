@@ -132,6 +132,8 @@ export interface GraphSimOptions {
   readonly uploadSessionTtlMs?: number;
   /** Header name used for Retry-After (to prove clients read it in any case). */
   readonly retryAfterHeader?: string;
+  /** Service time of every counted request, in ms (a slow Graph; the bench's 100 ms fake). */
+  readonly latencyMs?: number;
   /**
    * The resource the simulator answers as (token audience), e.g. https://graph.microsoft.com when it
    * stands behind a gateway name. Default: its own origin.
@@ -154,6 +156,11 @@ export interface GraphSimStats {
   uploadChunks: number;
   /** Largest request body seen. */
   largestRequest: number;
+  /**
+   * Each counted request's arrival and end (response sent or connection closed) in order, with the
+   * app+mailbox's requests in flight after it: what a concurrency test reads the pacing from.
+   */
+  events: { event: 'arrive' | 'end'; key: string; inFlight: number; status?: number }[];
 }
 
 export class GraphSimulator {
@@ -177,13 +184,17 @@ export class GraphSimulator {
     draftsDeleted: 0,
     uploadChunks: 0,
     largestRequest: 0,
+    events: [],
   };
   messagesPerMinute: number;
+  /** Service time of every counted request (ms); may be changed between test steps. */
+  latencyMs: number;
 
   private constructor(http: HttpsHandle, opts: GraphSimOptions) {
     this.http = http;
     this.opts = opts;
     this.messagesPerMinute = opts.messagesPerMinute ?? 30;
+    this.latencyMs = opts.latencyMs ?? 0;
     for (const m of opts.mailboxes ?? []) this.addMailbox(m);
   }
 
@@ -369,14 +380,23 @@ export class GraphSimulator {
     }
     this.inFlight.set(key, now);
     this.stats.maxInFlight.set(key, Math.max(this.stats.maxInFlight.get(key) ?? 0, now));
+    this.stats.events.push({ event: 'arrive', key, inFlight: now });
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
-      this.inFlight.set(key, (this.inFlight.get(key) ?? 1) - 1);
+      const left = (this.inFlight.get(key) ?? 1) - 1;
+      this.inFlight.set(key, left);
+      this.stats.events.push({
+        event: 'end',
+        key,
+        inFlight: left,
+        ...(res.writableFinished ? { status: res.statusCode } : {}),
+      });
     };
     res.on('close', release);
     res.on('finish', release);
+    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     await run();
   }
 

@@ -1,12 +1,13 @@
 // Graph transport, the HTTP client: one Graph request through the (app, mailbox) limiter with a bearer
 // token (refreshed once on 401), a timeout tied to the job's abort signal, and Retry-After honoured on
-// 429/503 (every request of that mailbox holds off). A failure leaves as a GraphStepError carrying the
-// facts graph-errors.ts judges. Touches the network only through the injected fetch.
+// 429/503 (every request of that mailbox holds off, then ramps back up in the limiter); a request
+// aborted by its timeout keeps its limiter slot until its connection has closed. A failure leaves as
+// a GraphStepError carrying the facts graph-errors.ts judges. Touches the network only through the injected fetch.
 import type { TokenSource } from '../../auth/token-source.ts';
 import type { Logger } from '../../log.ts';
 import type { FailureFacts } from '../failure.ts';
 import type { DeliveryJob } from '../transport.ts';
-import type { MailboxLimiter } from './graph-limiter.ts';
+import type { HoldSlot, MailboxLimiter } from './graph-limiter.ts';
 
 const MAX_THROTTLE_RETRIES = 4;
 
@@ -102,6 +103,8 @@ export interface GraphClientOptions {
   readonly tokens: TokenSource;
   readonly scope: string;
   readonly fetch: typeof globalThis.fetch;
+  /** After an aborted request: resolves when its connection has closed (TransportDeps). */
+  readonly connectionClosed?: ((url: string, limitMs: number) => Promise<void>) | undefined;
   readonly now: () => number;
   readonly logger: Logger;
   /** Per-request timeout and the longest Retry-After waited for in place (route config). */
@@ -124,7 +127,29 @@ export class GraphClient {
     let tokenRetried = false;
     let throttled = 0;
     for (;;) {
-      const res = await a.limiter.run(() => this.once(a, op, r, forceRefresh), a.signal);
+      let pausedFor: number | undefined;
+      const res = await a.limiter.run(async (hold) => {
+        const value = await this.once(a, op, r, forceRefresh, hold);
+        if ((value.status === 429 || value.status === 503) && throttled < MAX_THROTTLE_RETRIES) {
+          const wait = retryAfterMs(value.headers.get('retry-after'), this.o.now());
+          const delay = Math.min(wait ?? 1000 * 2 ** throttled, this.o.maxRetryAfter + 1);
+          // Every request for this mailbox holds off, not just this one: paused before this slot is
+          // released, so no waiter takes it in between.
+          if (delay <= this.o.maxRetryAfter) {
+            a.limiter.pause(delay);
+            pausedFor = delay;
+          }
+        }
+        return { value, ok: value.status >= 200 && value.status < 300 };
+      }, a.signal);
+      if (pausedFor !== undefined) {
+        throttled += 1;
+        this.o.logger.debug(
+          { route: this.o.route, op, status: res.status, delay: pausedFor },
+          'Graph throttled; waiting',
+        );
+        continue;
+      }
       if (res.status >= 200 && res.status < 300) return res;
       if (res.status === 401 && r.auth && !tokenRetried) {
         tokenRetried = true;
@@ -141,19 +166,6 @@ export class GraphClient {
         ...(err.code === undefined ? {} : { serviceCode: err.code }),
         ...(err.message === undefined ? {} : { message: err.message }),
       };
-      if ((res.status === 429 || res.status === 503) && throttled < MAX_THROTTLE_RETRIES) {
-        const delay = Math.min(wait ?? 1000 * 2 ** throttled, this.o.maxRetryAfter + 1);
-        if (delay <= this.o.maxRetryAfter) {
-          throttled += 1;
-          // Every request for this mailbox holds off, not just this one.
-          a.limiter.pause(delay);
-          this.o.logger.debug(
-            { route: this.o.route, op, status: res.status, delay },
-            'Graph throttled; waiting',
-          );
-          continue;
-        }
-      }
       if (res.status === 401) this.o.onUnauthorized(`${op}: 401 ${err.message ?? ''}`);
       const what = `${op}: HTTP ${res.status}${err.code ? ` ${err.code}` : ''}${err.message ? `: ${err.message}` : ''} (mailbox ${a.mailbox})`;
       throw new GraphStepError(what, facts, wait);
@@ -165,6 +177,7 @@ export class GraphClient {
     op: string,
     r: GraphRequest,
     forceRefresh: boolean,
+    hold: HoldSlot,
   ): Promise<GraphResponse & { headers: Headers }> {
     const headers: Record<string, string> = { ...(r.headers ?? {}) };
     if (r.contentType !== undefined) headers['content-type'] = r.contentType;
@@ -184,6 +197,10 @@ export class GraphClient {
       return { status: res.status, headers: res.headers, text };
     } catch (err) {
       const errno = a.signal.aborted ? 'ABORT' : timeout.aborted ? 'TIMEOUT' : (errnoOf(err) ?? 'ECONNRESET');
+      // Graph counts the request against the mailbox until its connection is gone: an aborted one
+      // keeps its slot until the socket has closed, so a fifth request never overlaps it.
+      if (signal.aborted && this.o.connectionClosed !== undefined)
+        hold(this.o.connectionClosed(r.url, this.o.requestTimeout));
       const sent = r.duplicateRisk === true && errno !== 'ECONNREFUSED' && errno !== 'ABORT';
       throw new GraphStepError(
         `${op}: ${errno === 'TIMEOUT' ? `no answer within ${this.o.requestTimeout} ms` : errno} (mailbox ${a.mailbox})`,

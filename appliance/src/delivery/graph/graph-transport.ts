@@ -58,6 +58,7 @@ export class GraphTransport implements Transport {
       }),
       scope: cloud.graphScope,
       fetch: deps.fetch,
+      connectionClosed: deps.connectionClosed,
       now: deps.now,
       logger: deps.logger,
       requestTimeout: cfg.requestTimeout,

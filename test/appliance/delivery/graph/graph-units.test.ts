@@ -160,6 +160,7 @@ describe('MailboxLimiter', () => {
                 peak = Math.max(peak, active);
                 await new Promise((r) => setTimeout(r, d));
                 active -= 1;
+                return { value: undefined, ok: true };
               }, signal),
             ),
           );
@@ -174,12 +175,71 @@ describe('MailboxLimiter', () => {
     const l = new MailboxLimiter({ maxConcurrent: 1, messagesPerMinute: 60, now: Date.now });
     l.pause(300);
     const started = Date.now();
-    await l.run(async () => undefined, new AbortController().signal);
+    await l.run(async () => ({ value: undefined, ok: true }), new AbortController().signal);
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     const ac = new AbortController();
     await l.messageTurn(ac.signal);
     const waiting = l.messageTurn(ac.signal); // the next slot is ~1 s away
     ac.abort();
     await expect(waiting).rejects.toThrow();
+  });
+
+  it('after a Retry-After lets one request go, then widens by one per success back to the limit', async () => {
+    const l = new MailboxLimiter({ maxConcurrent: 4, messagesPerMinute: 60_000, now: Date.now });
+    const signal = new AbortController().signal;
+    l.pause(20);
+    // Barriers: each started request waits until the test lets it finish.
+    const gates: (() => void)[] = [];
+    const starts: number[] = [];
+    const runs = Array.from({ length: 8 }, () =>
+      l.run(async () => {
+        starts.push(l.inFlight);
+        await new Promise<void>((r) => gates.push(r));
+        return { value: undefined, ok: true };
+      }, signal),
+    );
+    const settle = () => new Promise((r) => setTimeout(r, 30));
+    await settle();
+    expect(l.inFlight).toBe(1); // the pause is over: one request, not four
+    gates.shift()?.();
+    await settle();
+    expect(l.inFlight).toBe(2); // one success: window 2
+    gates.shift()?.();
+    gates.shift()?.();
+    await settle();
+    expect(l.inFlight).toBe(4); // two more: window 4, the limit
+    while (gates.length > 0) {
+      gates.shift()?.();
+      await settle();
+    }
+    await Promise.all(runs);
+    expect(Math.max(...starts)).toBeLessThanOrEqual(4);
+    expect(l.allowed).toBe(4);
+  });
+
+  it('an aborted request keeps its slot until its hold settles (its connection has closed)', async () => {
+    const l = new MailboxLimiter({ maxConcurrent: 1, messagesPerMinute: 60_000, now: Date.now });
+    const signal = new AbortController().signal;
+    let closeConnection: () => void = () => {};
+    const closed = new Promise<void>((r) => {
+      closeConnection = r;
+    });
+    await expect(
+      l.run(async (hold) => {
+        hold(closed);
+        throw new Error('timed out');
+      }, signal),
+    ).rejects.toThrow('timed out');
+    let second = false;
+    const next = l.run(async () => {
+      second = true;
+      return { value: undefined, ok: true };
+    }, signal);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(second).toBe(false);
+    expect(l.inFlight).toBe(1);
+    closeConnection();
+    await next;
+    expect(second).toBe(true);
   });
 });
