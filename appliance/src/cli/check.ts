@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { describeAdminTls } from '../ops/admin/tls.ts';
 import { routingWarnings } from '../routing/warnings.ts';
-import { type CliContext, configOption } from './command-kit.ts';
+import { type CliContext, configOption, configPath } from './command-kit.ts';
 import { println } from './io.ts';
 
 const LOOPBACK = /^(127\.|::1$)/;
@@ -63,7 +63,7 @@ export function registerCheck(program: Command, cli: CliContext): void {
     .addOption(configOption('config file to check'))
     .action(
       cli.action(async (opts: { config?: string }) => {
-        const { config, source } = loadConfig(opts.config);
+        const { config, source } = loadConfig(configPath(opts));
         for (const w of [...riskyWarnings(config), ...routingWarnings(config)])
           println(cli.io.stderr, `warning: ${w}`);
         const n = config.identities.length;

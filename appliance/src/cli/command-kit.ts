@@ -28,6 +28,11 @@ export function configOption(description = 'config file'): Option {
   return new Option('-c, --config <file>', description).env('RELAYKIT_CONFIG');
 }
 
+/** The config path a command should load; an empty RELAYKIT_CONFIG= counts as unset. */
+export function configPath(opts: { config?: string }): string | undefined {
+  return opts.config === '' ? undefined : opts.config;
+}
+
 export function jsonOption(): Option {
   return new Option('--json', 'print JSON for scripts instead of the human view');
 }

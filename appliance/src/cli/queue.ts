@@ -10,7 +10,7 @@ import type { EntrySummary, QueueAdmin as QueueAdminType } from '../ops/queue-ad
 import { QueueAdmin } from '../ops/queue-admin.ts';
 import type { SpoolEntry, SpoolFolder } from '../spool/spool.ts';
 import { Spool } from '../spool/spool.ts';
-import { type CliContext, configOption, jsonOption, UsageError } from './command-kit.ts';
+import { type CliContext, configOption, configPath, jsonOption, UsageError } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
 import { age, fields, isoTime, relative, size, table } from './table.ts';
 
@@ -49,7 +49,7 @@ async function online(config: Config, action: Action<unknown>): Promise<unknown 
 
 /** Runs an action on the running appliance, or on the spool files when it does not answer. */
 async function perform<T>(opts: Opts, action: Action<T>): Promise<T> {
-  const { config } = loadConfig(opts.config);
+  const { config } = loadConfig(configPath(opts));
   const result = await online(config, action);
   if (result !== undefined) return result as T;
   const spool = await Spool.open(config.spool.directory, silentLogger());

@@ -9,7 +9,7 @@ import { AccessMap } from '../receiver/access.ts';
 import { explainExitCode, explainRoute, formatExplanation } from '../routing/explain.ts';
 import type { RouteInput } from '../routing/router.ts';
 import { compileRules } from '../routing/rules.ts';
-import { type CliContext, configOption, UsageError } from './command-kit.ts';
+import { type CliContext, configOption, configPath, UsageError } from './command-kit.ts';
 import { println } from './io.ts';
 
 const HELP_AFTER = `
@@ -87,7 +87,8 @@ export function registerRoute(program: Command, cli: CliContext): void {
 
 async function explain(values: ExplainOpts, cli: CliContext): Promise<number> {
   const { stdout, stderr } = cli.io;
-  if (values.config === undefined) throw new UsageError('--config FILE is required');
+  const file = configPath(values);
+  if (file === undefined) throw new UsageError('--config FILE is required');
   if (values.from === undefined) throw new UsageError('--from ADDRESS is required');
   const recipients = (values.to ?? [])
     .flatMap((t) => t.split(','))
@@ -96,7 +97,7 @@ async function explain(values: ExplainOpts, cli: CliContext): Promise<number> {
   if (recipients.length === 0) throw new UsageError('--to ADDRESS is required');
   const size = values.size === undefined ? 0 : parseSizeArg(values.size);
   const headers = (values.header ?? []).map(parseHeader);
-  const { config } = loadConfig(values.config);
+  const { config } = loadConfig(file);
   const identity = resolveIdentity(config, values, (note) => println(stderr, `note: ${note}`));
   const input: RouteInput = {
     identity,

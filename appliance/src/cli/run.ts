@@ -2,11 +2,11 @@
 // SIGINT, then drains. Without a config it runs the embedded default (loopback SMTP on 2525, capture
 // route). Owns the process's signal handlers while it runs.
 import type { Command } from 'commander';
-import { startAppliance } from '../app.ts';
+import type { startAppliance as StartAppliance } from '../app.ts';
 import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../log.ts';
 import { riskyWarnings } from './check.ts';
-import { type CliContext, configOption } from './command-kit.ts';
+import { type CliContext, configOption, configPath } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
 
 export function registerRun(program: Command, cli: CliContext): void {
@@ -14,15 +14,17 @@ export function registerRun(program: Command, cli: CliContext): void {
     .command('run')
     .description('start the appliance; SIGTERM or SIGINT drains deliveries and exits')
     .addOption(configOption('config file (without one: the embedded default, SMTP on 127.0.0.1:2525)'))
-    .action(cli.action(async (opts: { config?: string }) => runAppliance(opts.config, cli.io)));
+    .action(cli.action(async (opts: { config?: string }) => runAppliance(configPath(opts), cli.io)));
 }
 
 async function runAppliance(configPath: string | undefined, io: CliIo): Promise<number> {
   const { config, source } = loadConfig(configPath);
   const logger = createLogger({ level: config.log.level });
   for (const w of riskyWarnings(config)) logger.warn({ warning: w }, 'config: risky setting');
-  let appliance: Awaited<ReturnType<typeof startAppliance>>;
+  let appliance: Awaited<ReturnType<typeof StartAppliance>>;
   try {
+    // Loaded here, not at the top: the transports' SDKs are heavy and no other command needs them.
+    const { startAppliance } = await import('../app.ts');
     appliance = await startAppliance(config, { logger });
   } catch (err) {
     logger.fatal({ err }, 'appliance failed to start');

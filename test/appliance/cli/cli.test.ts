@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -8,6 +8,7 @@ import { main } from '../../../appliance/src/main.ts';
 import { verifyPassword } from '../../../appliance/src/receiver/password.ts';
 import { applianceSandbox, baseConfigInput, sendMail, waitFor } from '../../helpers/appliance.ts';
 import { captureIo } from '../../helpers/io.ts';
+import { freePort } from '../../helpers/ports.ts';
 import { SmtpSink } from '../../helpers/sim/smtp-sink.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -16,18 +17,38 @@ const BIN = join(ROOT, 'appliance/bin/relaykit-appliance.js');
 
 const sandbox = applianceSandbox();
 
-function cli(args: string[], input?: string) {
-  return spawnSync(NODE, [BIN, ...args], { input, encoding: 'utf8', timeout: 30_000 });
+function cli(args: string[], input?: string, env: NodeJS.ProcessEnv = {}) {
+  const { RELAYKIT_CONFIG: _, ...base } = process.env;
+  return spawnSync(NODE, [BIN, ...args], {
+    input,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...base, ...env },
+  });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
+/**
+ * Runs hash-password on a pseudo-terminal (util-linux `script`) and types each answer once its prompt
+ * shows: the terminal echoes whatever arrives while echo is on, so the transcript shows any echo.
+ */
+async function hashOnTerminal(answers: string[]): Promise<{ code: number | null; transcript: string }> {
+  const p = spawn('script', ['-qfec', `${NODE} ${BIN} hash-password`, '/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  let transcript = '';
+  const pending = [...answers];
+  let prompts = 0;
+  p.stdout.on('data', (d: Buffer) => {
+    transcript += d.toString();
+    const seen = (transcript.match(/(password|again): /g) ?? []).length;
+    while (prompts < seen) {
+      prompts++;
+      const answer = pending.shift();
+      if (answer !== undefined) p.stdin.write(`${answer}\r`);
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => p.once('exit', resolve));
+  return { code, transcript };
 }
 
 describe('relaykit-appliance check', () => {
@@ -78,10 +99,52 @@ describe('relaykit-appliance hash-password', () => {
     expect(await verifyPassword('other', hash)).toBe(false);
   });
 
+  it('on a terminal asks twice with echo off and prints only the hash', async (ctx) => {
+    if (spawnSync('script', ['--version']).status !== 0) {
+      if (process.env.CI) throw new Error('util-linux script is missing');
+      ctx.skip(true, 'util-linux script is not installed');
+    }
+    const ok = await hashOnTerminal(['tty-secret-123', 'tty-secret-123']);
+    expect(ok.transcript).not.toContain('tty-secret');
+    expect(ok.code).toBe(0);
+    const hash = /scrypt\$\S+/.exec(ok.transcript)?.[0] as string;
+    expect(await verifyPassword('tty-secret-123', hash)).toBe(true);
+    const differ = await hashOnTerminal(['tty-secret-123', 'tty-secret-456']);
+    expect(differ.code).toBe(1);
+    expect(differ.transcript).toContain('the two passwords differ; nothing printed');
+    expect(differ.transcript).not.toMatch(/scrypt\$|tty-secret/);
+  });
+
   it('refuses an empty or short password', () => {
     const r = cli(['hash-password'], 'short\n');
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('RELAY_USAGE');
+  });
+});
+
+describe('RELAYKIT_CONFIG', () => {
+  it('is the config of every command that reads one, unless --config names another', async () => {
+    const path = join(sandbox.dir, 'from-env.yaml');
+    await writeFile(path, stringify(baseConfigInput(sandbox.dir)));
+    const env = { RELAYKIT_CONFIG: path };
+    const check = cli(['check'], undefined, env);
+    expect(check.status).toBe(0);
+    expect(check.stdout).toBe(`ok: ${path} is valid (1 listener(s), 1 identity, 1 route(s))\n`);
+    const example = join(ROOT, 'appliance/config.example.yaml');
+    expect(cli(['check', '--config', example], undefined, env).stdout).toMatch(
+      /^ok: .*config\.example\.yaml/,
+    );
+    // queue/dead: the spool named in the env's config is the one listed (it is created on open).
+    const dead = cli(['dead', 'list'], undefined, env);
+    expect(dead.stdout).toBe('(empty)\n');
+    expect(existsSync(join(sandbox.dir, 'spool'))).toBe(true);
+    const explain = cli(
+      ['route', 'explain', '--from', 'a@contoso.com', '--to', 'b@contoso.com'],
+      undefined,
+      env,
+    );
+    expect(explain.status).toBe(0);
+    expect(explain.stdout).toMatch(/^ROUTE {2}local {2}rule=default/);
   });
 });
 
