@@ -5,7 +5,7 @@
 import { type Command, Option } from 'commander';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { type CliContext, configOption, EXIT, UsageError } from './command-kit.ts';
+import { type CliContext, configOption, configPath, EXIT, UsageError } from './command-kit.ts';
 import { println } from './io.ts';
 
 /** The URL the probe asks: the configured status address (a wildcard means loopback) and port. */
@@ -30,7 +30,7 @@ export function registerHealth(program: Command, cli: CliContext): void {
         if (!Number.isInteger(timeout) || timeout <= 0) {
           throw new UsageError(`--timeout-ms must be a positive whole number, got "${opts.timeoutMs}"`);
         }
-        const { config } = loadConfig(opts.config);
+        const { config } = loadConfig(configPath(opts));
         if (!config.http.enabled) {
           println(cli.io.stderr, 'health: http.enabled is false, so there is no status server to ask');
           return EXIT.failed;

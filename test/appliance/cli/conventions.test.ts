@@ -99,7 +99,9 @@ describe('every command', () => {
       expect(help.status, name).toBe(0);
       expect(help.stderr, name).toBe('');
       expect(help.stdout, name).toMatch(new RegExp(`^usage: relaykit-appliance ${name} `));
-      if (/--config/.test(help.stdout)) expect(help.stdout, name).toContain('(env: RELAYKIT_CONFIG)');
+      // Help wraps at 80 columns, so the env note may be split across lines.
+      const flat = help.stdout.replace(/\s+/g, ' ');
+      if (/--config/.test(flat)) expect(flat, name).toContain('(env: RELAYKIT_CONFIG)');
       const version = of(...path, '--version');
       expect(version.status, name).toBe(0);
       expect(version.stdout, name).toBe(`${VERSION}\n`);
