@@ -139,3 +139,10 @@ export function openMessage(msg: MessageSource, range?: { start: number; end?: n
   if (end <= start) return Readable.from([]);
   return createReadStream(msg.path, { start, end: end - 1 });
 }
+
+/** The whole message in memory: for transports whose request carries it in one piece. */
+export async function readMessage(msg: MessageSource): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of openMessage(msg) as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}

@@ -1,26 +1,22 @@
 // ACS Email REST transport: converts the spooled MIME to `EmailMessage` JSON (acs-mime.ts), sends it
 // with `POST {endpoint}/emails:send` signed by the access key (HMAC, acs-auth.ts) or an Entra token,
-// and polls the send operation until it is terminal. Legs above the recipient limit become several
+// and polls the send operation until it is terminal (acs-client.ts). Legs above the recipient limit become several
 // operations; each has an Operation-Id derived from the leg's idempotency key and its recipients, so
 // a retry resumes (or re-finds) the same operation instead of sending twice. Touches only the network
 // (injected fetch), credentials and tokens; never the spool.
-import { createHash, randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RouteConfig } from '../../config/schema.ts';
 import { RelayError } from '../../errors.ts';
-import type { FailureFacts } from '../failure.ts';
 import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from '../recipient-outcomes.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,
-  openMessage,
+  readMessage,
   type Transport,
   type TransportDeps,
   type TransportHealth,
 } from '../transport.ts';
 import { hmacHeaders, parseConnectionString } from './acs-auth.ts';
-import { classifyAcsFailure } from './acs-errors.ts';
-import { errnoOf, parseRetryAfter, timedSignal } from './acs-http.ts';
+import { AcsClient, type Auth, type ChunkResult, checkEndpoint, operationIdFor } from './acs-client.ts';
 import {
   type AcsTemplate,
   buildTemplate,
@@ -35,57 +31,13 @@ export type AcsRouteConfig = Extract<RouteConfig, { type: 'acs' }>;
 
 export const ACS_SCOPE = 'https://communication.azure.com/.default';
 
-type ChunkResult =
-  | { readonly ok: true; readonly operationId: string }
-  | { readonly ok: false; readonly failure: LegFailure };
-
-interface Auth {
-  headers(method: string, url: URL, body: string): Record<string, string>;
-  /** Called after a 401 so the next request re-reads the key or forces a new token. */
-  rejected(): void;
-}
-
-const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
-
-/** Only https, except for loopback (simulators in tests). */
-export function checkEndpoint(text: string): URL {
-  if (!URL.canParse(text))
-    throw new RelayError('RELAY_CONFIG_INVALID', `ACS endpoint "${text}" is not a URL`);
-  const url = new URL(text);
-  const loopback = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    throw new RelayError('RELAY_CONFIG_INVALID', `ACS endpoint "${text}" must use https`);
-  }
-  url.pathname = url.pathname.replace(/\/+$/, '');
-  url.search = '';
-  return url;
-}
-
-/** A UUID that is the same for the same message, route and recipient chunk on every attempt. */
-export function operationIdFor(scope: string, recipients: readonly string[]): string {
-  const h = createHash('sha256')
-    .update(scope)
-    .update('\0')
-    .update(recipients.map((r) => r.toLowerCase()).join('\n'))
-    .digest();
-  h[6] = ((h[6] ?? 0) & 0x0f) | 0x80; // version 8: custom
-  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80; // RFC 4122 variant
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
-
-async function readAll(job: DeliveryJob): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const piece of openMessage(job.message)) parts.push(piece as Buffer);
-  return Buffer.concat(parts);
-}
-
 export class AcsTransport implements Transport {
   readonly route: string;
   readonly type = 'acs' as const;
   private readonly cfg: AcsRouteConfig;
   private readonly deps: TransportDeps;
   private readonly configuredEndpoint: URL | undefined;
+  private readonly client: AcsClient;
   private forceTokenRefresh = false;
   /** Epoch ms until which ACS asked (429 Retry-After on send) not to be sent to. */
   private throttledUntil = 0;
@@ -97,6 +49,20 @@ export class AcsTransport implements Transport {
     this.deps = deps;
     this.route = cfg.name;
     this.configuredEndpoint = cfg.endpoint === undefined ? undefined : checkEndpoint(cfg.endpoint);
+    this.client = new AcsClient({
+      apiVersion: cfg.apiVersion,
+      requestTimeout: cfg.requestTimeout,
+      pollInterval: cfg.pollInterval,
+      pollTimeout: cfg.pollTimeout,
+      fetch: deps.fetch,
+      now: deps.now,
+      onThrottled: (ms) => {
+        this.throttledUntil = Math.max(this.throttledUntil, deps.now() + (ms ?? 60_000));
+      },
+      onAuthRefused: (reason) => {
+        this.authProblem = reason;
+      },
+    });
     if (cfg.auth.type === 'entra' && this.configuredEndpoint === undefined) {
       throw new RelayError(
         'RELAY_CONFIG_INVALID',
@@ -132,7 +98,7 @@ export class AcsTransport implements Transport {
 
     let template: AcsTemplate;
     try {
-      const mail = await parseMime(await readAll(job));
+      const mail = await parseMime(await readMessage(job.message));
       template = buildTemplate(mail, job.mailFrom, {
         sender: {
           senderAddress: cfg.senderAddress,
@@ -190,7 +156,7 @@ export class AcsTransport implements Transport {
         continue;
       }
       const body = bodyOf(c.recipients);
-      const result = await this.sendChunk(job, auth, body, c.operationId);
+      const result = await this.client.sendChunk(job, auth, body, c.operationId);
       results.push({ chunk: c, result });
       this.deps.logger.debug(
         {
@@ -266,198 +232,6 @@ export class AcsTransport implements Transport {
         },
       },
     };
-  }
-
-  private url(endpoint: URL, path: string): URL {
-    const url = new URL(endpoint.href);
-    url.pathname = `${endpoint.pathname.replace(/\/+$/, '')}${path}`;
-    url.search = `?api-version=${this.cfg.apiVersion}`;
-    return url;
-  }
-
-  private async request(
-    job: DeliveryJob,
-    auth: Auth,
-    method: 'GET' | 'POST',
-    url: URL,
-    body: string,
-    extra: Record<string, string> = {},
-  ): Promise<{ response: Response; json: unknown } | { failure: LegFailure }> {
-    const timed = timedSignal(job.signal, this.cfg.requestTimeout);
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      'x-ms-client-request-id': randomUUID(),
-      ...auth.headers(method, url, body),
-      ...extra,
-    };
-    if (method === 'POST') headers['content-type'] = 'application/json';
-    try {
-      const response = await this.deps.fetch(url, {
-        method,
-        headers,
-        ...(method === 'POST' ? { body } : {}),
-        signal: timed.signal,
-        redirect: 'error',
-      });
-      const text = await response.text();
-      let json: unknown;
-      try {
-        json = text === '' ? undefined : JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      if (response.status === 401) auth.rejected();
-      return { response, json };
-    } catch (err) {
-      const errno = errnoOf(err, timed) ?? 'ECONNRESET';
-      return {
-        failure: this.classified(
-          { transport: 'acs', errno, requestSent: method === 'POST' },
-          `${method} ${url.pathname}: ${errno === 'TIMEOUT' ? `no answer in ${this.cfg.requestTimeout} ms` : (err as Error).message}`,
-        ),
-      };
-    }
-  }
-
-  private classified(facts: FailureFacts, reason: string, retryAfterMs?: number): LegFailure {
-    const c = classifyAcsFailure(facts);
-    return {
-      outcome: c.outcome,
-      code: c.code,
-      reason,
-      ...(c.hint === undefined ? {} : { hint: c.hint }),
-      ...(c.fallbackEligible === undefined ? {} : { fallbackEligible: c.fallbackEligible }),
-      ...(c.possibleDuplicate ? { possibleDuplicate: true } : {}),
-      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    };
-  }
-
-  private httpFailure(response: Response, json: unknown, what: string, requestSent: boolean): LegFailure {
-    const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    const serviceCode =
-      typeof error?.code === 'string' ? error.code : (response.headers.get('x-ms-error-code') ?? undefined);
-    const message = typeof error?.message === 'string' ? error.message : '';
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.deps.now());
-    return this.classified(
-      {
-        transport: 'acs',
-        httpStatus: response.status,
-        ...(serviceCode === undefined ? {} : { serviceCode }),
-        message,
-        requestSent,
-      },
-      `${what}: HTTP ${response.status}${serviceCode ? ` ${serviceCode}` : ''}${message ? `: ${message}` : ''}`,
-      retryAfterMs,
-    );
-  }
-
-  /** The result of an operation that ended Failed or Canceled. */
-  private operationFailure(operationId: string, status: string, json: unknown): LegFailure {
-    const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-    const serviceCode = typeof error?.code === 'string' ? error.code : status;
-    const message = typeof error?.message === 'string' ? error.message : '';
-    const reason = `ACS operation ${operationId} ended ${status}${serviceCode !== status ? ` (${serviceCode})` : ''}${message ? `: ${message}` : ''}`;
-    const c = classifyAcsFailure({ transport: 'acs', serviceCode, message });
-    // The service finished with this message; an unknown terminal error will not change on retry.
-    if (c.row === -1) return { outcome: 'permanent', code: 'RELAY_ACS_DROPPED', reason };
-    return this.classified({ transport: 'acs', serviceCode, message }, reason);
-  }
-
-  private async sendChunk(
-    job: DeliveryJob,
-    target: { endpoint: URL; auth: Auth },
-    body: string,
-    operationId: string,
-  ): Promise<ChunkResult> {
-    const { endpoint, auth } = target;
-    const statusUrl = this.url(endpoint, `/emails/operations/${operationId}`);
-    // A later attempt first asks whether an earlier one already got through (a timeout after the
-    // request left us): the Operation-Id is stable, so the operation can be found and resumed.
-    if (job.attempt > 1) {
-      const r = await this.request(job, auth, 'GET', statusUrl, '');
-      if ('failure' in r) return { ok: false, failure: r.failure };
-      if (r.response.status === 200)
-        return this.pollFrom(job, auth, statusUrl, operationId, r.response, r.json);
-      if (r.response.status !== 404) {
-        return { ok: false, failure: this.httpFailure(r.response, r.json, 'operation status', false) };
-      }
-    }
-    const r = await this.request(job, auth, 'POST', this.url(endpoint, '/emails:send'), body, {
-      'operation-id': operationId,
-    });
-    if ('failure' in r) return { ok: false, failure: r.failure };
-    if (r.response.status !== 202) {
-      const failure = this.httpFailure(r.response, r.json, 'send', true);
-      if (r.response.status === 429) {
-        this.throttledUntil = Math.max(
-          this.throttledUntil,
-          this.deps.now() + (failure.retryAfterMs ?? 60_000),
-        );
-      }
-      if (failure.code === 'RELAY_ACS_AUTH_FAILED') this.authProblem = failure.reason;
-      return { ok: false, failure };
-    }
-    return this.pollFrom(job, auth, statusUrl, operationId, r.response, r.json);
-  }
-
-  private async pollFrom(
-    job: DeliveryJob,
-    auth: Auth,
-    statusUrl: URL,
-    operationId: string,
-    first: Response,
-    firstJson: unknown,
-  ): Promise<ChunkResult> {
-    const deadline = this.deps.now() + this.cfg.pollTimeout;
-    let response = first;
-    let json = firstJson;
-    let status = 'Running';
-    for (;;) {
-      if (response.status === 200 || response.status === 202) {
-        const s = (json as { status?: unknown } | undefined)?.status;
-        status = typeof s === 'string' ? s : 'Running';
-        if (status === 'Succeeded') return { ok: true, operationId };
-        if (TERMINAL.has(status))
-          return { ok: false, failure: this.operationFailure(operationId, status, json) };
-      } else {
-        const failure = this.httpFailure(response, json, 'operation status', false);
-        // A status poll that fails for good (auth) ends the chunk; throttling or a blip is waited out.
-        if (failure.outcome === 'permanent') return { ok: false, failure };
-      }
-      const wait = Math.max(
-        this.cfg.pollInterval,
-        parseRetryAfter(response.headers.get('retry-after'), this.deps.now()) ?? 0,
-      );
-      if (this.deps.now() + wait > deadline) {
-        return {
-          ok: false,
-          failure: {
-            outcome: 'transient',
-            code: 'RELAY_TIMEOUT',
-            reason: `ACS operation ${operationId} still ${status} after ${this.cfg.pollTimeout} ms; the next attempt resumes it`,
-          },
-        };
-      }
-      try {
-        await sleep(wait, undefined, { signal: job.signal });
-      } catch {
-        return {
-          ok: false,
-          failure: {
-            outcome: 'transient',
-            code: 'RELAY_DELIVERY_TRANSIENT',
-            reason: 'shutdown aborted the status poll',
-          },
-        };
-      }
-      const r = await this.request(job, auth, 'GET', statusUrl, '');
-      if ('failure' in r) {
-        if (r.failure.outcome === 'permanent' || job.signal.aborted) return { ok: false, failure: r.failure };
-        continue;
-      }
-      response = r.response;
-      json = r.json;
-    }
   }
 
   private aggregate(

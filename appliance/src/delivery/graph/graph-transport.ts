@@ -10,7 +10,7 @@ import { isRelayError } from '../../errors.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,
-  openMessage,
+  readMessage,
   type Transport,
   type TransportDeps,
   type TransportHealth,
@@ -146,7 +146,7 @@ export class GraphTransport implements Transport {
     const { job } = a;
     const rewriteFrom = this.cfg.rewriteFrom ? { rewriteFromTo: a.mailbox } : {};
     if (job.message.length <= this.cfg.sendMailMaxSize) {
-      const raw = await readAll(job);
+      const raw = await readMessage(job.message);
       const prepared = prepareSendMailMime(raw, { recipients: job.recipients, ...rewriteFrom });
       if (prepared.foreignRecipients.length === 0) {
         await a.limiter.messageTurn(a.signal);
@@ -231,12 +231,6 @@ export class GraphTransport implements Transport {
     this.deps.logger.warn({ err, route: this.route, id: a.job.id }, 'Graph delivery failed unexpectedly');
     return { kind: 'transient', code: 'RELAY_DELIVERY_TRANSIENT', reason: message };
   }
-}
-
-async function readAll(job: DeliveryJob): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of openMessage(job.message) as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
 }
 
 /**
