@@ -1,7 +1,7 @@
 // infra/ room: pure DNS logic for an ACS Email custom domain — turning the domain's verification
 // records into a table and into zone-relative Azure DNS record sets, merging the domain-level TXT
 // with whatever TXT values the zone already publishes (SPF especially) without clobbering them, and
-// deciding when the domain may be linked to the Communication Service. No Pulumi, no I/O.
+// which records must be Verified before the domain is linked (acs-link.ts). No Pulumi, no I/O.
 
 export const VERIFICATION_KINDS = ['Domain', 'SPF', 'DKIM', 'DKIM2', 'DMARC'] as const;
 export type VerificationKind = (typeof VERIFICATION_KINDS)[number];
@@ -213,35 +213,3 @@ export function domainTxtPlan(
 
 /** Verification kinds that must be Verified before the domain is linked (and mail leaves signed). */
 export const REQUIRED_FOR_LINK: readonly VerificationKind[] = ['Domain', 'SPF', 'DKIM', 'DKIM2'];
-
-export interface LinkDecision {
-  readonly linkedDomains: string[];
-  readonly reason: string;
-}
-
-/**
- * Phase logic of the domain link. Azure-managed domains are verified at creation: link at once.
- * Customer-managed: phase 1 (linkDomain false) never links; phase 2 (linkDomain true, run with
- * `pulumi up --refresh` so the states are fresh) links only once every required check is Verified.
- */
-export function linkDecision(args: {
-  management: 'customer-managed' | 'azure-managed';
-  linkDomain: boolean;
-  domainId: string;
-  states: VerificationStatesOutput | undefined;
-}): LinkDecision {
-  if (args.management === 'azure-managed')
-    return { linkedDomains: [args.domainId], reason: 'azure-managed domain' };
-  if (!args.linkDomain) {
-    return { linkedDomains: [], reason: 'phase 1: publish the records, verify, then set acsLinkDomain true' };
-  }
-  const pending = REQUIRED_FOR_LINK.filter((k) => args.states?.[KEY_OF[k]]?.status !== 'Verified');
-  if (pending.length > 0) {
-    const detail = pending.map((k) => `${k}=${args.states?.[KEY_OF[k]]?.status ?? 'unknown'}`).join(', ');
-    return {
-      linkedDomains: [],
-      reason: `phase 2 waiting: not yet verified (${detail}); run \`pulumi up --refresh\` again later`,
-    };
-  }
-  return { linkedDomains: [args.domainId], reason: 'phase 2: verified and linked' };
-}

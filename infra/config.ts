@@ -1,243 +1,71 @@
 // infra/ room: the only place that reads stack configuration. Keys are declared (type, description,
-// default, secret) in Pulumi.yaml; this module parses the raw strings Pulumi hands over, applies the
-// same defaults, validates everything at once and fails with messages that name each bad key.
+// default, secret) in Pulumi.yaml and listed in config-keys.ts; this module parses the raw strings
+// Pulumi hands over, applies the same defaults, validates everything at once (collisions included,
+// config-checks.ts) and fails with messages that name each bad key — before any resource exists.
 // `parseTenantConfig` is pure (tests call it with plain maps); `loadTenantConfig` wraps pulumi.Config.
-import { isIP } from 'node:net';
 import * as pulumi from '@pulumi/pulumi';
+import {
+  checkDomainClaims,
+  checkSenderUsernames,
+  checkSmtpUsername,
+  checkTenantDomains,
+} from './config-checks.ts';
+import {
+  ACS_DATA_LOCATIONS,
+  APEX_TXT_MODES,
+  type CertificateRotation,
+  CONFIG_NAMESPACE,
+  CONNECTOR_MODES,
+  type ConfigKey,
+  DOMAIN_MANAGEMENT,
+  KNOWN_KEYS,
+  MAIL_CREDENTIALS,
+  MAILBOX_SCOPING,
+  type RawConfig,
+  ROUTE_KINDS,
+  SECRET_KEYS,
+  StackConfigError,
+  type TenantConfig,
+  VAULT_NETWORK,
+} from './config-keys.ts';
+import {
+  type ConfigReaders,
+  configReaders,
+  EMAIL,
+  FQDN,
+  GUID,
+  isCidr,
+  isIpv4OrCidr,
+  SITE,
+} from './config-readers.ts';
 import { CUSTOMER_CODE } from './naming.ts';
 
-export const CONFIG_NAMESPACE = 'relaykit';
+export * from './config-keys.ts';
 
-export const MAILBOX_SCOPING = ['rbac-for-applications', 'application-access-policy', 'tenant-wide'] as const;
-export type MailboxScoping = (typeof MAILBOX_SCOPING)[number];
-export const MAIL_CREDENTIALS = ['certificate', 'secret'] as const;
-export type MailCredential = (typeof MAIL_CREDENTIALS)[number];
-export const DOMAIN_MANAGEMENT = ['customer-managed', 'azure-managed'] as const;
-export type DomainManagementMode = (typeof DOMAIN_MANAGEMENT)[number];
-export const APEX_TXT_MODES = ['manual', 'create', 'adopt', 'merge'] as const;
-export type ApexTxtMode = (typeof APEX_TXT_MODES)[number];
-export const CONNECTOR_MODES = ['none', 'ip', 'certificate'] as const;
-export type ConnectorMode = (typeof CONNECTOR_MODES)[number];
-export const VAULT_NETWORK = ['sites-only', 'public'] as const;
-export type VaultNetwork = (typeof VAULT_NETWORK)[number];
-export const ROUTE_KINDS = ['graph', 'acs', 'hve'] as const;
-export type RouteKind = (typeof ROUTE_KINDS)[number];
-
-/**
- * ACS data locations (azurerm communication_service docs; the same strings the ARM API takes).
- * The policy pack narrows this further with its own allow-list.
- */
-export const ACS_DATA_LOCATIONS = [
-  'Africa',
-  'Asia Pacific',
-  'Australia',
-  'Brazil',
-  'Canada',
-  'Europe',
-  'France',
-  'Germany',
-  'India',
-  'Japan',
-  'Korea',
-  'Norway',
-  'Switzerland',
-  'UAE',
-  'UK',
-  'United States',
-] as const;
-
-export interface MailAppConfig {
-  readonly scoping: MailboxScoping;
-  /** Mailboxes the relay sends as (RBAC management scope members / documentation for AAP). */
-  readonly senderMailboxes: readonly string[];
-  /** Mail-enabled security group holding the senders (AAP needs one; RBAC may use it instead). */
-  readonly senderGroup?: string;
-  /** Graph upload-session path for messages over ~3.5 MB: adds Mail.ReadWrite and MaxSendSize. */
-  readonly largeMessages: boolean;
-  readonly maxSendSizeMB: number;
-  readonly credential: MailCredential;
-  readonly secretLifetimeDays: number;
-  readonly secretRotationDays: number;
-  readonly certificateValidityDays: number;
-}
-
-export interface ApplianceConfig {
-  readonly sites: readonly string[];
-  readonly sitePublicIps: readonly string[];
-  readonly deviceNetworks: readonly string[];
-  readonly defaultRoute: RouteKind;
-  readonly certificateValidityDays: number;
-  readonly smtpPort: number;
-}
-
-export interface AcsConfig {
-  readonly enabled: boolean;
-  readonly domain?: string;
-  readonly management: DomainManagementMode;
-  readonly dataLocation: string;
-  readonly senderUsernames: readonly string[];
-  readonly senderDisplayName: string;
-  readonly linkDomain: boolean;
-  readonly recordsPublished: boolean;
-  readonly smtpUsername?: string;
-  readonly dmarcPolicy?: string;
-}
-
-export interface DnsConfig {
-  readonly zoneName?: string;
-  readonly zoneResourceGroup?: string;
-  readonly apexTxt: ApexTxtMode;
-  readonly existingApexTxt: readonly string[];
-}
-
-export interface ExchangeConfig {
-  readonly inboundConnector: ConnectorMode;
-  readonly connectorCertificateName?: string;
-  readonly hveAccount?: string;
-}
-
-export interface TenantConfig {
-  readonly stack: string;
-  readonly customerCode: string;
-  readonly customerName: string;
-  readonly tenantId: string;
-  readonly subscriptionId: string;
-  readonly location: string;
-  readonly extraTags: Readonly<Record<string, string>>;
-  readonly mail: MailAppConfig;
-  readonly appliance: ApplianceConfig;
-  readonly acs: AcsConfig;
-  readonly dns: DnsConfig;
-  readonly vault: { readonly network: VaultNetwork; readonly softDeleteRetentionDays: number };
-  readonly exchange: ExchangeConfig;
-}
-
-/** Every key this program reads, in the order Pulumi.yaml declares them (a test keeps them in sync). */
-export const KNOWN_KEYS = [
-  'customerCode',
-  'customerName',
-  'tenantId',
-  'subscriptionId',
-  'location',
-  'extraTags',
-  'mailboxScoping',
-  'senderMailboxes',
-  'senderGroup',
-  'largeMessages',
-  'maxSendSizeMB',
-  'mailCredential',
-  'secretLifetimeDays',
-  'secretRotationDays',
-  'certificateValidityDays',
-  'sites',
-  'sitePublicIps',
-  'deviceNetworks',
-  'defaultRoute',
-  'applianceCertificateValidityDays',
-  'applianceSmtpPort',
-  'acsEnabled',
-  'acsDomain',
-  'acsDomainManagement',
-  'acsDataLocation',
-  'acsSenderUsernames',
-  'acsSenderDisplayName',
-  'acsLinkDomain',
-  'acsRecordsPublished',
-  'acsSmtpUsername',
-  'acsDmarcPolicy',
-  'dnsZoneName',
-  'dnsZoneResourceGroup',
-  'dnsApexTxt',
-  'dnsExistingApexTxt',
-  'vaultNetwork',
-  'vaultSoftDeleteRetentionDays',
-  'inboundConnector',
-  'connectorCertificateName',
-  'hveAccount',
-  'hvePassword',
-] as const;
-export type ConfigKey = (typeof KNOWN_KEYS)[number];
-
-/** Keys whose values are secrets (Pulumi.yaml `secret: true`; read with getSecret). */
-export const SECRET_KEYS: readonly ConfigKey[] = ['hvePassword'];
-
-export class StackConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: string[]) {
-    super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'StackConfigError';
-    this.problems = problems;
+/** Generation, issue day and retire switch of one rotating certificate. */
+function rotation(
+  r: ConfigReaders,
+  keys: { generation: ConfigKey; rotatedAt: ConfigKey; retire: ConfigKey },
+): CertificateRotation {
+  const generation = r.int(keys.generation, 1, 1, 999);
+  const rotatedAt = r.day(keys.rotatedAt);
+  if (generation > 1 && rotatedAt === undefined && r.str(keys.rotatedAt) === undefined) {
+    r.bad(
+      keys.rotatedAt,
+      `is required once ${keys.generation} is above 1: the day (YYYY-MM-DD) generation ${generation} was issued starts the grace period of the previous one`,
+    );
   }
+  return {
+    generation,
+    ...(rotatedAt === undefined ? {} : { rotatedAt }),
+    retirePrevious: r.bool(keys.retire, false),
+  };
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const EMAIL = /^[^\s@'"<>]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
-const FQDN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const SITE = /^[a-z0-9][a-z0-9-]{0,30}$/;
-
-/** Raw values as Pulumi delivers them: strings; arrays are JSON text. */
-export type RawConfig = Readonly<Partial<Record<ConfigKey, string>>>;
 
 /** Parses and validates; throws StackConfigError listing every problem as "relaykit:<key>: …". */
 export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
-  const problems: string[] = [];
-  const bad = (key: ConfigKey, msg: string) => problems.push(`${CONFIG_NAMESPACE}:${key}: ${msg}`);
-
-  const str = (key: ConfigKey): string | undefined => {
-    const v = raw[key];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  };
-  const required = (key: ConfigKey, hint: string): string => {
-    const v = str(key);
-    if (v === undefined) bad(key, `is required (${hint}); set it with \`pulumi config set ${key} <value>\``);
-    return v ?? '';
-  };
-  const oneOf = <T extends string>(key: ConfigKey, allowed: readonly T[], dflt: T): T => {
-    const v = str(key);
-    if (v === undefined) return dflt;
-    if (!(allowed as readonly string[]).includes(v)) {
-      bad(key, `must be one of ${allowed.join(', ')} (got "${v}")`);
-      return dflt;
-    }
-    return v as T;
-  };
-  const bool = (key: ConfigKey, dflt: boolean): boolean => {
-    const v = str(key);
-    if (v === undefined) return dflt;
-    if (v === 'true') return true;
-    if (v === 'false') return false;
-    bad(key, `must be true or false (got "${v}")`);
-    return dflt;
-  };
-  const int = (key: ConfigKey, dflt: number, min: number, max: number): number => {
-    const v = str(key);
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      bad(key, `must be a whole number from ${min} to ${max} (got "${v}")`);
-      return dflt;
-    }
-    return n;
-  };
-  const list = (key: ConfigKey): string[] => {
-    const v = str(key);
-    if (v === undefined) return [];
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(v);
-    } catch {
-      bad(key, 'must be a list of strings (YAML list in the stack file, or JSON text)');
-      return [];
-    }
-    if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
-      bad(key, 'must be a list of strings');
-      return [];
-    }
-    return parsed.map((s) => s.trim());
-  };
-  const each = (key: ConfigKey, items: readonly string[], ok: (s: string) => boolean, what: string) => {
-    for (const item of items) if (!ok(item)) bad(key, `"${item}" is not ${what}`);
-  };
+  const r = configReaders(raw);
+  const { bad, str, required, oneOf, bool, int, list, each } = r;
 
   const customerCode = required('customerCode', 'short client code such as fabrikam');
   if (customerCode !== '' && !CUSTOMER_CODE.test(customerCode)) {
@@ -250,6 +78,8 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
   if (tenantId !== '' && !GUID.test(tenantId)) bad('tenantId', 'must be a GUID');
   const subscriptionId = required('subscriptionId', "the client's Azure subscription ID");
   if (subscriptionId !== '' && !GUID.test(subscriptionId)) bad('subscriptionId', 'must be a GUID');
+  const tenantDomains = list('tenantDomains').map((d) => d.toLowerCase());
+  each('tenantDomains', tenantDomains, (d) => FQDN.test(d), 'a domain name');
 
   const extraTags: Record<string, string> = {};
   for (const entry of list('extraTags')) {
@@ -282,13 +112,24 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
   const credential = oneOf('mailCredential', MAIL_CREDENTIALS, 'certificate');
   const secretLifetimeDays = int('secretLifetimeDays', 180, 7, 730);
   const secretRotationDays = int('secretRotationDays', 90, 1, 729);
+  const credentialGraceDays = int('credentialGraceDays', 30, 0, 365);
   if (secretRotationDays >= secretLifetimeDays) {
     bad(
       'secretRotationDays',
       `must be less than secretLifetimeDays (${secretLifetimeDays}) so a new secret exists before the old one expires`,
     );
+  } else if (credential === 'secret' && secretRotationDays + credentialGraceDays > secretLifetimeDays) {
+    bad(
+      'credentialGraceDays',
+      `secretRotationDays (${secretRotationDays}) + credentialGraceDays (${credentialGraceDays}) must not exceed secretLifetimeDays (${secretLifetimeDays}): the previous secret must stay valid while it is kept`,
+    );
   }
   const certificateValidityDays = int('certificateValidityDays', 365, 30, 825);
+  const mailRotation = rotation(r, {
+    generation: 'mailCertificateGeneration',
+    rotatedAt: 'mailCertificateRotatedAt',
+    retire: 'mailCredentialRetirePrevious',
+  });
 
   // Appliance
   const sites = list('sites');
@@ -307,6 +148,11 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
   each('deviceNetworks', deviceNetworks, (s) => isCidr(s), 'an IP address or CIDR range');
   const defaultRoute = oneOf('defaultRoute', ROUTE_KINDS, 'graph');
   const applianceCertDays = int('applianceCertificateValidityDays', 365, 30, 825);
+  const applianceRotation = rotation(r, {
+    generation: 'applianceCertificateGeneration',
+    rotatedAt: 'applianceCertificateRotatedAt',
+    retire: 'applianceCertificateRetirePrevious',
+  });
   const smtpPort = int('applianceSmtpPort', 25, 1, 65535);
 
   // ACS
@@ -322,19 +168,30 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
   if (!(ACS_DATA_LOCATIONS as readonly string[]).includes(dataLocation)) {
     bad('acsDataLocation', `must be one of ${ACS_DATA_LOCATIONS.join(', ')} (got "${dataLocation}")`);
   }
-  const senderUsernamesRaw = list('acsSenderUsernames');
-  const senderUsernames = senderUsernamesRaw.length > 0 ? senderUsernamesRaw : ['donotreply'];
+  const senderUsernames = list('acsSenderUsernames');
   each(
     'acsSenderUsernames',
     senderUsernames,
     (s) => /^[a-z0-9][a-z0-9._-]{0,63}$/i.test(s),
     'a mailbox local part',
   );
+  checkSenderUsernames(senderUsernames, bad);
   const smtpUsername = str('acsSmtpUsername');
+  const linkDomain = bool('acsLinkDomain', false);
   if (smtpUsername !== undefined && credential !== 'secret') {
     bad(
       'acsSmtpUsername',
       'ACS SMTP AUTH uses the app client secret as password: set mailCredential to secret',
+    );
+  } else {
+    checkSmtpUsername(
+      smtpUsername,
+      {
+        ...(acsDomain === undefined ? {} : { domain: acsDomain }),
+        azureManaged: management === 'azure-managed',
+        linkDomain,
+      },
+      bad,
     );
   }
   const dmarcPolicy = str('acsDmarcPolicy');
@@ -355,6 +212,12 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
     }
     if (management === 'azure-managed')
       bad('dnsZoneName', 'an Azure-managed ACS domain needs no DNS records; unset it');
+    if (apexTxt === 'create' && acsDomain === zoneName) {
+      bad(
+        'dnsApexTxt',
+        `create would replace the TXT record set at the zone apex ${zoneName} (SPF, MS=…): use merge with dnsExistingApexTxt, or manual`,
+      );
+    }
   }
   if ((apexTxt === 'adopt' || apexTxt === 'merge') && existingApexTxt.length === 0) {
     bad(
@@ -362,8 +225,9 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
       `list the TXT values already published at the domain (dnsApexTxt is ${apexTxt})`,
     );
   }
+  if (management === 'customer-managed') checkDomainClaims(acsDomain, existingApexTxt, bad);
 
-  // Vault
+  // Vault, locks, diagnostics
   const network = oneOf('vaultNetwork', VAULT_NETWORK, 'sites-only');
   if (network === 'sites-only' && sitePublicIps.length === 0) {
     bad(
@@ -372,6 +236,16 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
     );
   }
   const softDeleteRetentionDays = int('vaultSoftDeleteRetentionDays', 90, 7, 90);
+  const resourceLocks = bool('resourceLocks', true);
+  const diagnosticsWorkspaceId = str('diagnosticsWorkspaceId');
+  if (
+    diagnosticsWorkspaceId !== undefined &&
+    !/^\/subscriptions\/[^/]+\/resourcegroups\/[^/]+\/providers\/microsoft\.operationalinsights\/workspaces\/[^/]+$/i.test(
+      diagnosticsWorkspaceId,
+    )
+  ) {
+    bad('diagnosticsWorkspaceId', 'must be the ARM ID of a Log Analytics workspace');
+  }
 
   // Exchange
   const inboundConnector = oneOf('inboundConnector', CONNECTOR_MODES, 'none');
@@ -390,8 +264,17 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
   if (defaultRoute === 'hve' && hveAccount === undefined)
     bad('hveAccount', 'is required when defaultRoute is hve');
   if (defaultRoute === 'acs' && !acsEnabled) bad('defaultRoute', 'is acs but acsEnabled is false');
+  checkTenantDomains(
+    tenantDomains,
+    [
+      ...senderMailboxes.map((m) => ['senderMailboxes', m] as const),
+      ['senderGroup', senderGroup],
+      ['hveAccount', hveAccount],
+    ],
+    bad,
+  );
 
-  if (problems.length > 0) throw new StackConfigError(problems);
+  if (r.problems.length > 0) throw new StackConfigError(r.problems);
 
   return {
     stack,
@@ -399,6 +282,7 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
     customerName: str('customerName') ?? customerCode,
     tenantId: tenantId.toLowerCase(),
     subscriptionId: subscriptionId.toLowerCase(),
+    tenantDomains,
     location: str('location') ?? 'westeurope',
     extraTags,
     mail: {
@@ -411,13 +295,16 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
       secretLifetimeDays,
       secretRotationDays,
       certificateValidityDays,
+      certificateRotation: mailRotation,
     },
+    credentialGraceDays,
     appliance: {
       sites,
       sitePublicIps,
       deviceNetworks,
       defaultRoute,
       certificateValidityDays: applianceCertDays,
+      certificateRotation: applianceRotation,
       smtpPort,
     },
     acs: {
@@ -427,7 +314,7 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
       dataLocation,
       senderUsernames,
       senderDisplayName: acsSenderDisplayName,
-      linkDomain: bool('acsLinkDomain', false),
+      linkDomain,
       recordsPublished: bool('acsRecordsPublished', false),
       ...(smtpUsername === undefined ? {} : { smtpUsername }),
       ...(dmarcPolicy === undefined ? {} : { dmarcPolicy }),
@@ -444,23 +331,9 @@ export function parseTenantConfig(raw: RawConfig, stack: string): TenantConfig {
       ...(connectorCertificateName === undefined ? {} : { connectorCertificateName }),
       ...(hveAccount === undefined ? {} : { hveAccount }),
     },
+    resourceLocks,
+    ...(diagnosticsWorkspaceId === undefined ? {} : { diagnosticsWorkspaceId }),
   };
-}
-
-function isCidr(s: string): boolean {
-  const [addr, bits, extra] = s.split('/');
-  if (extra !== undefined || addr === undefined) return false;
-  const family = isIP(addr);
-  if (family === 0) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
-}
-
-/** Exchange connectors and Key Vault IP rules take IPv4 only; connectors accept /24 to /32. */
-function isIpv4OrCidr(s: string): boolean {
-  const [addr, bits, extra] = s.split('/');
-  if (extra !== undefined || addr === undefined || isIP(addr) !== 4) return false;
-  return bits === undefined || (/^\d{2}$/.test(bits) && Number(bits) >= 24 && Number(bits) <= 32);
 }
 
 /**

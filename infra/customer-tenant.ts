@@ -9,19 +9,24 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import type { VerificationRow } from './acs-dns.ts';
 import { AcsEmail } from './acs-email.ts';
-import { type ApplianceConfigInput, renderBundle } from './appliance-bundle.ts';
-import type { TenantConfig } from './config.ts';
+import { renderBundle } from './appliance-bundle.ts';
+import type { TenantConfig } from './config-keys.ts';
+import { type CredentialExpiry, rotationWindow } from './credential-rotation.ts';
 import { ApplianceIdentity, MailApp } from './entra-app.ts';
-import { type ExchangeScriptInput, renderExchangeScripts } from './exchange-scripts.ts';
-import { RelayVault } from './key-vault.ts';
+import { renderExchangeScripts } from './exchange-scripts.ts';
+import { RelayVault, type VaultSecret } from './key-vault.ts';
 import { baseTags, SECRET_NAMES, tenantNames } from './naming.ts';
+import { ProviderRegistration, requiredProviders } from './provider-registration.ts';
+import { applianceInput, exchangeInput } from './tenant-inputs.ts';
+
+export { applianceInput, exchangeInput } from './tenant-inputs.ts';
 
 export interface CustomerTenantArgs {
   /** Validated stack configuration (config.ts). */
   config: TenantConfig;
   /** HVE account password from config (secret); generated when absent and an HVE account is set. */
   hvePassword?: pulumi.Output<string>;
-  /** Clock for the client-secret rotation window. */
+  /** Clock for the client-secret rotation window and the rotation grace periods. */
   now: Date;
 }
 
@@ -32,6 +37,16 @@ export interface TenantOutputs {
   mailCredentialExpires: pulumi.Output<string>;
   applianceClientId: pulumi.Output<string>;
   applianceCertificateExpires: pulumi.Output<string>;
+  /**
+   * Every registered credential, current and (during a rotation's grace) previous, with its expiry
+   * and, for a previous one, when the next run removes it. What `relaykit tenant rotate` reads.
+   */
+  credentialExpiry: pulumi.Output<{
+    mailCredential: CredentialExpiry[];
+    applianceCertificate: CredentialExpiry[];
+  }>;
+  /** Resource-provider namespaces the stack registers (or names, when it may not) before anything else. */
+  resourceProviders: pulumi.Output<string[]>;
   keyVaultName: pulumi.Output<string>;
   keyVaultUri: pulumi.Output<string>;
   acsEndpoint: pulumi.Output<string | undefined>;
@@ -39,6 +54,8 @@ export interface TenantOutputs {
   acsVerificationRecords: pulumi.Output<VerificationRow[]>;
   acsVerificationTable: pulumi.Output<string>;
   acsLinkStatus: pulumi.Output<string>;
+  /** Per verification record: its state and the last verification request's answer. */
+  acsVerificationStatus: pulumi.Output<string[]>;
   dnsNotes: pulumi.Output<string[]>;
   /** Exchange Online scripts by file name (not secret: IDs only). */
   exchangeScripts: pulumi.Output<Record<string, string>>;
@@ -57,11 +74,32 @@ export class CustomerTenant extends pulumi.ComponentResource {
     const names = tenantNames(cfg.customerCode, cfg.subscriptionId);
     const tags = baseTags(cfg.customerCode, cfg.stack, cfg.extraTags);
 
+    // Pre-flight: the subscription's resource providers, before the first resource that needs one.
+    const namespaces = requiredProviders(cfg);
+    const registration = new ProviderRegistration(
+      `${name}-providers`,
+      { subscriptionId: cfg.subscriptionId, tenantId: cfg.tenantId, namespaces },
+      { parent: this },
+    );
     const rg = new azure.resources.ResourceGroup(
       `${name}-rg`,
       { resourceGroupName: names.resourceGroup, location: cfg.location, tags },
-      { parent: this },
+      { parent: this, dependsOn: [registration] },
     );
+    const workspaceId: pulumi.Input<string> =
+      cfg.diagnosticsWorkspaceId ??
+      new azure.operationalinsights.Workspace(
+        `${name}-logs`,
+        {
+          resourceGroupName: rg.name,
+          workspaceName: names.logAnalyticsWorkspace,
+          location: cfg.location,
+          sku: { name: 'PerGB2018' },
+          retentionInDays: 30,
+          tags,
+        },
+        { parent: this },
+      ).id;
 
     const mail = new MailApp(
       `${name}-mail`,
@@ -73,6 +111,8 @@ export class CustomerTenant extends pulumi.ComponentResource {
         secretRotationDays: cfg.mail.secretRotationDays,
         secretLifetimeDays: cfg.mail.secretLifetimeDays,
         certificateValidityDays: cfg.mail.certificateValidityDays,
+        certificateRotation: cfg.mail.certificateRotation,
+        graceDays: cfg.credentialGraceDays,
         now: args.now,
         customerCode: cfg.customerCode,
       },
@@ -83,6 +123,9 @@ export class CustomerTenant extends pulumi.ComponentResource {
       {
         displayName: names.applianceAppDisplayName,
         certificateValidityDays: cfg.appliance.certificateValidityDays,
+        certificateRotation: cfg.appliance.certificateRotation,
+        graceDays: cfg.credentialGraceDays,
+        now: args.now,
         customerCode: cfg.customerCode,
       },
       { parent: this },
@@ -103,14 +146,22 @@ export class CustomerTenant extends pulumi.ComponentResource {
 
     const mailSecretName =
       cfg.mail.credential === 'secret' ? SECRET_NAMES.mailAppClientSecret : SECRET_NAMES.mailAppCertificate;
-    const secrets: Record<string, { value: pulumi.Input<string>; contentType: string }> = {
+    const secrets: Record<string, VaultSecret> = {
       [mailSecretName]: {
         value: mail.credentialValue,
         contentType: cfg.mail.credential === 'secret' ? 'text/plain' : 'application/x-pem-file',
+        expires: mail.credentialExpires,
       },
     };
-    if (hvePassword !== undefined)
-      secrets[SECRET_NAMES.hvePassword] = { value: hvePassword, contentType: 'text/plain' };
+    if (hvePassword !== undefined) {
+      // The HVE password does not expire by itself; its vault entry carries the secret window's end
+      // as a reminder to change it (the value is kept until someone does).
+      secrets[SECRET_NAMES.hvePassword] = {
+        value: hvePassword,
+        contentType: 'text/plain',
+        expires: rotationWindow(args.now, cfg.mail.secretRotationDays, cfg.mail.secretLifetimeDays).endDate,
+      };
+    }
 
     const vault = new RelayVault(
       `${name}-kv`,
@@ -125,6 +176,8 @@ export class CustomerTenant extends pulumi.ComponentResource {
         softDeleteRetentionDays: cfg.vault.softDeleteRetentionDays,
         secrets,
         readerPrincipalId: appliance.servicePrincipalObjectId,
+        lock: cfg.resourceLocks,
+        diagnosticsWorkspaceId: workspaceId,
         tags,
       },
       { parent: this },
@@ -136,6 +189,10 @@ export class CustomerTenant extends pulumi.ComponentResource {
         `${name}-acs`,
         {
           resourceGroupName: rg.name,
+          resourceGroupId: rg.id,
+          customerCode: cfg.customerCode,
+          locks: cfg.resourceLocks,
+          diagnosticsWorkspaceId: workspaceId,
           emailServiceName: names.emailService,
           communicationServiceName: names.communicationService,
           dataLocation: cfg.acs.dataLocation,
@@ -209,6 +266,10 @@ export class CustomerTenant extends pulumi.ComponentResource {
       mailCredentialExpires: mail.credentialExpires,
       applianceClientId: appliance.clientId,
       applianceCertificateExpires: appliance.certificateExpires,
+      credentialExpiry: pulumi
+        .all([mail.credentialExpiry, appliance.certificateExpiry])
+        .apply(([m, a]) => ({ mailCredential: m, applianceCertificate: a })),
+      resourceProviders: pulumi.output(namespaces),
       keyVaultName: vault.vaultName,
       keyVaultUri: vault.vaultUri,
       acsEndpoint,
@@ -216,6 +277,7 @@ export class CustomerTenant extends pulumi.ComponentResource {
       acsVerificationRecords: acs?.verificationRecords ?? pulumi.output([]),
       acsVerificationTable: acs?.verificationTable ?? pulumi.output('(ACS disabled)'),
       acsLinkStatus: acs?.linkStatus ?? pulumi.output('ACS disabled'),
+      acsVerificationStatus: acs?.verificationStatus ?? pulumi.output([]),
       dnsNotes: acs?.dnsNotes ?? pulumi.output([]),
       exchangeScripts,
       bundles,
@@ -227,71 +289,6 @@ export class CustomerTenant extends pulumi.ComponentResource {
       acsEndpoint: this.outputs.acsEndpoint,
     });
   }
-}
-
-/** Inputs of the Exchange script renderers, from config and the mail app's IDs. */
-export function exchangeInput(cfg: TenantConfig, appId: string, spObjectId: string): ExchangeScriptInput {
-  const names = tenantNames(cfg.customerCode, cfg.subscriptionId);
-  return {
-    customerCode: cfg.customerCode,
-    appId,
-    servicePrincipalObjectId: spObjectId,
-    appDisplayName: names.mailAppDisplayName,
-    managementScope: names.managementScope,
-    senderMailboxes: cfg.mail.senderMailboxes,
-    ...(cfg.mail.senderGroup === undefined ? {} : { senderGroup: cfg.mail.senderGroup }),
-    largeMessages: cfg.mail.largeMessages,
-    maxSendSizeMB: cfg.mail.maxSendSizeMB,
-    connector: {
-      mode: cfg.exchange.inboundConnector,
-      name: names.inboundConnector,
-      senderIps: cfg.appliance.sitePublicIps,
-      ...(cfg.exchange.connectorCertificateName === undefined
-        ? {}
-        : { certificateName: cfg.exchange.connectorCertificateName }),
-    },
-    ...(cfg.exchange.hveAccount === undefined
-      ? {}
-      : { hve: { account: cfg.exchange.hveAccount, displayName: `relaykit HVE (${cfg.customerCode})` } }),
-    accessPolicyDescription: names.accessPolicyDescription,
-  };
-}
-
-/** Inputs of the appliance config renderer for one site. */
-export function applianceInput(
-  cfg: TenantConfig,
-  site: string,
-  ids: {
-    mailClientId: string;
-    applianceClientId: string;
-    vaultUri: string;
-    mailSecretName: string;
-    acsEndpoint?: string;
-    acsSenders: readonly string[];
-  },
-): ApplianceConfigInput {
-  return {
-    site,
-    customerCode: cfg.customerCode,
-    tenantId: cfg.tenantId,
-    smtpPort: cfg.appliance.smtpPort,
-    deviceNetworks: cfg.appliance.deviceNetworks,
-    defaultRoute: cfg.appliance.defaultRoute,
-    keyVault: { url: ids.vaultUri, clientId: ids.applianceClientId },
-    mailApp: {
-      clientId: ids.mailClientId,
-      credential: cfg.mail.credential,
-      secretName: ids.mailSecretName,
-      largeMessages: cfg.mail.largeMessages,
-      senderMailboxes: cfg.mail.senderMailboxes,
-    },
-    ...(ids.acsEndpoint === undefined || ids.acsSenders.length === 0
-      ? {}
-      : { acs: { endpoint: ids.acsEndpoint, senderAddresses: ids.acsSenders } }),
-    ...(cfg.exchange.hveAccount === undefined
-      ? {}
-      : { hve: { account: cfg.exchange.hveAccount, secretName: SECRET_NAMES.hvePassword } }),
-  };
 }
 
 /**

@@ -1,12 +1,21 @@
 // infra/ room: the two Entra applications of a tenant. MailApp is what the appliance sends as (Graph
 // Mail.Send, ACS): by default it gets NO tenant-wide Graph grant and Exchange RBAC for Applications
 // scopes it to named mailboxes (exchange-scripts.ts). ApplianceIdentity is a separate app with a
-// certificate that may only read the vault's secrets. Pure helpers (permission IDs, rotation window)
-// are exported for tests; the components only wire resources.
+// certificate that may only read the vault's secrets. Both rotate credentials with overlap
+// (credential-rotation.ts, entra-credentials.ts). Pure helpers (permission IDs) are exported for
+// tests; the components only wire resources.
 import * as azuread from '@pulumi/azuread';
 import * as pulumi from '@pulumi/pulumi';
-import * as tls from '@pulumi/tls';
-import type { MailboxScoping, MailCredential } from './config.ts';
+import type { CertificateRotation, MailboxScoping, MailCredential } from './config-keys.ts';
+import {
+  type CredentialExpiry,
+  certificateSlots,
+  rotationWindow,
+  secretSlots,
+} from './credential-rotation.ts';
+import { certificateCredentials, secretCredentials } from './entra-credentials.ts';
+
+export { rotationWindow };
 
 /** Microsoft Graph's application ID, the same in every tenant. */
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
@@ -43,76 +52,6 @@ export function requiredResourceAccessesFor(scoping: MailboxScoping, largeMessag
   ];
 }
 
-const DAY = 86_400_000;
-
-/**
- * Deterministic client-secret window. Time is cut into fixed periods of `rotationDays` (counted from
- * the Unix epoch); the secret of a period expires `lifetimeDays` after the period starts. Every
- * `pulumi up` within a period yields the same inputs (no diff); the first run in a new period
- * replaces the secret. As long as someone runs `pulumi up` at least every rotationDays, a valid
- * secret always exists (lifetime > rotation is enforced by config.ts).
- */
-export function rotationWindow(
-  now: Date,
-  rotationDays: number,
-  lifetimeDays: number,
-): { periodStart: string; endDate: string } {
-  const period = rotationDays * DAY;
-  const start = Math.floor(now.getTime() / period) * period;
-  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
-  return { periodStart: iso(start), endDate: iso(start + lifetimeDays * DAY) };
-}
-
-interface CertificateCredential {
-  readonly certPem: pulumi.Output<string>;
-  /** PEM certificate followed by the PKCS#8 private key (what msal-node and the bundle take). */
-  readonly pemBundle: pulumi.Output<string>;
-  readonly endDate: pulumi.Output<string>;
-}
-
-/** Key + self-signed certificate + the certificate registered on the application. */
-function certificateCredential(
-  name: string,
-  parent: pulumi.Resource,
-  application: azuread.Application,
-  commonName: string,
-  validityDays: number,
-): CertificateCredential {
-  const key = new tls.PrivateKey(`${name}-key`, { algorithm: 'RSA', rsaBits: 3072 }, { parent });
-  const cert = new tls.SelfSignedCert(
-    `${name}-cert`,
-    {
-      privateKeyPem: key.privateKeyPem,
-      subject: { commonName },
-      validityPeriodHours: validityDays * 24,
-      // Replaced on the first `pulumi up --refresh` in the last 30 days (or last quarter) of its life.
-      earlyRenewalHours: Math.min(30, Math.floor(validityDays / 4)) * 24,
-      allowedUses: ['digital_signature', 'client_auth'],
-    },
-    { parent },
-  );
-  new azuread.ApplicationCertificate(
-    `${name}-cert-credential`,
-    {
-      applicationId: application.id,
-      type: 'AsymmetricX509Cert',
-      encoding: 'pem',
-      value: cert.certPem,
-      endDate: cert.validityEndTime,
-    },
-    { parent },
-  );
-  return {
-    certPem: cert.certPem,
-    pemBundle: pulumi.secret(
-      pulumi
-        .all([cert.certPem, key.privateKeyPemPkcs8])
-        .apply(([c, k]) => `${c.trimEnd()}\n${k.trimEnd()}\n`),
-    ),
-    endDate: cert.validityEndTime,
-  };
-}
-
 export interface MailAppArgs {
   /** Display name of the app registration in the client's Entra tenant. */
   displayName: string;
@@ -127,7 +66,11 @@ export interface MailAppArgs {
   secretLifetimeDays: number;
   /** Certificate validity, in days. */
   certificateValidityDays: number;
-  /** "Now" for the rotation window; injected so runs and tests are reproducible. */
+  /** Certificate generation / retire switch; `retirePrevious` also drops last period's secret. */
+  certificateRotation: CertificateRotation;
+  /** Days a replaced credential stays registered next to its successor. */
+  graceDays: number;
+  /** "Now" for the rotation window and grace periods; injected so runs and tests are reproducible. */
   now: Date;
   /** Customer code, written into the app's tags and notes. */
   customerCode: string;
@@ -142,6 +85,8 @@ export class MailApp extends pulumi.ComponentResource {
   /** The client secret, or the PEM certificate + key; always a secret. */
   public readonly credentialValue: pulumi.Output<string>;
   public readonly credentialExpires: pulumi.Output<string>;
+  /** Every registered credential (current and, during a rotation's grace, previous). */
+  public readonly credentialExpiry: pulumi.Output<CredentialExpiry[]>;
 
   constructor(name: string, args: MailAppArgs, opts?: pulumi.ComponentResourceOptions) {
     super('relaykit:index:MailApp', name, {}, opts);
@@ -183,31 +128,31 @@ export class MailApp extends pulumi.ComponentResource {
       }
     }
 
-    if (args.credential === 'secret') {
-      const window = rotationWindow(args.now, args.secretRotationDays, args.secretLifetimeDays);
-      const password = new azuread.ApplicationPassword(
-        `${name}-secret`,
-        {
-          applicationId: this.application.id,
-          displayName: `relaykit ${window.periodStart.slice(0, 10)}`,
-          endDate: window.endDate,
-          rotateWhenChanged: { rotationPeriod: window.periodStart },
-        },
-        { parent: this },
-      );
-      this.credentialValue = pulumi.secret(password.value);
-      this.credentialExpires = password.endDate;
-    } else {
-      const cert = certificateCredential(
-        name,
-        this,
-        this.application,
-        `relaykit-mail-${args.customerCode}`,
-        args.certificateValidityDays,
-      );
-      this.credentialValue = cert.pemBundle;
-      this.credentialExpires = cert.endDate;
-    }
+    const issued =
+      args.credential === 'secret'
+        ? secretCredentials(
+            name,
+            this,
+            this.application,
+            secretSlots(
+              args.now,
+              args.secretRotationDays,
+              args.secretLifetimeDays,
+              args.graceDays,
+              args.certificateRotation.retirePrevious,
+            ),
+          )
+        : certificateCredentials(
+            name,
+            this,
+            this.application,
+            `relaykit-mail-${args.customerCode}`,
+            args.certificateValidityDays,
+            certificateSlots(args.certificateRotation, args.graceDays, args.now),
+          );
+    this.credentialValue = issued.value;
+    this.credentialExpires = issued.expires;
+    this.credentialExpiry = issued.expiry;
 
     this.registerOutputs({
       clientId: this.clientId,
@@ -222,6 +167,11 @@ export interface ApplianceIdentityArgs {
   displayName: string;
   /** Certificate validity, in days. */
   certificateValidityDays: number;
+  /** Generation / retire switch of the certificate (rotation with overlap). */
+  certificateRotation: CertificateRotation;
+  /** Days the previous certificate stays registered after a rotation. */
+  graceDays: number;
+  now: Date;
   /** Customer code, written into tags. */
   customerCode: string;
 }
@@ -233,6 +183,8 @@ export class ApplianceIdentity extends pulumi.ComponentResource {
   /** PEM certificate + PKCS#8 private key, written to the appliance as appliance-identity.pem. */
   public readonly pemBundle: pulumi.Output<string>;
   public readonly certificateExpires: pulumi.Output<string>;
+  /** Every registered certificate (current and, during a rotation's grace, previous). */
+  public readonly certificateExpiry: pulumi.Output<CredentialExpiry[]>;
 
   constructor(name: string, args: ApplianceIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super('relaykit:index:ApplianceIdentity', name, {}, opts);
@@ -252,17 +204,19 @@ export class ApplianceIdentity extends pulumi.ComponentResource {
       { clientId: app.clientId, tags: ['relaykit'] },
       { parent: this },
     );
-    const cert = certificateCredential(
+    const cert = certificateCredentials(
       name,
       this,
       app,
       `relaykit-appliance-${args.customerCode}`,
       args.certificateValidityDays,
+      certificateSlots(args.certificateRotation, args.graceDays, args.now),
     );
     this.clientId = app.clientId;
     this.servicePrincipalObjectId = sp.objectId;
-    this.pemBundle = cert.pemBundle;
-    this.certificateExpires = cert.endDate;
+    this.pemBundle = cert.value;
+    this.certificateExpires = cert.expires;
+    this.certificateExpiry = cert.expiry;
     this.registerOutputs({
       clientId: this.clientId,
       servicePrincipalObjectId: this.servicePrincipalObjectId,

@@ -1,72 +1,24 @@
 // infra/ room: pure renderers of the Exchange Online PowerShell an operator runs after `pulumi up`
 // (ExchangeOnlineManagement module). Input is plain data taken from stack outputs; output is script
 // text that is safe to run again (every change is guarded by a Get-* check or is naturally
-// idempotent). Nothing here touches Pulumi or the network. Every cmdlet and parameter used must be in
-// DOCUMENTED_CMDLETS (a test checks the rendered text against it).
+// idempotent) and that first checks it is connected to the stack's tenant (exchange-preamble.ts).
+// Nothing here touches Pulumi or the network. Every cmdlet and parameter used must be in
+// DOCUMENTED_CMDLETS and fit the connector type (exchange-cmdlets.ts; tests check the text).
+import { type ConnectorType, misfitConnectorParameters, psArray, psQuote } from './exchange-cmdlets.ts';
+import { scriptPreamble } from './exchange-preamble.ts';
 
-/** Cmdlets and parameters the scripts may use, each from its office-docs-powershell page. */
-export const DOCUMENTED_CMDLETS: Readonly<Record<string, readonly string[]>> = {
-  'Connect-ExchangeOnline': ['ShowBanner'],
-  'Get-ConnectionInformation': [],
-  // RBAC for Applications (learn: exchange/permissions-exo/application-rbac)
-  'Get-ServicePrincipal': ['Identity'],
-  'New-ServicePrincipal': ['AppId', 'ObjectId', 'DisplayName'],
-  'Get-Recipient': ['Identity'],
-  'Get-ManagementScope': ['Identity'],
-  'New-ManagementScope': ['Name', 'RecipientRestrictionFilter'],
-  'Set-ManagementScope': ['Identity', 'RecipientRestrictionFilter'],
-  'Get-ManagementRoleAssignment': ['Identity'],
-  'New-ManagementRoleAssignment': ['Name', 'App', 'Role', 'CustomResourceScope'],
-  'Set-ManagementRoleAssignment': ['Identity', 'CustomResourceScope'],
-  'Remove-ManagementRoleAssignment': ['Identity'],
-  'Test-ServicePrincipalAuthorization': ['Identity', 'Resource'],
-  // Legacy Application Access Policy (learn: graph/auth-limit-mailbox-access)
-  'Get-ApplicationAccessPolicy': [],
-  'New-ApplicationAccessPolicy': ['AppId', 'PolicyScopeGroupId', 'AccessRight', 'Description'],
-  'Test-ApplicationAccessPolicy': ['Identity', 'AppId'],
-  // Inbound connector (New-InboundConnector.md / Set-InboundConnector.md)
-  'Get-InboundConnector': ['Identity'],
-  'New-InboundConnector': [
-    'Name',
-    'ConnectorType',
-    'SenderDomains',
-    'SenderIPAddresses',
-    'RestrictDomainsToIPAddresses',
-    'TlsSenderCertificateName',
-    'RestrictDomainsToCertificate',
-    'RequireTls',
-    'Comment',
-  ],
-  'Set-InboundConnector': [
-    'Identity',
-    'ConnectorType',
-    'SenderDomains',
-    'SenderIPAddresses',
-    'RestrictDomainsToIPAddresses',
-    'TlsSenderCertificateName',
-    'RestrictDomainsToCertificate',
-    'RequireTls',
-    'Comment',
-  ],
-  // Large messages (Set-Mailbox.md) and group expansion (Get-DistributionGroupMember.md)
-  'Get-Mailbox': ['Identity'],
-  'Set-Mailbox': ['Identity', 'MaxSendSize'],
-  'Get-DistributionGroupMember': ['Identity', 'ResultSize'],
-  // High Volume Email (New-MailUser.md)
-  'Get-MailUser': ['Identity'],
-  'New-MailUser': ['HVEAccount', 'Name', 'DisplayName', 'PrimarySmtpAddress', 'Password'],
-  // PowerShell built-ins used for flow and output
-  'Write-Host': [],
-  'Write-Warning': [],
-  'Where-Object': [],
-  'ForEach-Object': [],
-};
-
-/** Common parameters every cmdlet accepts (about_CommonParameters) plus -Confirm. */
-export const COMMON_PARAMETERS: readonly string[] = ['ErrorAction', 'WarningAction', 'Confirm', 'Verbose'];
+export {
+  COMMON_PARAMETERS,
+  CONNECTOR_TYPE_ONLY,
+  cmdletUsage,
+  DOCUMENTED_CMDLETS,
+  psQuote,
+} from './exchange-cmdlets.ts';
 
 export interface ExchangeScriptInput {
   readonly customerCode: string;
+  /** The client's Entra tenant ID: every script refuses to change any other tenant. */
+  readonly tenantId: string;
   /** The mail app's application (client) ID. */
   readonly appId: string;
   /** Object ID of the mail app's service principal (Enterprise application), not the app registration. */
@@ -89,29 +41,8 @@ export interface ExchangeScriptInput {
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** PowerShell single-quoted literal. PowerShell also treats ‘ ’ ‚ ‛ as quotes, so double those too. */
-export function psQuote(s: string): string {
-  if (/[\r\n\0]/.test(s))
-    throw new Error(`refusing to quote a value with a line break or NUL: ${JSON.stringify(s)}`);
-  return `'${s.replace(/['\u2018\u2019\u201a\u201b]/g, (q) => q + q)}'`;
-}
-
-function psArray(items: readonly string[]): string {
-  return items.map(psQuote).join(', ');
-}
-
 function header(title: string, input: ExchangeScriptInput, notes: readonly string[]): string[] {
-  return [
-    '#Requires -Modules ExchangeOnlineManagement',
-    `# relaykit (${input.customerCode}): ${title}`,
-    '# Generated from the Pulumi stack outputs; do not edit, re-render with `npm run plan` or',
-    '# `pulumi stack output exchangeScripts`. Safe to run more than once.',
-    '# Needs: Exchange Online Organization Management, or the Entra Exchange Administrator role.',
-    ...notes.map((n) => `# ${n}`),
-    "$ErrorActionPreference = 'Stop'",
-    'if (-not (Get-ConnectionInformation)) { Connect-ExchangeOnline -ShowBanner:$false }',
-    '',
-  ];
+  return scriptPreamble({ title, customerCode: input.customerCode, tenantId: input.tenantId, notes });
 }
 
 function checkIds(input: ExchangeScriptInput): void {
@@ -235,11 +166,19 @@ export function renderApplicationAccessPolicy(input: ExchangeScriptInput): strin
   return `${lines.join('\n')}\n`;
 }
 
-/** Inbound connector letting the appliance relay into Exchange Online by IP or TLS certificate. */
+/**
+ * Inbound connector letting the appliance relay into Exchange Online by IP or TLS certificate. It is
+ * an OnPremises connector (the appliance sends for the client's own accepted domains), so only the
+ * switches documented for that type are used: the source IP or certificate name alone identifies it.
+ */
 export function renderInboundConnector(input: ExchangeScriptInput): string {
   const c = input.connector;
   if (c.mode === 'none') throw new Error('inbound connector mode is none');
-  let auth: string;
+  const type: ConnectorType = 'OnPremises';
+  const params: Array<readonly [string, string]> = [
+    ['ConnectorType', type],
+    ['SenderDomains', "'*'"],
+  ];
   if (c.mode === 'ip') {
     if (c.senderIps.length === 0)
       throw new Error("an IP-authenticated connector needs the sites' public IPs");
@@ -248,18 +187,25 @@ export function renderInboundConnector(input: ExchangeScriptInput): string {
         throw new Error(`connector sender IP "${ip}" must be IPv4, single or /24 to /32`);
       }
     }
-    auth = `-SenderIPAddresses ${psArray(c.senderIps)} -RestrictDomainsToIPAddresses $true`;
+    params.push(['SenderIPAddresses', psArray(c.senderIps)]);
   } else {
     if (c.certificateName === undefined) throw new Error('a certificate connector needs certificateName');
-    auth = `-TlsSenderCertificateName ${psQuote(c.certificateName)} -RestrictDomainsToCertificate $true`;
+    params.push(['TlsSenderCertificateName', psQuote(c.certificateName)]);
   }
-  const common = `-ConnectorType OnPremises -SenderDomains '*' ${auth} -RequireTls $true -Comment ${psQuote(`relaykit appliance relay for ${input.customerCode}`)}`;
+  params.push(['Comment', psQuote(`relaykit appliance relay for ${input.customerCode}`)]);
+  const misfits = misfitConnectorParameters(
+    type,
+    params.map(([p]) => p),
+  );
+  if (misfits.length > 0) throw new Error(`-${misfits.join(', -')} do not apply to ${type} connectors`);
+  const common = params.map(([p, v]) => `-${p} ${v}`).join(' ');
   const lines = header(
     `Inbound connector (${c.mode === 'ip' ? 'IP' : 'certificate'}-authenticated relay)`,
     input,
     [
       'Lets the appliance deliver to <tenant>.mail.protection.outlook.com:25 as an on-premises server;',
-      'required once Set-OrganizationConfig -RejectDirectSend $true is in force.',
+      'required once Set-OrganizationConfig -RejectDirectSend $true is in force. OnPremises type: the',
+      'Partner-only switches (-RequireTls, -RestrictDomainsTo*) are deliberately not used.',
     ],
   );
   lines.push(
@@ -297,25 +243,26 @@ export function renderMaxSendSize(input: ExchangeScriptInput): string {
 /** High Volume Email account for a route that sends internal bulk mail through HVE. */
 export function renderHveAccount(input: ExchangeScriptInput): string {
   if (input.hve === undefined) throw new Error('no HVE account configured');
-  const lines = [
-    '#Requires -Modules ExchangeOnlineManagement',
-    `# relaykit (${input.customerCode}): High Volume Email account ${input.hve.account}`,
-    '# Generated from the Pulumi stack outputs; safe to run more than once.',
-    '# The password is the one stored in Key Vault (stack output hvePassword, a secret):',
-    '#   $pw = ConvertTo-SecureString (pulumi stack output hvePassword --show-secrets) -AsPlainText -Force',
-    '#   ./hve-account.ps1 -Password $pw',
-    '# HVE sends to internal recipients only.',
-    'param([Parameter(Mandatory = $true)][SecureString]$Password)',
-    "$ErrorActionPreference = 'Stop'",
-    'if (-not (Get-ConnectionInformation)) { Connect-ExchangeOnline -ShowBanner:$false }',
-    '',
+  const lines = scriptPreamble({
+    title: `High Volume Email account ${input.hve.account}`,
+    customerCode: input.customerCode,
+    tenantId: input.tenantId,
+    notes: [
+      'The password is the one stored in Key Vault (stack output hvePassword, a secret):',
+      '  $pw = ConvertTo-SecureString (pulumi stack output hvePassword --show-secrets) -AsPlainText -Force',
+      '  ./hve-account.ps1 -Password $pw',
+      'HVE sends to internal recipients only.',
+    ],
+    parameters: ['[Parameter(Mandatory = $true)][SecureString]$Password'],
+  });
+  lines.push(
     `$account = ${psQuote(input.hve.account)}`,
     'if (Get-MailUser -Identity $account -ErrorAction SilentlyContinue) {',
     '  Write-Host "HVE account $account already exists."',
     '} else {',
     `  New-MailUser -HVEAccount -Name ${psQuote(input.hve.displayName)} -DisplayName ${psQuote(input.hve.displayName)} -PrimarySmtpAddress $account -Password $Password`,
     '}',
-  ];
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -335,24 +282,4 @@ export function renderExchangeScripts(
   if (input.largeMessages) out['max-send-size.ps1'] = renderMaxSendSize(input);
   if (input.hve !== undefined) out['hve-account.ps1'] = renderHveAccount(input);
   return out;
-}
-
-/** Cmdlets and parameters used by a script, for checking against DOCUMENTED_CMDLETS. */
-export function cmdletUsage(script: string): Array<{ cmdlet: string; parameters: string[] }> {
-  const uses: Array<{ cmdlet: string; parameters: string[] }> = [];
-  for (const rawLine of script.split('\n')) {
-    if (rawLine.trimStart().startsWith('#')) continue;
-    // Blank out string contents so filters like "PrimarySmtpAddress -eq 'x'" are not read as code.
-    const line = rawLine.replace(/'(?:[^']|'')*'/g, "''").replace(/"(?:[^"`]|`.)*"/g, '""');
-    const re = /\b([A-Z][a-z]+-[A-Z][A-Za-z]+)\b/g;
-    for (let m = re.exec(line); m !== null; m = re.exec(line)) {
-      const cmdlet = m[1] ?? '';
-      const rest = line.slice(m.index + cmdlet.length);
-      const end = rest.search(/[|;(){}]/);
-      const segment = end === -1 ? rest : rest.slice(0, end);
-      const parameters = [...segment.matchAll(/(?:^|\s)-([A-Za-z]+)(?=[\s:]|$)/g)].map((p) => p[1] ?? '');
-      uses.push({ cmdlet, parameters });
-    }
-  }
-  return uses;
 }

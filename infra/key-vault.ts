@@ -1,11 +1,13 @@
 // infra/ room: the relay's Key Vault — RBAC authorization (no access policies), purge protection,
 // soft delete, a firewall that by default admits only the sites' public IPs, the relay's secrets, and
-// "Key Vault Secrets User" for the appliance identity and nobody else. Secrets are written through
-// ARM (control plane), so the deployer needs no data-plane role.
+// "Key Vault Secrets User" for the appliance identity and nobody else, a delete lock and audit
+// logs. Every secret carries the expiry of the credential it holds. Secrets are written through ARM
+// (control plane), so the deployer needs no data-plane role.
 import * as azure from '@pulumi/azure-native';
 import * as pulumi from '@pulumi/pulumi';
 import { roleDefinitionId } from './acs-email.ts';
-import type { VaultNetwork } from './config.ts';
+import type { VaultNetwork } from './config-keys.ts';
+import { deleteLock, diagnostics } from './guardrails.ts';
 
 export const KEY_VAULT_SECRETS_USER_ROLE_ID = '4633458b-17de-408a-b874-0445c86b69e6';
 
@@ -48,11 +50,29 @@ export interface RelayVaultArgs {
   network: VaultNetwork;
   allowedIps: readonly string[];
   softDeleteRetentionDays: number;
-  /** Secrets to store, by Key Vault secret name. Values are stored as secrets in Pulumi state too. */
-  secrets: Record<string, { value: pulumi.Input<string>; contentType: string }>;
+  /** Secrets to store, by Key Vault secret name, each with the RFC 3339 expiry of what it holds. */
+  secrets: Record<string, VaultSecret>;
   /** Service principal object ID of the appliance identity: the only reader. */
   readerPrincipalId: pulumi.Input<string>;
+  /** CanNotDelete lock on the vault. */
+  lock: boolean;
+  /** Log Analytics workspace for the vault's audit logs. */
+  diagnosticsWorkspaceId: pulumi.Input<string>;
   tags: Record<string, string>;
+}
+
+export interface VaultSecret {
+  value: pulumi.Input<string>;
+  contentType: string;
+  /** RFC 3339 end of validity; Key Vault stores it as the secret's `exp` attribute. */
+  expires: pulumi.Input<string>;
+}
+
+/** Key Vault's `exp` attribute: seconds since the Unix epoch. */
+export function expiresAttribute(rfc3339: string): number {
+  const t = Date.parse(rfc3339);
+  if (Number.isNaN(t)) throw new Error(`secret expiry "${rfc3339}" is not an RFC 3339 date`);
+  return Math.floor(t / 1000);
 }
 
 export class RelayVault extends pulumi.ComponentResource {
@@ -82,7 +102,11 @@ export class RelayVault extends pulumi.ComponentResource {
           resourceGroupName: args.resourceGroupName,
           vaultName: vault.name,
           secretName,
-          properties: { value: pulumi.secret(secret.value), contentType: secret.contentType },
+          properties: {
+            value: pulumi.secret(secret.value),
+            contentType: secret.contentType,
+            attributes: { enabled: true, expires: pulumi.output(secret.expires).apply(expiresAttribute) },
+          },
           tags: args.tags,
         },
         { parent: this },
@@ -99,6 +123,8 @@ export class RelayVault extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    if (args.lock) deleteLock(`${name}-vault`, vault.id, 'the relay Key Vault', this);
+    diagnostics(`${name}-vault`, vault.id, args.diagnosticsWorkspaceId, 'audit', this);
     this.vaultId = vault.id;
     this.vaultName = vault.name;
     this.vaultUri = vault.properties.apply((p) => p.vaultUri ?? '');

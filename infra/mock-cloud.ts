@@ -5,6 +5,18 @@
 // contacts a network; no Pulumi CLI is involved.
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import type * as pulumi from '@pulumi/pulumi';
+import { unwrapSecrets } from './mock-runtime.ts';
+
+export {
+  containsSecret,
+  installMockCloud,
+  outputValue,
+  resourceTree,
+  SECRET_SIG,
+  SECRET_SIG_VALUE,
+  settle,
+  unwrapSecrets,
+} from './mock-runtime.ts';
 
 export interface RecordedResource {
   readonly type: string;
@@ -14,6 +26,17 @@ export interface RecordedResource {
   readonly custom: boolean;
   /** ID given by the `import` option, if any. */
   readonly importId?: string;
+  /** Resource options as the monitor received them (filled by installMockCloud). */
+  readonly options?: RecordedOptions;
+}
+
+export interface RecordedOptions {
+  readonly urn: string;
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
+  readonly ignoreChanges: readonly string[];
+  /** URNs this resource depends on (explicit dependsOn and inputs' dependencies). */
+  readonly dependencies: readonly string[];
 }
 
 export interface MockCloudOptions {
@@ -21,32 +44,6 @@ export interface MockCloudOptions {
   readonly tenantId: string;
   /** Report every ACS domain verification check as Verified (phase 2 of the domain link). */
   readonly domainVerified?: boolean;
-}
-
-/** Pulumi's marker for a secret value in the wire format. */
-export const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-export const SECRET_SIG_VALUE = '1b47061264138c4ac30d75fd1eb44270';
-
-/** Strips Pulumi's secret wrappers from mock inputs, recursively. */
-export function unwrapSecrets(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(unwrapSecrets);
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    if (o[SECRET_SIG] === SECRET_SIG_VALUE) return unwrapSecrets(o.value);
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, unwrapSecrets(x)]));
-  }
-  return v;
-}
-
-/** True when the value (or something inside it) is wrapped as a secret. */
-export function containsSecret(v: unknown): boolean {
-  if (Array.isArray(v)) return v.some(containsSecret);
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    if (o[SECRET_SIG] === SECRET_SIG_VALUE) return true;
-    return Object.values(o).some(containsSecret);
-  }
-  return false;
 }
 
 export function fakeGuid(seed: string): string {
@@ -71,6 +68,8 @@ const str = (v: unknown, dflt = ''): string => (typeof v === 'string' ? v : dflt
 export class MockCloud implements pulumi.runtime.Mocks {
   readonly resources: RecordedResource[] = [];
   readonly calls: pulumi.runtime.MockCallArgs[] = [];
+  /** Options of the registration being handled (set by installMockCloud's monitor wrapper). */
+  pendingOptions: Omit<RecordedOptions, 'urn'> | undefined;
   private readonly opts: MockCloudOptions;
 
   constructor(opts: MockCloudOptions) {
@@ -89,7 +88,9 @@ export class MockCloud implements pulumi.runtime.Mocks {
       ...(args.provider === undefined ? {} : { provider: args.provider }),
       custom: args.custom !== false,
       ...(args.id === undefined || args.id === '' ? {} : { importId: args.id }),
+      ...(this.pendingOptions === undefined ? {} : { options: { urn: '', ...this.pendingOptions } }),
     });
+    this.pendingOptions = undefined;
     if (args.custom === false) return { id: undefined, state: {} };
     return this.compute(args.type, args.name, inputs);
   }
@@ -104,8 +105,6 @@ export class MockCloud implements pulumi.runtime.Mocks {
           subscriptionId: this.opts.subscriptionId,
           tenantId: this.opts.tenantId,
         };
-      case 'azure-native:authorization:getClientToken':
-        return { token: 'mock-arm-token' };
       case 'azuread:index/getServicePrincipal:getServicePrincipal':
         return {
           objectId: fakeGuid('graph-service-principal'),
@@ -241,6 +240,29 @@ export class MockCloud implements pulumi.runtime.Mocks {
           state: { ...inputs, name: n },
         };
       }
+      case 'azure-native:authorization:RoleDefinition': {
+        const id = str(plain.roleDefinitionId, fakeGuid(`role-definition:${name}`));
+        return {
+          id: `/subscriptions/${sub}/providers/Microsoft.Authorization/roleDefinitions/${id}`,
+          state: { ...inputs, name: id },
+        };
+      }
+      case 'azure-native:authorization:ManagementLockByScope':
+        return {
+          id: `${str(plain.scope)}/providers/Microsoft.Authorization/locks/${str(plain.lockName, name)}`,
+          state: { ...inputs, name: str(plain.lockName, name) },
+        };
+      case 'azure-native:monitor:DiagnosticSetting':
+        return {
+          id: `${str(plain.resourceUri)}/providers/Microsoft.Insights/diagnosticSettings/${str(plain.name, name)}`,
+          state: inputs,
+        };
+      case 'azure-native:operationalinsights:Workspace': {
+        const n = str(inputs.workspaceName, name);
+        return { id: arm('Microsoft.OperationalInsights', `workspaces/${n}`), state: { ...inputs, name: n } };
+      }
+      case 'pulumi-nodejs:dynamic:Resource':
+        return this.dynamic(name, plain);
       case 'azure-native:dns:RecordSet': {
         const rel = str(plain.relativeRecordSetName, '@');
         const zone = str(inputs.zoneName);
@@ -254,6 +276,32 @@ export class MockCloud implements pulumi.runtime.Mocks {
     }
   }
 
+  /** relaykit's dynamic providers (inputs carry `relaykit: <kind>`): outputs as a real run would give. */
+  private dynamic(name: string, plain: Record<string, unknown>) {
+    const kinds = (Array.isArray(plain.kinds) ? plain.kinds : []) as string[];
+    switch (plain.relaykit) {
+      case 'domain-verification':
+        return {
+          id: `${str(plain.domainId)}/initiateVerification`,
+          state: { ...plain, results: Object.fromEntries(kinds.map((k) => [k, 'requested'])) },
+        };
+      case 'domain-link':
+        return {
+          id: `${str(plain.communicationServiceId)}/linkedDomains/${name}`,
+          state: {
+            ...plain,
+            linked: this.opts.domainVerified === true,
+            status:
+              this.opts.domainVerified === true
+                ? 'phase 2: verified and linked'
+                : 'phase 2 waiting: not yet verified (Domain=NotStarted, SPF=NotStarted, DKIM=NotStarted, DKIM2=NotStarted); run `pulumi up` again later',
+          },
+        };
+      default:
+        return { id: `${name}-id`, state: plain };
+    }
+  }
+
   private domain(name: string, inputs: Record<string, unknown>, arm: (p: string, path: string) => string) {
     const domainName = str(inputs.domainName, name);
     const managed = inputs.domainManagement === 'AzureManaged';
@@ -262,7 +310,7 @@ export class MockCloud implements pulumi.runtime.Mocks {
       `emailServices/${str(inputs.emailServiceName)}/domains/${domainName}`,
     );
     const fromDomain = managed ? `${fakeGuid(`azurecomm:${name}`)}.azurecomm.net` : domainName;
-    const status = managed || this.opts.domainVerified ? 'Verified' : 'NotStarted';
+    const status = managed || this.opts.domainVerified === true ? 'Verified' : 'NotStarted';
     const st = { status, errorCode: '' };
     const records = managed
       ? {}
@@ -306,40 +354,4 @@ export class MockCloud implements pulumi.runtime.Mocks {
       },
     };
   }
-}
-
-/** Waits for every outstanding registration to reach the mocks. */
-export async function settle(runtime: typeof pulumi.runtime): Promise<void> {
-  const wait = (runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
-  if (wait !== undefined) await wait();
-}
-
-/** Resolves an Output's value (works under mocks; never use in a real program). */
-export function outputValue<T>(o: pulumi.Output<T>): Promise<T> {
-  return new Promise<T>((resolve) => o.apply((v) => resolve(v)));
-}
-
-/** The resource tree by the naming convention (children are named `<parent>-<suffix>`). */
-export function resourceTree(resources: readonly RecordedResource[]): string {
-  const components = resources.filter((r) => !r.custom);
-  const parentOf = (r: RecordedResource): RecordedResource | undefined =>
-    r.type.startsWith('pulumi:providers:')
-      ? undefined
-      : components
-          .filter((c) => c !== r && r.name.startsWith(`${c.name}-`))
-          .sort((a, b) => b.name.length - a.name.length)[0];
-  const children = new Map<RecordedResource | undefined, RecordedResource[]>();
-  for (const r of resources) {
-    const p = parentOf(r);
-    children.set(p, [...(children.get(p) ?? []), r]);
-  }
-  const lines: string[] = [];
-  const walk = (node: RecordedResource | undefined, depth: number) => {
-    for (const c of children.get(node) ?? []) {
-      lines.push(`${'  '.repeat(depth)}${c.type}  ${c.name}`);
-      walk(c, depth + 1);
-    }
-  };
-  walk(undefined, 0);
-  return lines.join('\n');
 }

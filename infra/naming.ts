@@ -27,6 +27,7 @@ export interface TenantNames {
   readonly managementScope: string;
   readonly inboundConnector: string;
   readonly accessPolicyDescription: string;
+  readonly logAnalyticsWorkspace: string;
 }
 
 export function tenantNames(customerCode: string, subscriptionId: string): TenantNames {
@@ -41,6 +42,7 @@ export function tenantNames(customerCode: string, subscriptionId: string): Tenan
     managementScope: `relaykit-${customerCode}-senders`,
     inboundConnector: `relaykit appliance (${customerCode})`,
     accessPolicyDescription: `relaykit (${customerCode}): mail app may only send as the relay senders`,
+    logAnalyticsWorkspace: `log-relaykit-${customerCode}-${sfx}`,
   };
 }
 
@@ -74,4 +76,11 @@ export function baseTags(
 /** Azure Key Vault name rule (learn: vault names): 3-24, starts with a letter, no "--", ends alnum. */
 export function isValidVaultName(name: string): boolean {
   return /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{1,22}[a-zA-Z0-9]$/.test(name);
+}
+
+/** A stable GUID from a seed (RFC 4122 layout), for names Azure wants as GUIDs (custom roles). */
+export function guidFrom(seed: string): string {
+  const h = createHash('sha256').update(seed).digest('hex');
+  const variant = ((Number.parseInt(h[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }

@@ -1,14 +1,15 @@
 // infra/ room: `npm run plan [Pulumi.<stack>.yaml]` — runs the real program (deployTenant, the same
 // function index.ts calls) under Pulumi mocks, with no cloud account and no Pulumi CLI. Prints the
 // resource tree and writes the rendered Exchange scripts, the verification table and the appliance
-// bundles under var/plan/. The mock cloud (mock-cloud.ts) fills in IDs; the bundle's certificate is a
-// placeholder, so nothing written here can reach a real tenant.
+// bundles under var/plan/. The mock cloud (mock-cloud.ts) fills in IDs; the bundle's certificate and
+// the ACS verification values are placeholders and are labelled so, so nothing written here can
+// reach a real tenant or be published in a real zone.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
-import { CONFIG_NAMESPACE, SECRET_KEYS } from './config.ts';
-import { MockCloud, outputValue, resourceTree, settle } from './mock-cloud.ts';
+import { CONFIG_NAMESPACE, SECRET_KEYS } from './config-keys.ts';
+import { installMockCloud, MockCloud, outputValue, resourceTree, settle } from './mock-cloud.ts';
 import { outputFiles, writeOutputFiles } from './output-files.ts';
 
 /** Stack file config → the flat `relaykit:key` → string map Pulumi hands a program. */
@@ -24,6 +25,10 @@ export function stackFileConfig(text: string, file: string): Record<string, stri
   return out;
 }
 
+/** Heads every verification table `npm run plan` prints or writes: its values are the mock cloud's. */
+export const PLACEHOLDER_NOTE =
+  'PLACEHOLDER values from the mock cloud of npm run plan — do not publish them; the real records come from ACS after pulumi up (pulumi stack output acsVerificationTable)';
+
 export function stackNameOf(file: string): string {
   const m = /^Pulumi\.(.+)\.ya?ml$/.exec(basename(file));
   return m?.[1] ?? 'plan';
@@ -37,7 +42,7 @@ async function main(): Promise<void> {
     subscriptionId: flat[`${CONFIG_NAMESPACE}:subscriptionId`] ?? '00000000-0000-0000-0000-000000000000',
     tenantId: flat[`${CONFIG_NAMESPACE}:tenantId`] ?? '00000000-0000-0000-0000-000000000000',
   });
-  await pulumi.runtime.setMocks(cloud, CONFIG_NAMESPACE, stackNameOf(file), false);
+  await installMockCloud(cloud, CONFIG_NAMESPACE, stackNameOf(file));
   pulumi.runtime.setAllConfig(
     flat,
     SECRET_KEYS.map((k) => `${CONFIG_NAMESPACE}:${k}`),
@@ -52,13 +57,16 @@ async function main(): Promise<void> {
     now: new Date(),
   });
 
-  const [scripts, bundles, table, linkStatus, notes] = await Promise.all([
+  const [scripts, bundles, mockTable, linkStatus, notes, expiry, providers] = await Promise.all([
     outputValue(out.exchangeScripts),
     outputValue(out.bundles),
     outputValue(out.acsVerificationTable),
     outputValue(out.acsLinkStatus),
     outputValue(out.dnsNotes),
+    outputValue(out.credentialExpiry),
+    outputValue(out.resourceProviders),
   ]);
+  const table = `${PLACEHOLDER_NOTE}\n${mockTable}`;
   await settle(pulumi.runtime);
 
   rmSync(outDir, { recursive: true, force: true });
@@ -73,6 +81,13 @@ async function main(): Promise<void> {
   console.log(
     `\n${cloud.resources.length} registrations (${custom} resources, ${cloud.resources.length - custom} components)`,
   );
+  console.log(`\nresource providers registered first: ${providers.join(', ')}`);
+  for (const [credential, slots] of Object.entries(expiry)) {
+    for (const s of slots) {
+      const until = s.retiresAfter === undefined ? '' : `, removed after ${s.retiresAfter}`;
+      console.log(`credential ${credential} ${s.id} (${s.state}): expires ${s.expires}${until}`);
+    }
+  }
   console.log(`\nACS domain link: ${linkStatus}`);
   console.log(`ACS verification records:\n${table}`);
   for (const n of notes) console.log(`DNS note: ${n}`);

@@ -1,17 +1,18 @@
 // Pure DNS logic of the ACS domain: names, the verification table, TXT merging that never drops what
-// a zone already publishes, the apex modes, and the two-phase link decision.
+// a zone already publishes, the apex modes, and the gate of the domain link.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   absoluteName,
   domainTxtPlan,
   formatVerificationTable,
-  linkDecision,
   mergeTxtValues,
+  REQUIRED_FOR_LINK,
   txtChunks,
   verificationRows,
   zoneRelativeName,
 } from '../../infra/acs-dns.ts';
+import { pendingChecks, withDomain } from '../../infra/acs-link.ts';
 
 const ACS_RECORDS = {
   domain: { name: 'contoso.com', type: 'TXT', value: 'ms-domain-verification=abc', ttl: 3600 },
@@ -190,34 +191,26 @@ describe('apex TXT modes', () => {
   });
 });
 
-describe('two-phase link', () => {
+describe('link gate', () => {
   const verified = { status: 'Verified' };
   const states = { domain: verified, sPF: verified, dKIM: verified, dKIM2: verified };
-  it('links an Azure-managed domain at once', () => {
-    expect(
-      linkDecision({ management: 'azure-managed', linkDomain: false, domainId: 'd', states: undefined })
-        .linkedDomains,
-    ).toEqual(['d']);
-  });
-  it('never links in phase 1, even when verified', () => {
-    expect(
-      linkDecision({ management: 'customer-managed', linkDomain: false, domainId: 'd', states })
-        .linkedDomains,
-    ).toEqual([]);
-  });
-  it('links in phase 2 only when Domain, SPF, DKIM and DKIM2 are all Verified', () => {
-    expect(
-      linkDecision({ management: 'customer-managed', linkDomain: true, domainId: 'd', states }).linkedDomains,
-    ).toEqual(['d']);
+  it('is open only when Domain, SPF, DKIM and DKIM2 are all Verified (DMARC is not required)', () => {
+    expect(pendingChecks(states, REQUIRED_FOR_LINK)).toEqual([]);
     for (const k of ['domain', 'sPF', 'dKIM', 'dKIM2'] as const) {
-      const d = linkDecision({
-        management: 'customer-managed',
-        linkDomain: true,
-        domainId: 'd',
-        states: { ...states, [k]: { status: 'VerificationFailed' } },
-      });
-      expect(d.linkedDomains).toEqual([]);
-      expect(d.reason).toContain('=VerificationFailed');
+      const pending = pendingChecks({ ...states, [k]: { status: 'VerificationFailed' } }, REQUIRED_FOR_LINK);
+      expect(pending).toHaveLength(1);
+      expect(pending[0]).toContain('=VerificationFailed');
     }
+    expect(pendingChecks(undefined, REQUIRED_FOR_LINK)).toEqual([
+      'Domain=unknown',
+      'SPF=unknown',
+      'DKIM=unknown',
+      'DKIM2=unknown',
+    ]);
+  });
+  it('adds and removes one domain ID, keeping every other link', () => {
+    expect(withDomain(['a', 'B'], 'b', true)).toEqual(['a', 'b']);
+    expect(withDomain(['a', 'B'], 'b', false)).toEqual(['a']);
+    expect(withDomain([], 'd', true)).toEqual(['d']);
   });
 });

@@ -3,6 +3,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  installMockCloud,
   MockCloud,
   outputValue,
   type RecordedResource,
@@ -28,7 +29,7 @@ const named = (name: string) => {
 
 beforeAll(async () => {
   cloud = new MockCloud({ subscriptionId: SUB, tenantId: TENANT });
-  await pulumi.runtime.setMocks(cloud, 'relaykit', 'components', false);
+  await installMockCloud(cloud, 'relaykit', 'components');
   pulumi.runtime.setAllConfig(exampleConfig(), ['relaykit:hvePassword']);
   mod = {
     entra: await import('../../infra/entra-app.ts'),
@@ -47,17 +48,19 @@ describe('MailApp', () => {
       secretRotationDays: 30,
       secretLifetimeDays: 60,
       certificateValidityDays: 365,
+      certificateRotation: { generation: 1, retirePrevious: false },
+      graceDays: 10,
       now: new Date('2026-11-22T00:00:00Z'),
       customerCode: 't1',
     });
     expect(await pulumi.isSecret(app.credentialValue)).toBe(true);
-    expect(await outputValue(app.credentialValue)).toBe('mock-client-secret-t1-secret');
+    expect(await outputValue(app.credentialValue)).toBe('mock-client-secret-t1-secret-20261103');
     await settle(pulumi.runtime);
     expect(plain(named('t1-graph-mail-send'))).toMatchObject({
       appRoleId: 'b633e1c5-b582-4048-a93e-9f11b44c7e96',
     });
     // 30-day periods: the current one began on day 20760 (2026-11-03); the secret lives 60 days.
-    expect(plain(named('t1-secret')).endDate).toBe('2027-01-02T00:00:00Z');
+    expect(plain(named('t1-secret-20261103')).endDate).toBe('2027-01-02T00:00:00Z');
   });
 
   it('certificate mode: PEM bundle of certificate and PKCS#8 key, secret', async () => {
@@ -69,6 +72,8 @@ describe('MailApp', () => {
       secretRotationDays: 90,
       secretLifetimeDays: 180,
       certificateValidityDays: 100,
+      certificateRotation: { generation: 1, retirePrevious: false },
+      graceDays: 30,
       now: new Date(),
       customerCode: 't2',
     });
@@ -77,7 +82,10 @@ describe('MailApp', () => {
       /^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----\n$/,
     );
     await settle(pulumi.runtime);
-    expect(plain(named('t2-cert'))).toMatchObject({ validityPeriodHours: 2400, earlyRenewalHours: 25 * 24 });
+    expect(plain(named('t2-cert'))).toMatchObject({ validityPeriodHours: 2400 });
+    // Issue 16 defect 6: earlyRenewalHours made a refresh replace the certificate (and delete the old
+    // registration) by itself; rotation is now an explicit generation bump with overlap.
+    expect(plain(named('t2-cert'))).not.toHaveProperty('earlyRenewalHours');
     expect(plain(named('t2-key'))).toMatchObject({ algorithm: 'RSA', rsaBits: 3072 });
     expect(cloud.resources.some((r) => r.name.startsWith('t2-graph-'))).toBe(false);
   });
@@ -88,6 +96,9 @@ describe('ApplianceIdentity', () => {
     const id = new mod.entra.ApplianceIdentity('ap', {
       displayName: 'relaykit appliance (ap)',
       certificateValidityDays: 365,
+      certificateRotation: { generation: 1, retirePrevious: false },
+      graceDays: 30,
+      now: new Date('2026-11-22T00:00:00Z'),
       customerCode: 'ap',
     });
     expect(await pulumi.isSecret(id.pemBundle)).toBe(true);
@@ -110,8 +121,10 @@ describe('RelayVault', () => {
       network: 'public',
       allowedIps: ['203.0.113.1'],
       softDeleteRetentionDays: 30,
-      secrets: { one: { value: 's3cret', contentType: 'text/plain' } },
+      secrets: { one: { value: 's3cret', contentType: 'text/plain', expires: '2027-01-02T00:00:00Z' } },
       readerPrincipalId: 'reader',
+      lock: false,
+      diagnosticsWorkspaceId: 'ws',
       tags: { a: 'b' },
     });
     expect(await outputValue(v.vaultUri)).toBe('https://kv-rk-pv-0000.vault.azure.net/');
@@ -122,7 +135,13 @@ describe('RelayVault', () => {
       softDeleteRetentionInDays: 30,
       networkAcls: { defaultAction: 'Allow', ipRules: [] },
     });
-    expect(plain(named('pv-secret-one')).properties).toEqual({ value: 's3cret', contentType: 'text/plain' });
+    expect(plain(named('pv-secret-one')).properties).toEqual({
+      value: 's3cret',
+      contentType: 'text/plain',
+      // 2027-01-02T00:00:00Z in seconds since the epoch (Key Vault's `exp`).
+      attributes: { enabled: true, expires: 1798848000 },
+    });
+    expect(cloud.resources.filter((r) => r.name === 'pv-vault-lock')).toEqual([]);
     expect(plain(named('pv-appliance-secrets-user'))).toMatchObject({
       principalId: 'reader',
       principalType: 'ServicePrincipal',
@@ -134,6 +153,10 @@ describe('AcsEmail', () => {
   it('creates an SMTP username for the mail app and triggers verification for hand-published records', async () => {
     const acs = new mod.acs.AcsEmail('sm', {
       resourceGroupName: 'rg',
+      resourceGroupId: `/subscriptions/${SUB}/resourceGroups/rg`,
+      customerCode: 'sm',
+      locks: true,
+      diagnosticsWorkspaceId: 'ws',
       emailServiceName: 'es-sm',
       communicationServiceName: 'cs-sm',
       dataLocation: 'UK',
@@ -141,7 +164,7 @@ describe('AcsEmail', () => {
       domain: 'mail.contoso.co.uk',
       senderUsernames: ['printer'],
       senderDisplayName: 'Contoso Printers',
-      linkDomain: false,
+      linkDomain: true,
       recordsPublished: true,
       senderPrincipalId: 'sp-object',
       entraApplicationId: 'app-client',
@@ -162,6 +185,8 @@ describe('AcsEmail', () => {
       tenantId: TENANT,
     });
     expect(plain(named('sm-verify')).kinds).toEqual(['Domain', 'SPF', 'DKIM', 'DKIM2']);
+    // The link waits for the verification request of this run.
+    expect(named('sm-link').options?.dependencies).toContain(named('sm-verify').options?.urn);
     expect(
       cloud.resources.filter((r) => r.name.startsWith('sm-') && r.type === 'azure-native:dns:RecordSet'),
     ).toEqual([]);
@@ -176,10 +201,12 @@ describe('infra/index.ts', () => {
       'acsLinkStatus',
       'acsSenderAddresses',
       'acsVerificationRecords',
+      'acsVerificationStatus',
       'acsVerificationTable',
       'applianceCertificateExpires',
       'applianceClientId',
       'bundles',
+      'credentialExpiry',
       'dnsNotes',
       'exchangeScripts',
       'hvePassword',
@@ -189,6 +216,7 @@ describe('infra/index.ts', () => {
       'mailAppServicePrincipalObjectId',
       'mailCredentialExpires',
       'resourceGroupName',
+      'resourceProviders',
     ]);
     for (const v of Object.values(index)) expect(pulumi.Output.isInstance(v)).toBe(true);
     expect(await outputValue(index.keyVaultName as pulumi.Output<string>)).toMatch(

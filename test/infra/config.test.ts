@@ -53,14 +53,29 @@ describe('parseTenantConfig', () => {
         enabled: true,
         management: 'customer-managed',
         dataLocation: 'Europe',
-        senderUsernames: ['donotreply'],
+        senderUsernames: [],
         linkDomain: false,
         recordsPublished: false,
       },
       dns: { apexTxt: 'manual', existingApexTxt: [] },
       vault: { network: 'sites-only', softDeleteRetentionDays: 90 },
       exchange: { inboundConnector: 'none' },
+      credentialGraceDays: 30,
+      resourceLocks: true,
+      tenantDomains: [],
     });
+    expect(cfg.mail.certificateRotation).toEqual({ generation: 1, retirePrevious: false });
+    expect(cfg.appliance.certificateRotation).toEqual({ generation: 1, retirePrevious: false });
+  });
+
+  // Issue 16 defect 1: ACS creates DoNotReply on every domain itself; the stack must never manage it.
+  it('creates no donotreply sender by default and refuses one in any spelling', () => {
+    expect(parseTenantConfig(minimal, 't').acs.senderUsernames).toEqual([]);
+    for (const name of ['donotreply', 'DoNotReply', 'DONOTREPLY']) {
+      expect(problems({ ...minimal, acsSenderUsernames: JSON.stringify(['alerts', name]) })).toEqual([
+        `relaykit:acsSenderUsernames: "${name}" is the DoNotReply sender ACS creates on every domain itself; remove it (the stack sends as DoNotReply without managing it when the list is empty)`,
+      ]);
+    }
   });
 
   it('reports every problem at once, each naming its key', () => {
@@ -144,11 +159,87 @@ describe('parseTenantConfig', () => {
       'relaykit:extraTags: "owner" must look like key=value (no <>%&\\?/ in the key)',
     ],
     [
+      { acsSenderUsernames: '["alerts","Alerts"]' },
+      'relaykit:acsSenderUsernames: "Alerts" collides with "alerts" (sender names are compared ignoring case and punctuation)',
+    ],
+    [
+      { acsSenderUsernames: '["scan.hq","scan-hq"]' },
+      'relaykit:acsSenderUsernames: "scan-hq" collides with "scan.hq" (sender names are compared ignoring case and punctuation)',
+    ],
+    [
+      { tenantDomains: '["contoso.com"]', senderMailboxes: '["scanner@contoso.net"]' },
+      'relaykit:senderMailboxes: "scanner@contoso.net" is outside the tenant\'s domains (tenantDomains: contoso.com)',
+    ],
+    [
+      { tenantDomains: '["contoso.com"]', hveAccount: 'hve@fabrikam.com' },
+      'relaykit:hveAccount: "hve@fabrikam.com" is outside the tenant\'s domains (tenantDomains: contoso.com)',
+    ],
+    [
+      { dnsApexTxt: 'merge', dnsExistingApexTxt: '["v=spf1 -all","ms-domain-verification=5b7e"]' },
+      'relaykit:dnsExistingApexTxt: lists "ms-domain-verification=5b7e": mail.contoso.com is already claimed by another ACS Email service; remove that domain there (and its TXT value) or choose another acsDomain',
+    ],
+    [
+      { dnsZoneName: 'mail.contoso.com', dnsZoneResourceGroup: 'rg', dnsApexTxt: 'create' },
+      'relaykit:dnsApexTxt: create would replace the TXT record set at the zone apex mail.contoso.com (SPF, MS=…): use merge with dnsExistingApexTxt, or manual',
+    ],
+    [
+      { mailCredential: 'secret', acsSmtpUsername: 'relay@contoso.com' },
+      'relaykit:acsSmtpUsername: "relay@contoso.com" is not on acsDomain mail.contoso.com, the only domain this stack links',
+    ],
+    [
+      { mailCredential: 'secret', acsSmtpUsername: 'relay@mail.contoso.com' },
+      'relaykit:acsSmtpUsername: an e-mail address works only once its domain is linked: set it in phase 2 (acsLinkDomain true) or use a free-form name',
+    ],
+    [
+      { mailCredential: 'secret', acsSmtpUsername: 'relay user' },
+      'relaykit:acsSmtpUsername: "relay user" must be an e-mail address on acsDomain or 1-64 letters, digits, ".", "_" or "-"',
+    ],
+    [
+      { applianceCertificateGeneration: '2' },
+      'relaykit:applianceCertificateRotatedAt: is required once applianceCertificateGeneration is above 1: the day (YYYY-MM-DD) generation 2 was issued starts the grace period of the previous one',
+    ],
+    [
+      { mailCertificateGeneration: '2', mailCertificateRotatedAt: '2026-02-30' },
+      'relaykit:mailCertificateRotatedAt: must be a date written YYYY-MM-DD (got "2026-02-30")',
+    ],
+    [
+      { mailCredential: 'secret', credentialGraceDays: '91' },
+      'relaykit:credentialGraceDays: secretRotationDays (90) + credentialGraceDays (91) must not exceed secretLifetimeDays (180): the previous secret must stay valid while it is kept',
+    ],
+    [
+      { diagnosticsWorkspaceId: 'my-workspace' },
+      'relaykit:diagnosticsWorkspaceId: must be the ARM ID of a Log Analytics workspace',
+    ],
+    [
       { vaultSoftDeleteRetentionDays: '3' },
       'relaykit:vaultSoftDeleteRetentionDays: must be a whole number from 7 to 90 (got "3")',
     ],
   ])('rejects %o', (change, message) => {
     expect(problems({ ...minimal, ...change })).toEqual([message]);
+  });
+
+  it('accepts a grace period that ends exactly at the secret lifetime', () => {
+    expect(problems({ ...minimal, mailCredential: 'secret', credentialGraceDays: '90' })).toEqual([]);
+  });
+
+  it('accepts a rotation in progress and an SMTP address on the linked domain', () => {
+    const cfg = parseTenantConfig(
+      {
+        ...minimal,
+        applianceCertificateGeneration: '3',
+        applianceCertificateRotatedAt: '2026-11-20',
+        mailCredential: 'secret',
+        acsLinkDomain: 'true',
+        acsSmtpUsername: 'relay@mail.contoso.com',
+      },
+      't',
+    );
+    expect(cfg.appliance.certificateRotation).toEqual({
+      generation: 3,
+      rotatedAt: '2026-11-20',
+      retirePrevious: false,
+    });
+    expect(cfg.acs.smtpUsername).toBe('relay@mail.contoso.com');
   });
 
   it('accepts the example stack file', () => {
@@ -238,5 +329,12 @@ describe('Pulumi.yaml', () => {
     expect(d('vaultNetwork')).toBe(cfg.vault.network);
     expect(d('vaultSoftDeleteRetentionDays')).toBe(cfg.vault.softDeleteRetentionDays);
     expect(d('inboundConnector')).toBe(cfg.exchange.inboundConnector);
+    expect(d('credentialGraceDays')).toBe(cfg.credentialGraceDays);
+    expect(d('mailCertificateGeneration')).toBe(cfg.mail.certificateRotation.generation);
+    expect(d('applianceCertificateGeneration')).toBe(cfg.appliance.certificateRotation.generation);
+    expect(d('mailCredentialRetirePrevious')).toBe(cfg.mail.certificateRotation.retirePrevious);
+    expect(d('applianceCertificateRetirePrevious')).toBe(cfg.appliance.certificateRotation.retirePrevious);
+    expect(d('resourceLocks')).toBe(cfg.resourceLocks);
+    expect(d('tenantDomains')).toEqual(cfg.tenantDomains);
   });
 });

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  CONNECTOR_TYPE_ONLY,
   cmdletUsage,
   type ExchangeScriptInput,
   psQuote,
@@ -23,7 +24,8 @@ import {
  * the RBAC and access-policy flows; ../shared/reference/microsoft-mail-apis.md A7, C1, C3.
  */
 const DOCUMENTED: Readonly<Record<string, readonly string[]>> = {
-  'Connect-ExchangeOnline': ['ShowBanner'],
+  // Connect-ExchangeOnline.md: [[-DelegatedOrganization] <String>] is the partner (GDAP) switch.
+  'Connect-ExchangeOnline': ['ShowBanner', 'DelegatedOrganization'],
   'Get-ConnectionInformation': [],
   'Get-ServicePrincipal': ['Identity'],
   'New-ServicePrincipal': ['AppId', 'ObjectId', 'DisplayName'],
@@ -79,6 +81,7 @@ const COMMON = ['ErrorAction', 'WarningAction', 'Confirm', 'Verbose'];
 
 const base: ExchangeScriptInput = {
   customerCode: 'fabrikam',
+  tenantId: '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90',
   appId: 'd2a6baf7-bd75-460f-aa6b-77afdb8da470',
   servicePrincipalObjectId: '56150698-7178-4cf3-a98f-44d30f99cb75',
   appDisplayName: 'relaykit mail (fabrikam)',
@@ -194,6 +197,69 @@ describe('rendered scripts', () => {
         ),
       ),
     ).toEqual([]);
+  });
+});
+
+// Issue 16 defect 5: a technician connected to the wrong client must not change that client.
+describe('tenant check', () => {
+  for (const [name, script] of Object.entries(variants)) {
+    it(`${name} checks the connected tenant before its first change`, () => {
+      const lines = script.split('\n');
+      const check = lines.indexOf("$expectedTenantId = '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90'");
+      expect(check).toBeGreaterThan(-1);
+      expect(lines).toContain(
+        '$foreign = @($sessions | Where-Object { "$($_.TenantID)" -ne $expectedTenantId })',
+      );
+      const stop = lines.findIndex((l) =>
+        l.startsWith('  throw "relaykit (fabrikam): this script is for tenant'),
+      );
+      expect(stop).toBeGreaterThan(check);
+      // param() must be the first statement (PowerShell rule); the partner switch is always there.
+      const code = lines.filter((l) => l.trim() !== '' && !l.startsWith('#'));
+      expect(code[0]).toBe('[CmdletBinding()]');
+      expect(code[1]).toMatch(/^param\(\[string\]\$DelegatedOrganization/);
+      // Every cmdlet that changes something comes after the check.
+      const firstChange = lines.findIndex((l) =>
+        cmdletUsage(l).some((u) => /^(New|Set|Remove)-/.test(u.cmdlet)),
+      );
+      expect(firstChange).toBeGreaterThan(stop);
+    });
+  }
+  it('connects with -DelegatedOrganization for partner sessions', () => {
+    expect(renderRbacForApplications(base)).toContain(
+      '    Connect-ExchangeOnline -ShowBanner:$false -DelegatedOrganization $DelegatedOrganization',
+    );
+  });
+  it('refuses a tenant ID that is not a GUID', () => {
+    expect(() => renderMaxSendSize({ ...base, tenantId: 'fabrikam.onmicrosoft.com' })).toThrow(
+      'tenantId "fabrikam.onmicrosoft.com" is not a GUID',
+    );
+  });
+});
+
+// Issue 16 defect 4: -RequireTls, -RestrictDomainsToIPAddresses and -RestrictDomainsToCertificate
+// "apply only to Partner type connectors" (New-InboundConnector.md); the appliance's is OnPremises.
+describe('connector switches fit the connector type', () => {
+  for (const name of ['inbound-connector (ip)', 'inbound-connector (certificate)']) {
+    it(`${name} uses no switch of the other connector type`, () => {
+      const uses = cmdletUsage(variants[name] ?? '').filter((u) => /-InboundConnector$/.test(u.cmdlet));
+      const writes = uses.filter((u) => u.cmdlet !== 'Get-InboundConnector');
+      expect(writes.map((u) => u.cmdlet)).toEqual(['Set-InboundConnector', 'New-InboundConnector']);
+      expect(variants[name]).toContain('-ConnectorType OnPremises');
+      for (const u of writes) {
+        for (const p of ['RequireTls', 'RestrictDomainsToIPAddresses', 'RestrictDomainsToCertificate']) {
+          expect(u.parameters, `${u.cmdlet} -${p}`).not.toContain(p);
+        }
+      }
+    });
+  }
+  it('knows which switches are Partner-only', () => {
+    expect(CONNECTOR_TYPE_ONLY).toEqual({
+      RequireTls: 'Partner',
+      RestrictDomainsToIPAddresses: 'Partner',
+      RestrictDomainsToCertificate: 'Partner',
+      TreatMessagesAsInternal: 'OnPremises',
+    });
   });
 });
 

@@ -7,21 +7,34 @@ import { type RecordedResource, unwrapSecrets } from '../../infra/mock-cloud.ts'
 import { runExampleStack } from '../helpers/infra/stack-harness.ts';
 
 const plain = (r: RecordedResource) => unwrapSecrets(r.inputs) as Record<string, any>;
+const dynamicKinds = (run: { byType(t: string): RecordedResource[] }) =>
+  run
+    .byType('pulumi-nodejs:dynamic:Resource')
+    .map((r) => String(r.inputs.relaykit))
+    .sort();
 
 describe('phase 2: link after verification', () => {
   it('links the domain once every check is Verified and acsLinkDomain is true', async () => {
     const run = await runExampleStack({ acsLinkDomain: 'true' }, { domainVerified: true });
     const cs = plain(run.one('azure-native:communication:CommunicationService'));
     const domainId = `/subscriptions/2c4d6e8f-1a3b-4c5d-8e7f-9a0b1c2d3e4f/resourceGroups/rg-relaykit-fabrikam/providers/Microsoft.Communication/emailServices/acs-email-rk-fabrikam/domains/notify.fabrikam.com`;
-    expect(cs.linkedDomains).toEqual([domainId]);
+    // The additive link resource links it (acs-link.ts); the service itself never owns the list.
+    expect(cs.linkedDomains).toBeUndefined();
+    const link = plain(run.one('pulumi-nodejs:dynamic:Resource', 'fabrikam-acs-link'));
+    expect(link).toMatchObject({
+      relaykit: 'domain-link',
+      domainId,
+      communicationServiceId: expect.stringMatching(/\/communicationServices\/acs-rk-fabrikam-[0-9a-f]{4}$/),
+      tenantId: '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90',
+    });
     expect(run.values.acsLinkStatus).toBe('phase 2: verified and linked');
   });
 
   it('does not link while verification is pending, and says why', async () => {
     const run = await runExampleStack({ acsLinkDomain: 'true' }, { domainVerified: false });
-    expect(plain(run.one('azure-native:communication:CommunicationService')).linkedDomains).toEqual([]);
+    expect(plain(run.one('azure-native:communication:CommunicationService')).linkedDomains).toBeUndefined();
     expect(run.values.acsLinkStatus).toBe(
-      'phase 2 waiting: not yet verified (Domain=NotStarted, SPF=NotStarted, DKIM=NotStarted, DKIM2=NotStarted); run `pulumi up --refresh` again later',
+      'phase 2 waiting: not yet verified (Domain=NotStarted, SPF=NotStarted, DKIM=NotStarted, DKIM2=NotStarted); run `pulumi up` again later',
     );
   });
 });
@@ -64,7 +77,7 @@ describe('tenant-wide consent with a rotating client secret', () => {
     expect(pw.applicationId).toMatch(/^\/applications\//);
     const secret = run.one('azure-native:keyvault:Secret');
     expect(secret.inputs.secretName).toBe('mail-app-client-secret');
-    expect(plain(secret).properties.value).toBe('mock-client-secret-fabrikam-mail-secret');
+    expect(plain(secret).properties.value).toBe('mock-client-secret-fabrikam-mail-secret-20260904');
     expect(await pulumi.isSecret(run.outputs.bundles)).toBe(true);
     const hq = JSON.parse(run.values.bundles.hq ?? '{}');
     expect(hq.files['config.yaml']).toContain('clientSecret: mail-app');
@@ -99,9 +112,23 @@ describe('Azure-managed trial domain', () => {
     const domain = plain(run.one('azure-native:communication:Domain'));
     expect(domain).toMatchObject({ domainName: 'AzureManagedDomain', domainManagement: 'AzureManaged' });
     expect(run.byType('azure-native:dns:RecordSet')).toEqual([]);
-    expect(run.byType('pulumi-nodejs:dynamic:Resource')).toEqual([]);
-    expect(plain(run.one('azure-native:communication:CommunicationService')).linkedDomains).toHaveLength(1);
-    expect(run.values.acsSenderAddresses[0]).toMatch(/^donotreply@[0-9a-f-]{36}\.azurecomm\.net$/);
+    expect(dynamicKinds(run)).toEqual(['domain-link', 'provider-registration']);
+    expect(run.values.acsSenderAddresses[0]).toMatch(/^scans@[0-9a-f-]{36}\.azurecomm\.net$/);
+  });
+
+  it('sends as the DoNotReply ACS created when the stack declares no sender, without managing it', async () => {
+    const run = await runExampleStack({
+      acsDomainManagement: 'azure-managed',
+      acsDomain: undefined,
+      dnsZoneName: undefined,
+      dnsZoneResourceGroup: undefined,
+      acsDmarcPolicy: undefined,
+      acsSenderUsernames: undefined,
+    });
+    expect(run.byType('azure-native:communication:SenderUsername')).toEqual([]);
+    expect(run.values.acsSenderAddresses).toEqual([
+      expect.stringMatching(/^DoNotReply@[0-9a-f-]{36}\.azurecomm\.net$/),
+    ]);
   });
 });
 
@@ -119,7 +146,7 @@ describe('existing apex TXT record', () => {
       'CNAME selector1-azurecomm-prod-net._domainkey',
       'CNAME selector2-azurecomm-prod-net._domainkey',
     ]);
-    expect(run.byType('pulumi-nodejs:dynamic:Resource')).toEqual([]);
+    expect(dynamicKinds(run)).toEqual(['provider-registration']);
     expect(run.values.dnsNotes[0]).toBe(
       'the TXT record set at the domain is not managed here: publish these values yourself',
     );
@@ -152,7 +179,8 @@ describe('existing apex TXT record', () => {
       { value: ['v=spf1 include:spf.protection.outlook.com ~all'] },
       { value: [expect.stringMatching(/^ms-domain-verification=/)] },
     ]);
-    expect(run.byType('pulumi-nodejs:dynamic:Resource')).toHaveLength(1);
+    expect(dynamicKinds(run)).toEqual(['domain-verification', 'provider-registration']);
+    expect(txt.options?.retainOnDelete).toBe(true);
   });
 });
 
@@ -168,5 +196,83 @@ describe('HVE route', () => {
     expect(cfg).toContain('defaultRoute: hve');
     expect(cfg).toContain('preset: hve');
     expect(cfg).toContain('secret: hve-password');
+  });
+});
+
+// Issue 16 defect 6: rotating the appliance certificate used to add the new one and remove the old
+// one in the same `up`, cutting off every site not yet re-bundled.
+describe('credential rotation with overlap', () => {
+  const applianceCreds = (run: { byType(t: string): RecordedResource[] }) =>
+    run
+      .byType('azuread:index/applicationCertificate:ApplicationCertificate')
+      .map((r) => r.name)
+      .filter((n) => n.startsWith('fabrikam-appliance'))
+      .sort();
+
+  it('keeps the previous appliance certificate registered during the grace period', async () => {
+    const run = await runExampleStack(
+      { applianceCertificateGeneration: '2', applianceCertificateRotatedAt: '2026-11-20' },
+      { now: new Date('2026-11-22T00:00:00Z') },
+    );
+    expect(applianceCreds(run)).toEqual([
+      'fabrikam-appliance-cert-credential',
+      'fabrikam-appliance-g2-cert-credential',
+    ]);
+    // The bundles carry the new certificate; the old one still signs in until it is removed.
+    const g2 = plain(
+      run.one(
+        'azuread:index/applicationCertificate:ApplicationCertificate',
+        'fabrikam-appliance-g2-cert-credential',
+      ),
+    );
+    const pem = JSON.parse(run.values.bundles.hq ?? '{}').files['appliance-identity.pem'] as string;
+    expect(pem.startsWith(g2.value.trimEnd())).toBe(true);
+    // Grace: credentialGraceDays 30 from 2026-11-20.
+    expect(run.values.credentialExpiry.applianceCertificate).toEqual([
+      { id: 'g2', state: 'current', expires: '2027-01-01T00:00:00Z' },
+      { id: 'g1', state: 'previous', expires: '2027-01-01T00:00:00Z', retiresAfter: '2026-12-20T00:00:00Z' },
+    ]);
+  });
+
+  it('removes the previous certificate once the grace period is over, or at once on an explicit retire', async () => {
+    const over = await runExampleStack(
+      { applianceCertificateGeneration: '2', applianceCertificateRotatedAt: '2026-11-20' },
+      { now: new Date('2026-12-20T00:00:00Z') },
+    );
+    expect(applianceCreds(over)).toEqual(['fabrikam-appliance-g2-cert-credential']);
+    const retired = await runExampleStack(
+      {
+        applianceCertificateGeneration: '2',
+        applianceCertificateRotatedAt: '2026-11-20',
+        applianceCertificateRetirePrevious: 'true',
+      },
+      { now: new Date('2026-11-22T00:00:00Z') },
+    );
+    expect(applianceCreds(retired)).toEqual(['fabrikam-appliance-g2-cert-credential']);
+  });
+
+  it("keeps last period's client secret next to the new one, and stores the new one in the vault", async () => {
+    // 90-day periods: 2026-09-04 began six days before; the 2026-06-06 secret stays 30 days.
+    const run = await runExampleStack(
+      { mailboxScoping: 'tenant-wide', mailCredential: 'secret' },
+      { now: new Date('2026-09-10T00:00:00Z') },
+    );
+    const pw = run.byType('azuread:index/applicationPassword:ApplicationPassword').map(plain);
+    expect(pw.map((p) => [p.displayName, p.endDate])).toEqual([
+      ['relaykit 2026-09-04', '2027-03-03T00:00:00Z'],
+      ['relaykit 2026-06-06', '2026-12-03T00:00:00Z'],
+    ]);
+    expect(plain(run.one('azure-native:keyvault:Secret')).properties.value).toBe(
+      'mock-client-secret-fabrikam-mail-secret-20260904',
+    );
+    expect(run.values.credentialExpiry.mailCredential).toEqual([
+      { id: '2026-09-04', state: 'current', expires: '2027-03-03T00:00:00Z' },
+      {
+        id: '2026-06-06',
+        state: 'previous',
+        expires: '2026-12-03T00:00:00Z',
+        retiresAfter: '2026-10-04T00:00:00Z',
+      },
+    ]);
   });
 });

@@ -50,7 +50,7 @@ describe('policy pack over the example stack', () => {
   });
 
   it('sees every resource with its provider', () => {
-    expect(resources.length).toBe(27);
+    expect(resources.length).toBe(37);
     const vault = resources.find((r) => r.type === 'azure-native:keyvault:Vault');
     expect(vault?.provider?.name).toBe('fabrikam-azure-native');
     expect(vault?.props.properties.enableRbacAuthorization).toBe(true);

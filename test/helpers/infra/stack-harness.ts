@@ -4,7 +4,13 @@
 import { readFileSync } from 'node:fs';
 import * as pulumi from '@pulumi/pulumi';
 import type { TenantOutputs } from '../../../infra/customer-tenant.ts';
-import { MockCloud, outputValue, type RecordedResource, settle } from '../../../infra/mock-cloud.ts';
+import {
+  installMockCloud,
+  MockCloud,
+  outputValue,
+  type RecordedResource,
+  settle,
+} from '../../../infra/mock-cloud.ts';
 import { stackFileConfig } from '../../../infra/plan.ts';
 
 export const EXAMPLE_FILE = new URL('../../../Pulumi.example.yaml', import.meta.url);
@@ -39,7 +45,7 @@ export async function runExampleStack(
     tenantId: flat['relaykit:tenantId'] ?? '',
     ...(opts.domainVerified === undefined ? {} : { domainVerified: opts.domainVerified }),
   });
-  await pulumi.runtime.setMocks(cloud, 'relaykit', opts.stack ?? 'example', false);
+  await installMockCloud(cloud, 'relaykit', opts.stack ?? 'example');
   pulumi.runtime.setAllConfig(flat, ['relaykit:hvePassword']);
   const { loadTenantConfig } = await import('../../../infra/config.ts');
   const { deployTenant } = await import('../../../infra/customer-tenant.ts');
