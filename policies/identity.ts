@@ -1,7 +1,8 @@
 // policies/ room, identity domain: what the Entra side of a relaykit stack may ask for. Graph
 // application permissions limited to Mail.Send / Mail.ReadWrite, no delegated permissions, no
-// tenant-wide Mail consent when the stack scopes the app with Exchange RBAC for Applications, and
-// bounded credential lifetimes. Policies match on type tokens so this file needs no provider SDK.
+// tenant-wide Mail consent when the stack scopes the app with Exchange RBAC for Applications, no
+// tenant-wide Mail grant without any mailbox scoping, single-tenant apps, and bounded credential
+// lifetimes with a readable end date. Policies match on type tokens so this file needs no provider SDK.
 import type { ResourceValidationPolicy, StackValidationPolicy } from '@pulumi/policy';
 
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
@@ -186,8 +187,17 @@ export const credentialLifetime: ResourceValidationPolicy = {
       }
     }
     if (args.type === T.applicationCertificate) {
+      if (args.props.endDate === undefined) {
+        // Entra would take the certificate's own notAfter, which this policy cannot see: state it.
+        report(
+          `certificate credential has no endDate; set it to the certificate's end (at most ${maxCertificateDays} days ahead)`,
+        );
+        return;
+      }
       const days = daysUntil(args.props.endDate, now);
-      if (days !== undefined && days > maxCertificateDays) {
+      if (days === undefined) {
+        report(`certificate credential endDate "${args.props.endDate}" is not an RFC 3339 date`);
+      } else if (days > maxCertificateDays) {
         report(`certificate credential expires in ${days} days; the maximum is ${maxCertificateDays}`);
       }
     }
@@ -202,9 +212,75 @@ export const credentialLifetime: ResourceValidationPolicy = {
   },
 };
 
+export const singleTenantApps: ResourceValidationPolicy = {
+  name: 'single-tenant-apps',
+  description:
+    "The relay's Entra apps sign in only in the client's own tenant (signInAudience AzureADMyOrg).",
+  enforcementLevel: 'mandatory',
+  validateResource: (args, report) => {
+    if (args.type !== T.application) return;
+    const audience = args.props.signInAudience;
+    if (audience !== 'AzureADMyOrg') {
+      report(
+        `signInAudience is ${audience ?? '(unset, AzureADMyOrg only when stated)'}; set it to AzureADMyOrg so no other tenant can sign in to the app`,
+      );
+    }
+  },
+};
+
+/** Scoping tags under which a tenant-wide Mail grant is narrowed to chosen mailboxes. */
+export const NARROWING_TAGS = ['relaykit-scoping:application-access-policy'];
+
+export const noUnscopedMailGrants: StackValidationPolicy = {
+  name: 'no-unscoped-mail-grants',
+  description:
+    'A tenant-wide Mail.Send or Mail.ReadWrite grant needs mailbox scoping (an Application Access Policy); without it the app can send as, or read, every mailbox.',
+  enforcementLevel: 'mandatory',
+  configSchema: {
+    properties: {
+      allowUnscopedMailSend: {
+        type: 'boolean',
+        default: false,
+        description: 'Accept tenant-wide Mail.Send without mailbox scoping (Mail.ReadWrite never).',
+      },
+    },
+  },
+  validateStack: (args, report) => {
+    const { allowUnscopedMailSend } = args.getConfig<{ allowUnscopedMailSend: boolean }>();
+    const narrowed = args.resources.some(
+      (r) =>
+        r.type === T.application &&
+        ((r.props.tags ?? []) as string[]).some((t) => NARROWING_TAGS.includes(t)),
+    );
+    const scoped = args.resources.some(
+      (r) => r.type === T.application && ((r.props.tags ?? []) as string[]).includes(SCOPED_TAG),
+    );
+    // RBAC-for-Applications stacks are held to "no grant at all" by no-tenant-wide-consent-in-scoped-mode.
+    if (narrowed || scoped) return;
+    for (const r of args.resources) {
+      if (r.type !== T.appRoleAssignment) continue;
+      const id = String(r.props.appRoleId);
+      if (id === MAIL_SEND_ROLE && !allowUnscopedMailSend) {
+        report(
+          `${r.name} grants Mail.Send tenant-wide with no mailbox scoping: the app can send as every mailbox; set mailboxScoping to rbac-for-applications (or application-access-policy)`,
+          r.urn,
+        );
+      }
+      if (id === MAIL_READWRITE_ROLE) {
+        report(
+          `${r.name} grants Mail.ReadWrite tenant-wide with no mailbox scoping: the app can read and change every mailbox; set mailboxScoping to rbac-for-applications, or largeMessages to false`,
+          r.urn,
+        );
+      }
+    }
+  },
+};
+
 export const identityPolicies = [
   graphApplicationPermissions,
   noDelegatedPermissions,
   noTenantWideConsentWhenScoped,
+  noUnscopedMailGrants,
+  singleTenantApps,
   credentialLifetime,
 ];

@@ -4,9 +4,10 @@ import { PolicyPack } from '@pulumi/policy';
 import { emailPolicies } from './email.ts';
 import { identityPolicies } from './identity.ts';
 import { keyVaultPolicies } from './key-vault.ts';
+import { rolePolicies } from './roles.ts';
 import { stackPolicies } from './stack.ts';
 
 new PolicyPack('relaykit-guardrails', {
   enforcementLevel: 'mandatory',
-  policies: [...identityPolicies, ...keyVaultPolicies, ...emailPolicies, ...stackPolicies],
+  policies: [...identityPolicies, ...keyVaultPolicies, ...emailPolicies, ...rolePolicies, ...stackPolicies],
 });

@@ -1,7 +1,10 @@
 // policies/ room, stack domain: hygiene that spans resource kinds — required tags on taggable Azure
 // resources, every Azure/Entra resource on the tenant's explicit provider (never an ambient default
-// one that could point at another client's tenant), and no broad built-in roles.
-import type { ResourceValidationPolicy } from '@pulumi/policy';
+// one that could point at another client's tenant) and all providers on one tenant, delete locks
+// on what holds mail and secrets, and diagnostic settings that keep their audit logs.
+import type { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from '@pulumi/policy';
+
+export { BROAD_ROLES, noBroadRoles } from './roles.ts';
 
 /** azure-native types the program creates that carry ARM tags. */
 export const TAGGABLE = [
@@ -67,27 +70,111 @@ export const explicitTenantProviders: ResourceValidationPolicy = {
   },
 };
 
-/** Owner, Contributor, User Access Administrator: never needed by the relay. */
-export const BROAD_ROLES: Record<string, string> = {
-  '8e3af657-a8ff-443c-a75c-2fe8c4bcb635': 'Owner',
-  'b24988ac-6180-42a0-ab88-20f7382dd24c': 'Contributor',
-  '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9': 'User Access Administrator',
-};
+/** Where a resource states the tenant it belongs to, besides its provider. */
+function tenantIdsOf(r: PolicyResource): Array<[string, unknown]> {
+  if (r.type === 'azure-native:keyvault:Vault')
+    return [['properties.tenantId', (r.props.properties as { tenantId?: unknown } | undefined)?.tenantId]];
+  if (r.type === 'azure-native:communication:SmtpUsername') return [['tenantId', r.props.tenantId]];
+  return [];
+}
 
-export const noBroadRoles: ResourceValidationPolicy = {
-  name: 'no-broad-role-assignments',
+export const oneTenant: StackValidationPolicy = {
+  name: 'one-tenant-per-stack',
   description:
-    'Role assignments use narrow roles (Key Vault Secrets User, Communication and Email Service Owner).',
+    'Every provider of the stack, and every resource that names a tenant (Key Vault, SMTP username), points at the same client tenant.',
   enforcementLevel: 'mandatory',
-  validateResource: (args, report) => {
-    if (args.type !== 'azure-native:authorization:RoleAssignment') return;
-    const id =
-      String(args.props.roleDefinitionId ?? '')
-        .split('/')
-        .pop() ?? '';
-    const role = BROAD_ROLES[id.toLowerCase()];
-    if (role !== undefined) report(`assigns the broad built-in role ${role}; use a narrow role`);
+  validateStack: (args, report) => {
+    const tenants = new Map<string, string[]>();
+    const note = (tenant: unknown, where: string) => {
+      if (typeof tenant !== 'string' || tenant === '') return;
+      const t = tenant.toLowerCase();
+      tenants.set(t, [...(tenants.get(t) ?? []), where]);
+    };
+    for (const r of args.resources) {
+      if (r.provider !== undefined && /^pulumi:providers:(azure-native|azuread)$/.test(r.provider.type)) {
+        note(r.provider.props.tenantId, `provider ${r.provider.name}`);
+      }
+      for (const [field, value] of tenantIdsOf(r)) note(value, `${r.name}.${field}`);
+    }
+    if (tenants.size > 1) {
+      const list = [...tenants].map(([t, where]) => `${t} (${[...new Set(where)].join(', ')})`).join('; ');
+      report(
+        `the stack spans several tenants: ${list}; one stack serves one client tenant, set tenantId once and use it everywhere`,
+      );
+    }
   },
 };
 
-export const stackPolicies = [requiredTags, explicitTenantProviders, noBroadRoles];
+/** Resource types that must carry a delete lock: losing one stops mail or loses secrets/records. */
+export const LOCKED_TYPES = [
+  'azure-native:keyvault:Vault',
+  'azure-native:communication:EmailService',
+  'azure-native:communication:CommunicationService',
+];
+const LOCK = 'azure-native:authorization:ManagementLockByScope';
+const needsLock = (r: PolicyResource) =>
+  LOCKED_TYPES.includes(r.type) || (r.type === 'azure-native:dns:RecordSet' && r.props.recordType === 'TXT');
+
+/** The resources of the given type whose dependencies include `target` (e.g. its lock). */
+const dependents = (all: readonly PolicyResource[], type: string, target: PolicyResource) =>
+  all.filter((r) => r.type === type && r.dependencies.some((d) => d.urn === target.urn));
+
+export const deleteLocks: StackValidationPolicy = {
+  name: 'delete-locks',
+  description:
+    'The Key Vault, the ACS Email and Communication Services and the shared DNS TXT record sets carry a CanNotDelete (or ReadOnly) management lock.',
+  enforcementLevel: 'mandatory',
+  validateStack: (args, report) => {
+    for (const r of args.resources.filter(needsLock)) {
+      const locks = dependents(args.resources, LOCK, r).filter((l) =>
+        ['CanNotDelete', 'ReadOnly'].includes(String(l.props.level)),
+      );
+      if (locks.length === 0) {
+        report(
+          `${r.name} (${r.type}) has no CanNotDelete lock; add an authorization.ManagementLockByScope scoped to it (config resourceLocks)`,
+          r.urn,
+        );
+      }
+    }
+  },
+};
+
+const DIAGNOSTIC = 'azure-native:monitor:DiagnosticSetting';
+export const AUDITED_TYPES = [
+  'azure-native:keyvault:Vault',
+  'azure-native:communication:CommunicationService',
+];
+
+export const diagnosticSettings: StackValidationPolicy = {
+  name: 'diagnostic-settings',
+  description:
+    'The Key Vault and the Communication Service send their logs to Log Analytics (or storage / Event Hub).',
+  enforcementLevel: 'mandatory',
+  validateStack: (args, report) => {
+    for (const r of args.resources.filter((x) => AUDITED_TYPES.includes(x.type))) {
+      const ok = dependents(args.resources, DIAGNOSTIC, r).some((d) => {
+        const sink = [
+          d.props.workspaceId,
+          d.props.storageAccountId,
+          d.props.eventHubAuthorizationRuleId,
+        ].some((v) => v !== undefined && v !== '');
+        const logs = ((d.props.logs ?? []) as Array<{ enabled?: boolean }>).some((l) => l.enabled === true);
+        return sink && logs;
+      });
+      if (!ok) {
+        report(
+          `${r.name} (${r.type}) has no diagnostic setting sending its logs anywhere; add a monitor.DiagnosticSetting with a workspace and an enabled log category group`,
+          r.urn,
+        );
+      }
+    }
+  },
+};
+
+export const stackPolicies = [
+  requiredTags,
+  explicitTenantProviders,
+  oneTenant,
+  deleteLocks,
+  diagnosticSettings,
+];

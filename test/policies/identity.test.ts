@@ -8,7 +8,9 @@ import {
   MAIL_SEND_ROLE,
   noDelegatedPermissions,
   noTenantWideConsentWhenScoped,
+  noUnscopedMailGrants,
   SCOPED_TAG,
+  singleTenantApps,
   T,
 } from '../../policies/identity.ts';
 import { policyResource, stackViolations, violations } from '../helpers/infra/policy-harness.ts';
@@ -19,7 +21,9 @@ const app = (accesses: Array<{ id: string; type: string }>, resourceAppId = GRAP
   requiredResourceAccesses: [{ resourceAppId, resourceAccesses: accesses }],
 });
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
 const inDays = (d: number) => new Date(Date.now() + d * DAY).toISOString();
+const inMs = (ms: number) => new Date(Date.now() + ms).toISOString();
 
 describe('graph-application-permissions-mail-only', () => {
   it('accepts Mail.Send and Mail.ReadWrite application roles', async () => {
@@ -183,6 +187,39 @@ describe('credential-lifetime', () => {
       'certificate credential expires in 500 days; the maximum is 398',
     ]);
   });
+  // Boundary: the lifetime is counted in started days, so 180 days less an hour is day 180 (allowed)
+  // and 180 days plus an hour is day 181 (refused).
+  it('accepts a secret ending within day 180 and refuses one ending in day 181', async () => {
+    expect(
+      await violations(credentialLifetime, T.applicationPassword, { endDate: inMs(180 * DAY - HOUR) }),
+    ).toEqual([]);
+    const endDate = inMs(180 * DAY + HOUR);
+    expect(await violations(credentialLifetime, T.applicationPassword, { endDate })).toEqual([
+      `client secret expires in 181 days (${endDate}); the maximum is 180`,
+    ]);
+  });
+  it('refuses an unparsable secret end date', async () => {
+    expect(await violations(credentialLifetime, T.applicationPassword, { endDate: 'next spring' })).toEqual([
+      'client secret endDate "next spring" is not an RFC 3339 date',
+    ]);
+  });
+  // Issue 20 item 5: a certificate without (or with an unreadable) end date passed unchecked.
+  it('refuses a certificate credential with no end date or an unparsable one', async () => {
+    expect(
+      await violations(credentialLifetime, T.applicationCertificate, { type: 'AsymmetricX509Cert' }),
+    ).toEqual([
+      "certificate credential has no endDate; set it to the certificate's end (at most 398 days ahead)",
+    ]);
+    expect(
+      await violations(credentialLifetime, T.applicationCertificate, { endDate: '2027-13-45T00:00:00Z' }),
+    ).toEqual(['certificate credential endDate "2027-13-45T00:00:00Z" is not an RFC 3339 date']);
+    expect(
+      await violations(credentialLifetime, T.applicationCertificate, { endDate: inMs(398 * DAY - HOUR) }),
+    ).toEqual([]);
+    expect(
+      await violations(credentialLifetime, T.applicationCertificate, { endDate: inMs(398 * DAY + HOUR) }),
+    ).toEqual(['certificate credential expires in 399 days; the maximum is 398']);
+  });
   it('takes its maximum from config', async () => {
     expect(
       await violations(
@@ -192,5 +229,61 @@ describe('credential-lifetime', () => {
         { config: { maxSecretDays: 90 } },
       ),
     ).toHaveLength(1);
+  });
+});
+
+describe('single-tenant-apps', () => {
+  it('accepts AzureADMyOrg', async () => {
+    expect(await violations(singleTenantApps, T.application, { signInAudience: 'AzureADMyOrg' })).toEqual([]);
+  });
+  it('refuses a multi-tenant audience and an unstated one', async () => {
+    expect(
+      await violations(singleTenantApps, T.application, { signInAudience: 'AzureADMultipleOrgs' }),
+    ).toEqual([
+      'signInAudience is AzureADMultipleOrgs; set it to AzureADMyOrg so no other tenant can sign in to the app',
+    ]);
+    expect(await violations(singleTenantApps, T.application, {})).toEqual([
+      'signInAudience is (unset, AzureADMyOrg only when stated); set it to AzureADMyOrg so no other tenant can sign in to the app',
+    ]);
+  });
+});
+
+describe('no-unscoped-mail-grants', () => {
+  const app = (scoping: string) =>
+    policyResource(T.application, { tags: ['relaykit', `relaykit-scoping:${scoping}`] }, 'fabrikam-mail-app');
+  const send = policyResource(
+    T.appRoleAssignment,
+    { appRoleId: MAIL_SEND_ROLE },
+    'fabrikam-mail-graph-mail-send',
+  );
+  const readWrite = policyResource(
+    T.appRoleAssignment,
+    { appRoleId: MAIL_READWRITE_ROLE },
+    'fabrikam-mail-graph-mail-readwrite',
+  );
+  const SEND_MSG =
+    'fabrikam-mail-graph-mail-send grants Mail.Send tenant-wide with no mailbox scoping: the app can send as every mailbox; set mailboxScoping to rbac-for-applications (or application-access-policy)';
+  const RW_MSG =
+    'fabrikam-mail-graph-mail-readwrite grants Mail.ReadWrite tenant-wide with no mailbox scoping: the app can read and change every mailbox; set mailboxScoping to rbac-for-applications, or largeMessages to false';
+  it('accepts grants narrowed by an Application Access Policy', async () => {
+    expect(
+      await stackViolations(noUnscopedMailGrants, [app('application-access-policy'), send, readWrite]),
+    ).toEqual([]);
+  });
+  it('refuses tenant-wide Mail.Send without scoping', async () => {
+    expect(await stackViolations(noUnscopedMailGrants, [app('tenant-wide'), send])).toEqual([
+      { message: SEND_MSG, urn: send.urn },
+    ]);
+  });
+  it('refuses tenant-wide Mail.ReadWrite on top, even where unscoped Mail.Send is allowed', async () => {
+    expect(await stackViolations(noUnscopedMailGrants, [app('tenant-wide'), send, readWrite])).toEqual([
+      { message: SEND_MSG, urn: send.urn },
+      { message: RW_MSG, urn: readWrite.urn },
+    ]);
+    expect(
+      await stackViolations(noUnscopedMailGrants, [app('tenant-wide'), send, readWrite], {
+        allowUnscopedMailSend: true,
+      }),
+    ).toEqual([{ message: RW_MSG, urn: readWrite.urn }]);
   });
 });

@@ -105,11 +105,12 @@ export function policyResource(
   props: Record<string, unknown>,
   name: string,
   provider?: PolicyProviderResource,
+  graph: { urn?: string; dependencies?: PolicyResource[] } = {},
 ): PolicyResource {
   return {
     type,
     props,
-    urn: `urn:pulumi:test::relaykit::${type}::${name}`,
+    urn: graph.urn ?? `urn:pulumi:test::relaykit::${type}::${name}`,
     name,
     opts: {
       protect: false,
@@ -119,7 +120,7 @@ export function policyResource(
       additionalSecretOutputs: [],
     },
     ...(provider === undefined ? {} : { provider }),
-    dependencies: [],
+    dependencies: graph.dependencies ?? [],
     propertyDependencies: {},
     isType: () => false,
     asType: () => undefined,
@@ -166,17 +167,28 @@ export function recordedToPolicyResources(recorded: readonly RecordedResource[])
       });
     }
   }
-  return recorded
+  const byUrn = new Map<string, PolicyResource>();
+  const wanted = new Map<PolicyResource, readonly string[]>();
+  const out = recorded
     .filter((r) => r.custom)
     .map((r) => {
       // The mock monitor passes "<provider URN>::<provider ID>"; the URN ends with "::<name>".
       const urn = r.provider?.split('::').slice(0, -1).join('::');
       const providerName = urn?.split('::').pop();
-      return policyResource(
+      const resource = policyResource(
         r.type,
         unwrapSecrets(r.inputs) as Record<string, unknown>,
         r.name,
         providerName === undefined ? undefined : providers.get(providerName),
+        // URNs as the monitor gave them; dependencies resolved below (locks and diagnostics match on them).
+        r.options === undefined ? {} : { urn: r.options.urn },
       );
+      byUrn.set(resource.urn, resource);
+      wanted.set(resource, r.options?.dependencies ?? []);
+      return resource;
     });
+  for (const [resource, urns] of wanted) {
+    resource.dependencies.push(...urns.flatMap((u) => byUrn.get(u) ?? []));
+  }
+  return out;
 }
