@@ -1,18 +1,3 @@
-// The spool: the one boundary between receiving and delivering. Nothing is acknowledged to a device
-// until its message is here durably: written to a temporary file, fsynced, renamed atomically into
-// queue/, and the directory fsynced (Haraka's fsync_writestream + qfile pattern). Delivery progress
-// lives in a small state file beside each entry, replaced atomically. On start-up the spool sweeps
-// temporary files (never acknowledged), quarantines entries it cannot read, and hands every pending
-// entry back to the engine.
-//
-// Layout under the spool directory:
-//   incoming/<id>.tmp          message being received (deleted on abort or at start-up)
-//   queue/<id>.msg             accepted message (format: entry-format.ts)
-//   queue/<id>.state           delivery progress (JSON), absent until the first attempt
-//   dead/<id>.msg + .state     dead-lettered entries, state holds the reason per leg
-//   quarantine/<name>          unreadable files, with <name>.reason
-//   trace/<yyyy-mm-dd>.jsonl   per-message trace log (received, attempts, delivered, dead)
-import { createWriteStream, type WriteStream } from 'node:fs';
 import {
   type FileHandle,
   mkdir,
@@ -26,197 +11,23 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RelayError } from '../errors.ts';
-import { closeFd, fsyncFd, openFd, writeAll } from '../fsio.ts';
+import { openFd } from '../fsio.ts';
 import type { Logger } from '../log.ts';
-import { decodeFooter, decodeHeader, encodeTrailer, FOOTER_LENGTH } from './entry-format.ts';
+import { decodeFooter, decodeHeader, FOOTER_LENGTH } from './entry-format.ts';
 import { isEntryId, parseEntryId } from './entry-name.ts';
-import type { Delivery, MessageSource, SpoolHeader, SpoolState } from './record.ts';
+import type { Delivery, SpoolHeader, SpoolState } from './record.ts';
+import type { SpoolEntry, SpoolFaults, SpoolFolder } from './spool-entry.ts';
+import { DirSync, SpoolWriter } from './spool-writer.ts';
+import { type TraceEvent, TraceLog } from './trace-log.ts';
 
-export type SpoolFolder = 'queue' | 'dead';
-
-export interface SpoolEntry {
-  readonly header: SpoolHeader;
-  /** Current state of each leg (the header's plan, updated by the state file). */
-  readonly deliveries: readonly Delivery[];
-  readonly message: MessageSource;
-  readonly folder: SpoolFolder;
-}
+export type { SpoolEntry, SpoolFaults, SpoolFolder } from './spool-entry.ts';
+export { SpoolWriter } from './spool-writer.ts';
+export type { TraceEvent } from './trace-log.ts';
 
 export interface RecoveryReport {
   readonly entries: SpoolEntry[];
   readonly swept: number;
   readonly quarantined: string[];
-}
-
-export interface TraceEvent {
-  readonly id: string;
-  readonly event:
-    | 'received'
-    | 'attempt'
-    | 'delivered'
-    | 'deferred'
-    | 'dead'
-    | 'requeued'
-    | 'deleted'
-    | 'fallback';
-  readonly [key: string]: unknown;
-}
-
-/** Test seam: lets tests make writes fail as a full disk would. */
-export interface SpoolFaults {
-  beforeWrite?(): void;
-}
-
-const WRITE_BATCH = 256 * 1024;
-
-/** Serialises directory fsyncs so concurrent commits share one (group commit). */
-class DirSync {
-  private readonly path: string;
-  private handle: Promise<FileHandle> | undefined;
-  private running: Promise<void> | undefined;
-  private queued: Promise<void> | undefined;
-
-  constructor(path: string) {
-    this.path = path;
-  }
-
-  sync(): Promise<void> {
-    // A request made while a sync runs needs a fresh one after it (its rename may be newer);
-    // every request arriving meanwhile shares that next sync.
-    if (this.running === undefined) {
-      this.running = this.run().finally(() => {
-        this.running = undefined;
-      });
-      return this.running;
-    }
-    if (this.queued === undefined) {
-      this.queued = this.running.then(() => {
-        this.queued = undefined;
-        return this.sync();
-      });
-    }
-    return this.queued;
-  }
-
-  private async run(): Promise<void> {
-    // The directory stays open: one fsync per group instead of open + fsync + close.
-    this.handle ??= open(this.path, 'r');
-    try {
-      await (await this.handle).sync();
-    } catch (err) {
-      this.handle = undefined;
-      throw err;
-    }
-  }
-
-  async close(): Promise<void> {
-    const h = this.handle;
-    this.handle = undefined;
-    await (await h?.catch(() => undefined))?.close();
-  }
-}
-
-/** Streams one message into incoming/ and commits it into queue/. */
-export class SpoolWriter {
-  readonly id: string;
-  private readonly spool: Spool;
-  private readonly tmpPath: string;
-  private fd: number | undefined;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private written = 0;
-  private done = false;
-
-  constructor(spool: Spool, id: string, fd: number, tmpPath: string) {
-    this.spool = spool;
-    this.id = id;
-    this.fd = fd;
-    this.tmpPath = tmpPath;
-  }
-
-  get bytes(): number {
-    return this.written + this.pendingBytes;
-  }
-
-  /** Buffers small chunks and writes in batches; resolves when the caller may send more. */
-  async write(chunk: Buffer): Promise<void> {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= WRITE_BATCH) await this.flush();
-  }
-
-  /**
-   * Where the bytes written so far lie, flushed, so the receiver can read the message back before it
-   * commits (body measurement of large messages). The file is not yet fsynced or renamed.
-   */
-  async contentSoFar(): Promise<MessageSource> {
-    await this.flush();
-    return { path: this.tmpPath, offset: 0, length: this.written };
-  }
-
-  private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const fd = this.handle();
-    const buf =
-      this.pending.length === 1
-        ? (this.pending[0] as Buffer)
-        : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.spool.faults.beforeWrite?.();
-    await writeAll(fd, buf, this.written);
-    this.written += buf.length;
-  }
-
-  private handle(): number {
-    if (this.fd === undefined || this.done) throw new Error('spool writer already closed');
-    return this.fd;
-  }
-
-  /**
-   * Appends the header, fsyncs, renames into queue/ and fsyncs the directory. Only when this
-   * resolves may the receiver answer 250. Any failure removes the temporary file and throws
-   * RELAY_SPOOL_WRITE (452 4.3.1).
-   */
-  async commit(header: SpoolHeader): Promise<SpoolEntry> {
-    try {
-      // Body tail and trailer leave in one write.
-      const messageLength = this.bytes;
-      const trailer = encodeTrailer(header, messageLength);
-      this.pending.push(trailer);
-      this.pendingBytes += trailer.length;
-      await this.flush();
-      const fd = this.handle();
-      await fsyncFd(fd);
-      this.fd = undefined;
-      this.done = true;
-      closeFd(fd, true);
-      const finalPath = this.spool.pathOf('queue', this.id, 'msg');
-      await rename(this.tmpPath, finalPath);
-      await this.spool.syncQueueDir();
-      return {
-        header,
-        deliveries: header.deliveries,
-        message: { path: finalPath, offset: 0, length: messageLength },
-        folder: 'queue',
-      };
-    } catch (err) {
-      await this.abort();
-      throw err instanceof RelayError
-        ? err
-        : new RelayError('RELAY_SPOOL_WRITE', undefined, { cause: err, detail: { id: this.id } });
-    }
-  }
-
-  /** Drops the partial message (client vanished, size exceeded, rejected). Never throws. */
-  async abort(): Promise<void> {
-    this.done = true;
-    this.pending = [];
-    const fd = this.fd;
-    this.fd = undefined;
-    if (fd !== undefined) closeFd(fd);
-    await unlink(this.tmpPath).catch(() => {});
-  }
 }
 
 export class Spool {
@@ -225,10 +36,7 @@ export class Spool {
   private readonly logger: Logger;
   private readonly queueSync: DirSync;
   private readonly deadSync: DirSync;
-  private traceStream: WriteStream | undefined;
-  private traceStreamDay = '';
-  private traceDay = '';
-  private traceLines: string[] = [];
+  private readonly traceLog: TraceLog;
 
   private constructor(root: string, logger: Logger, faults: SpoolFaults) {
     this.root = root;
@@ -236,6 +44,7 @@ export class Spool {
     this.faults = faults;
     this.queueSync = new DirSync(join(root, 'queue'));
     this.deadSync = new DirSync(join(root, 'dead'));
+    this.traceLog = new TraceLog(join(root, 'trace'), logger);
   }
 
   static async open(root: string, logger: Logger, faults: SpoolFaults = {}): Promise<Spool> {
@@ -439,33 +248,9 @@ export class Spool {
     return (await readdir(join(this.root, 'quarantine'))).filter((n) => !n.endsWith('.reason')).sort();
   }
 
-  /**
-   * Appends to the per-message trace log. Buffered and written in batches (one write per tick, not
-   * per event): the spool files are the durable record, the trace is for people.
-   */
+  /** Appends to the per-message trace log (trace-log.ts). */
   trace(event: TraceEvent): void {
-    const now = new Date();
-    const day = now.toISOString().slice(0, 10);
-    if (day !== this.traceDay) this.flushTrace();
-    this.traceDay = day;
-    this.traceLines.push(`${JSON.stringify({ at: now.toISOString(), ...event })}\n`);
-    if (this.traceLines.length === 1) setImmediate(() => this.flushTrace());
-  }
-
-  private flushTrace(): void {
-    if (this.traceLines.length === 0) return;
-    const text = this.traceLines.join('');
-    this.traceLines = [];
-    if (this.traceStream === undefined || this.traceStreamDay !== this.traceDay) {
-      this.traceStream?.end();
-      this.traceStreamDay = this.traceDay;
-      this.traceStream = createWriteStream(join(this.root, 'trace', `${this.traceDay}.jsonl`), {
-        flags: 'a',
-        mode: 0o600,
-      });
-      this.traceStream.on('error', (err) => this.logger.error({ err }, 'spool: trace log write failed'));
-    }
-    this.traceStream.write(text);
+    this.traceLog.write(event);
   }
 
   /** Health probe: can we create, sync and delete a file in incoming/ right now? */
@@ -492,11 +277,8 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    this.flushTrace();
     await this.queueSync.close();
     await this.deadSync.close();
-    const t = this.traceStream;
-    this.traceStream = undefined;
-    if (t) await new Promise<void>((resolve) => t.end(resolve));
+    await this.traceLog.close();
   }
 }
