@@ -1,6 +1,8 @@
 // Graph transport, the large-message path: a JSON draft with the leg's recipients, its attachments
 // (direct JSON under 3 MB, upload sessions in <= 4 MB chunks streamed from the spool file, one chunk in
-// memory at a time), then send. A draft whose send failed is deleted unless Graph may already be
+// memory at a time), then send. The body travels in the draft request itself, under the same ~4 MB
+// ceiling (reference A3): a larger one is refused before any request (fallback-eligible) or, with
+// oversizeBody: attach, sent as message.html / message.txt under a short note. A draft whose send failed is deleted unless Graph may already be
 // sending it. Reads the spool file; talks to Graph only through GraphClient.
 import type { Logger } from '../../log.ts';
 import type { DeliveryOutcome } from '../transport.ts';
@@ -18,6 +20,21 @@ export interface DraftOptions {
   readonly rewriteFrom: boolean;
   readonly requestTimeout: number;
   readonly logger: Logger;
+  /** Largest body (UTF-8 bytes) the draft request carries; only attachments may upload (A3). */
+  readonly maxBodySize: number;
+  /** A larger body: refuse (fallback-eligible) or send it as an attachment with a short note. */
+  readonly oversizeBody: 'refuse' | 'attach';
+}
+
+/** The body too large for the draft request, carried as an attachment instead. */
+interface BodyAttachment {
+  readonly att: ScannedAttachment;
+  readonly bytes: Buffer;
+}
+
+/** One buffer as the async iterable the attachment senders read. */
+async function* once(buf: Buffer): AsyncGenerator<Buffer> {
+  yield buf;
 }
 
 function recipient(a: NamedAddress): { emailAddress: { address: string; name?: string } } {
@@ -52,12 +69,34 @@ export class GraphDraftSender {
     const from = this.o.rewriteFrom ? { address: a.mailbox } : scan.from;
     const replyTo =
       scan.replyTo.length > 0 ? scan.replyTo : this.o.rewriteFrom && scan.from ? [scan.from] : [];
+    const content = scan.html ?? scan.text ?? '';
+    const bodyBytes = Buffer.byteLength(content);
+    let bodyAttachment: BodyAttachment | undefined;
+    if (bodyBytes > this.o.maxBodySize) {
+      if (this.o.oversizeBody !== 'attach') return this.bodyTooLarge(bodyBytes);
+      const html = scan.html !== undefined;
+      bodyAttachment = {
+        bytes: Buffer.from(content),
+        att: {
+          index: -1,
+          name: html ? 'message.html' : 'message.txt',
+          contentType: html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
+          size: bodyBytes,
+          isInline: false,
+        },
+      };
+    }
     const draft = {
       subject: scan.subject ?? '',
       body:
-        scan.html !== undefined
-          ? { contentType: 'HTML', content: scan.html }
-          : { contentType: 'Text', content: scan.text ?? '' },
+        bodyAttachment !== undefined
+          ? {
+              contentType: 'Text',
+              content: `The body of this message (${bodyBytes} bytes) is larger than Microsoft Graph accepts in a message body, so it is attached as ${bodyAttachment.att.name}.`,
+            }
+          : scan.html !== undefined
+            ? { contentType: 'HTML', content: scan.html }
+            : { contentType: 'Text', content: scan.text ?? '' },
       toRecipients: to.map(recipient),
       ccRecipients: cc.map(recipient),
       bccRecipients: bcc.map(recipient),
@@ -77,16 +116,20 @@ export class GraphDraftSender {
     if (typeof id !== 'string') throw new Error('Graph created a draft without an id');
     const messageUrl = `${a.base}/messages/${encodeURIComponent(id)}`;
     let uploaded = 0;
+    const attach = async (att: ScannedAttachment, content: AsyncIterable<Buffer>) => {
+      if (att.size < DIRECT_ATTACHMENT_LIMIT) {
+        await this.attachDirect(a, messageUrl, att, content);
+      } else {
+        await this.upload(a, messageUrl, att, content);
+        uploaded += 1;
+      }
+    };
     try {
+      if (bodyAttachment !== undefined) await attach(bodyAttachment.att, once(bodyAttachment.bytes));
       await eachAttachment(job.message, async (content, index) => {
         const att = scan.attachments[index];
         if (att === undefined) throw new Error('the message changed between the two parsing passes');
-        if (att.size < DIRECT_ATTACHMENT_LIMIT) {
-          await this.attachDirect(a, messageUrl, att, content);
-        } else {
-          await this.upload(a, messageUrl, att, content);
-          uploaded += 1;
-        }
+        await attach(att, content);
       });
       await a.limiter.messageTurn(a.signal);
       await this.client.request(a, 'send', {
@@ -102,10 +145,23 @@ export class GraphDraftSender {
         await this.deleteDraft(a, messageUrl);
       throw err;
     }
+    const asAttachment =
+      bodyAttachment === undefined ? '' : `; body (${bodyBytes} bytes) as ${bodyAttachment.att.name}`;
     return {
       kind: 'delivered',
-      detail: `Graph draft sent (202) as ${a.mailbox}: ${scan.attachments.length} attachment(s), ${uploaded} by upload session; ${bcc.length} Bcc`,
+      detail: `Graph draft sent (202) as ${a.mailbox}: ${scan.attachments.length} attachment(s), ${uploaded} by upload session; ${bcc.length} Bcc${asAttachment}`,
       remoteId: id,
+    };
+  }
+
+  /** Before any request: the body cannot travel in a draft, and this route does not attach it. */
+  private bodyTooLarge(bytes: number): DeliveryOutcome {
+    return {
+      kind: 'permanent',
+      code: 'RELAY_GRAPH_BODY_TOO_LARGE',
+      reason: `the message body is ${bytes} bytes; a Graph draft request carries at most ${this.o.maxBodySize} (maxBodySize: the ~4 MB request limit; only attachments may use upload sessions)`,
+      hint: 'give the route a fallback that takes large bodies (ACS up to 10 MB, an SMTP smarthost), or set oversizeBody: attach to send the body as an attachment',
+      fallbackEligible: true,
     };
   }
 

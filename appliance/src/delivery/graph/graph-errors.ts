@@ -77,7 +77,9 @@ export const GRAPH_ERROR_ROWS: readonly ClassificationRow[] = [
     outcome: 'permanent',
     code: 'RELAY_GRAPH_REQUEST_TOO_LARGE',
     fallbackEligible: true,
-    hint: "a request passed Graph's 4 MB limit: lower the route's sendMailMaxSize so such messages take the upload path",
+    hint:
+      "a request passed Graph's ~4 MB request limit. A message body must fit in one draft request (only attachments " +
+      "use upload sessions): lower the route's maxBodySize or sendMailMaxSize, set oversizeBody: attach, or give it a fallback",
   },
   {
     when: { transport: 'graph', serviceCode: 'ErrorItemNotFound', operation: 'uploadChunk' },

@@ -71,6 +71,8 @@ export class GraphTransport implements Transport {
       route: cfg.name,
       rewriteFrom: cfg.rewriteFrom,
       requestTimeout: cfg.requestTimeout,
+      maxBodySize: cfg.maxBodySize,
+      oversizeBody: cfg.oversizeBody,
       logger: deps.logger,
     });
     this.limiters =
@@ -120,8 +122,17 @@ export class GraphTransport implements Transport {
       return {
         kind: 'permanent',
         code: 'RELAY_GRAPH_MESSAGE_TOO_LARGE',
-        reason: `message is ${job.message.length} bytes; the route allows ${this.cfg.maxMessageSize}`,
-        hint: 'Graph upload sessions stop at 150 MB; route larger messages elsewhere (fallback)',
+        reason: `message is ${job.message.length} bytes; the route's maxMessageSize is ${this.cfg.maxMessageSize}`,
+        hint: 'the sending mailbox takes at most its MaxSendSize (35 MB by default, 150 MB at most): raise maxMessageSize with Set-Mailbox -MaxSendSize, or give the route a fallback',
+        fallbackEligible: true,
+      };
+    }
+    if (job.recipients.length > this.cfg.maxRecipientsPerMessage) {
+      return {
+        kind: 'permanent',
+        code: 'RELAY_GRAPH_MESSAGE_TOO_LARGE',
+        reason: `${job.recipients.length} recipients; one Graph message carries at most ${this.cfg.maxRecipientsPerMessage} (maxRecipientsPerMessage, Exchange Online: 500)`,
+        hint: 'give the route a fallback that splits recipients (ACS, SMTP), or send to a distribution list',
         fallbackEligible: true,
       };
     }
