@@ -1,8 +1,9 @@
 // Entra ID token endpoint simulator: the tenant's OpenID metadata and the v2.0 token endpoint for the
 // client-credentials grant with a client secret or a certificate-signed client assertion (RS256 or
-// PS256, x5t / x5t#S256), answering errors in Entra's shape (AADSTS codes). Tokens are signed JWTs
-// with aud, tid, appid, roles and exp; the Graph and Key Vault simulators verify them through
-// verify(). Used by msal-node and @azure/identity through their real code paths (authority config +
+// PS256, x5t / x5t#S256; the certificate must be inside its validity), answering errors in Entra's
+// shape (AADSTS codes). Tokens are signed JWTs with aud, tid, appid, roles, nbf and exp; the Graph and
+// Key Vault simulators verify them through verify() (audience, lifetime, tenant). Its clock is
+// injectable (`now`), so tests move time instead of sleeping. Used by msal-node and @azure/identity through their real code paths (authority config +
 // the test CA).
 import {
   constants,
@@ -30,7 +31,9 @@ export interface TokenClaims {
   readonly appid: string;
   readonly roles: string[];
   readonly iat: number;
+  readonly nbf: number;
   readonly exp: number;
+  readonly jti: string;
 }
 
 export type VerifyResult =
@@ -43,9 +46,11 @@ export class EntraSimulator {
   private readonly apps = new Map<string, EntraAppRegistration>();
   /** Token lifetime in seconds for tokens issued from now on. */
   tokenLifetimeSec = 3600;
-  /** Tokens issued before this epoch-second are refused (simulates revocation/expiry). */
-  private notBefore = 0;
-  private readonly notBeforeByApp = new Map<string, number>();
+  /** The simulator's clock (epoch ms): tests move it instead of waiting. */
+  now: () => number = Date.now;
+  /** Token ids (jti) issued so far, by app, and those revoked (they fail as expired). */
+  private readonly tokensByApp = new Map<string, string[]>();
+  private readonly revoked = new Set<string>();
   /** Every token issued, for assertions (never a token value). */
   readonly issued: { clientId: string; scope: string; at: number; via: 'secret' | 'certificate' }[] = [];
   /** Token requests refused, with the AADSTS code. */
@@ -84,14 +89,21 @@ export class EntraSimulator {
     app.secrets = [secret];
   }
 
-  /** Every token issued so far (to one app, or to all) fails verification, as if expired. */
+  /**
+   * Every token issued so far (to one app, or to all) fails verification, as if expired; tokens issued
+   * afterwards are good at once (no waiting for the next second).
+   */
   expireIssuedTokens(clientId?: string): void {
-    const t = Math.floor(Date.now() / 1000) + 1;
-    if (clientId === undefined) this.notBefore = t;
-    else this.notBeforeByApp.set(clientId, t);
+    for (const [app, ids] of this.tokensByApp) {
+      if (clientId === undefined || app === clientId) for (const id of ids) this.revoked.add(id);
+    }
   }
 
-  verify(authorization: string | undefined, audience: string): VerifyResult {
+  /**
+   * Verifies a bearer token as a resource would: signature, lifetime (exp, nbf, revocation), audience
+   * and, when given, the tenant the resource belongs to (a token from another tenant is refused).
+   */
+  verify(authorization: string | undefined, audience: string, tenantId?: string): VerifyResult {
     const m = /^Bearer (\S+)$/.exec(authorization ?? '');
     if (!m?.[1]) return { ok: false, message: 'Access token is empty.' };
     const [h, p, s] = m[1].split('.');
@@ -99,14 +111,16 @@ export class EntraSimulator {
     const sig = createHmac('sha256', this.key).update(`${h}.${p}`).digest('base64url');
     if (sig !== s) return { ok: false, message: 'Signature validation failed.' };
     const claims = JSON.parse(Buffer.from(p, 'base64url').toString('utf8')) as TokenClaims;
-    const now = Math.floor(Date.now() / 1000);
-    if (
-      claims.exp <= now ||
-      claims.iat < Math.max(this.notBefore, this.notBeforeByApp.get(claims.appid) ?? 0)
-    ) {
+    const now = Math.floor(this.now() / 1000);
+    if (claims.exp <= now || this.revoked.has(claims.jti)) {
       return { ok: false, message: 'Lifetime validation failed, the token is expired.' };
     }
+    if (claims.nbf > now)
+      return { ok: false, message: 'Lifetime validation failed, the token is not yet valid.' };
     if (claims.aud !== audience) return { ok: false, message: 'Invalid audience.' };
+    if (tenantId !== undefined && claims.tid !== tenantId) {
+      return { ok: false, message: `Invalid tenant: the token was issued for tenant ${claims.tid}.` };
+    }
     return { ok: true, claims };
   }
 
@@ -242,21 +256,24 @@ export class EntraSimulator {
       );
       return;
     }
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(this.now() / 1000);
     const claims: TokenClaims = {
       aud: resource,
       tid: tenant,
       appid: clientId,
       roles: app.roles ?? [],
       iat: now,
+      nbf: now,
       exp: now + this.tokenLifetimeSec,
+      jti: randomUUID(),
     };
+    const ids = this.tokensByApp.get(clientId) ?? [];
+    ids.push(claims.jti);
+    this.tokensByApp.set(clientId, ids);
     const h = b64url(JSON.stringify({ typ: 'JWT', alg: 'HS256' }));
-    const p = b64url(
-      JSON.stringify({ ...claims, iss: `https://sts.windows.net/${tenant}/`, jti: randomUUID() }),
-    );
+    const p = b64url(JSON.stringify({ ...claims, iss: `https://sts.windows.net/${tenant}/` }));
     const s = createHmac('sha256', this.key).update(`${h}.${p}`).digest('base64url');
-    this.issued.push({ clientId, scope, at: Date.now(), via });
+    this.issued.push({ clientId, scope, at: this.now(), via });
     sendJson(res, 200, {
       token_type: 'Bearer',
       expires_in: this.tokenLifetimeSec,
@@ -278,6 +295,13 @@ export class EntraSimulator {
       return header['x5t#S256'] === sha256 || header.x5t === sha1;
     });
     if (cert === undefined) return 'Key was not found (no registered certificate matches x5t).';
+    // Entra refuses a key credential outside its validity (the certificate's notBefore / notAfter).
+    if (this.now() > cert.validToDate.getTime()) {
+      return `The certificate used to sign the client assertion expired on ${cert.validToDate.toISOString()}.`;
+    }
+    if (this.now() < cert.validFromDate.getTime()) {
+      return `The certificate used to sign the client assertion is not valid before ${cert.validFromDate.toISOString()}.`;
+    }
     const data = Buffer.from(`${h}.${p}`);
     const sig = Buffer.from(s, 'base64url');
     const ok =
@@ -294,7 +318,7 @@ export class EntraSimulator {
     if (!ok) return `Signature (${header.alg}) did not verify.`;
     if (payload.iss !== app.clientId || payload.sub !== app.clientId) return 'iss/sub must be the client id.';
     if (payload.aud !== tokenEndpoint) return `aud must be ${tokenEndpoint}.`;
-    if (typeof payload.exp !== 'number' || payload.exp * 1000 < Date.now()) return 'Assertion expired.';
+    if (typeof payload.exp !== 'number' || payload.exp * 1000 < this.now()) return 'Assertion expired.';
     return undefined;
   }
 }

@@ -60,6 +60,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   const graph = await GraphSimulator.start({
     entra,
+    tenantId: TENANT,
     mailboxes: opts.mailboxes ?? [{ address: 'scanner@contoso.com' }],
     ...opts.graph,
   });

@@ -12,10 +12,31 @@ import { type AddressObject, simpleParser } from 'mailparser';
 import type { EntraSimulator } from './entra.ts';
 import { type HttpsHandle, readBody, sendJson, startHttps } from './https-server.ts';
 
-export const MB4 = 4 * 1024 * 1024;
-/** "under 3 MB" direct / "3 MB to 150 MB" upload session (decimal megabytes; the docs do not say). */
-export const MIN_UPLOAD_SESSION = 3_000_000;
-export const MAX_ATTACHMENT = 150 * 1024 * 1024;
+/**
+ * Graph's size rules as ../shared/reference/microsoft-mail-apis.md states them, each in the words of
+ * its source, in units of `mb` (the docs write "MB" and never say which: see GraphSimOptions.megabyte).
+ * Written here from the documentation, never imported from the transport, so a wrong guess on either
+ * side shows as a failing test.
+ */
+export function graphSizeLimits(mb: number) {
+  return {
+    /** A3, field reports (microsoft-graph-docs #9834, msgraph-sdk-php #1047): 413 above "4 MB" a request. */
+    request: 4 * mb,
+    /** A2, message-post-attachments.md: direct attachments for "files under 3 MB" only. */
+    directAttachmentBelow: 3 * mb,
+    /** A3, attachment-createuploadsession.md: sessions for "files of 3 MB to 150 MB"; under: ErrorAttachmentSizeShouldNotBeLessThanMinimumSize. */
+    uploadSessionFrom: 3 * mb,
+    uploadSessionUpTo: 150 * mb,
+    /** A3, outlook-large-attachments.md: "At most 4 MB per chunk". */
+    chunk: 4 * mb,
+    /** A3: Exchange Online's default MaxSendSize, "35 MB". */
+    defaultMaxSendSize: 35 * mb,
+  } as const;
+}
+export type GraphSizeLimits = ReturnType<typeof graphSizeLimits>;
+/** The reading of "MB" the simulator uses unless told otherwise: binary, as Exchange's limits are. */
+export const MEBIBYTE = 1024 * 1024;
+const MB4 = 4 * MEBIBYTE; // drain bound for refused bodies only
 
 export interface SimMailbox {
   readonly address: string;
@@ -135,6 +156,13 @@ export interface GraphSimOptions {
   /** Service time of every counted request, in ms (a slow Graph; the bench's 100 ms fake). */
   readonly latencyMs?: number;
   /**
+   * Bytes in one of the docs' "MB": 1_048_576 (default) or 1_000_000. Run a client under both to show
+   * it does not depend on a guess of which one Microsoft means.
+   */
+  readonly megabyte?: number;
+  /** The tenant whose mailboxes these are: a token issued for another tenant gets 401. */
+  readonly tenantId?: string;
+  /**
    * The resource the simulator answers as (token audience), e.g. https://graph.microsoft.com when it
    * stands behind a gateway name. Default: its own origin.
    */
@@ -189,10 +217,12 @@ export class GraphSimulator {
   messagesPerMinute: number;
   /** Service time of every counted request (ms); may be changed between test steps. */
   latencyMs: number;
+  readonly limits: GraphSizeLimits;
 
   private constructor(http: HttpsHandle, opts: GraphSimOptions) {
     this.http = http;
     this.opts = opts;
+    this.limits = graphSizeLimits(opts.megabyte ?? MEBIBYTE);
     this.messagesPerMinute = opts.messagesPerMinute ?? 30;
     this.latencyMs = opts.latencyMs ?? 0;
     for (const m of opts.mailboxes ?? []) this.addMailbox(m);
@@ -290,7 +320,7 @@ export class GraphSimulator {
     if (parts[0] !== 'v1.0' || parts[1] !== 'users' || parts[2] === undefined) {
       return this.error(res, 400, 'BadRequest', `Resource not found for the segment '${parts[0] ?? ''}'.`);
     }
-    const auth = this.opts.entra.verify(req.headers.authorization, this.audience);
+    const auth = this.opts.entra.verify(req.headers.authorization, this.audience, this.opts.tenantId);
     if (!auth.ok) {
       this.stats.unauthorized += 1;
       await readBody(req, MB4 * 2);
@@ -308,7 +338,7 @@ export class GraphSimulator {
         await readBody(req, MB4 * 2);
         return this.answerFault(res, fault);
       }
-      const body = await readBody(req, MB4);
+      const body = await readBody(req, this.limits.request);
       if (body === undefined) {
         return this.error(res, 413, 'RequestEntityTooLarge', 'The request body is larger than 4 MB.');
       }
@@ -402,7 +432,7 @@ export class GraphSimulator {
 
   /** Checks the per-mailbox message rate; answers 429 and returns false when over it. */
   private rateOk(mailbox: string, res: ServerResponse): boolean {
-    const now = Date.now();
+    const now = this.opts.entra.now();
     const list = (this.sentAt.get(mailbox) ?? []).filter((t) => t > now - 60_000);
     this.sentAt.set(mailbox, list);
     if (list.length >= this.messagesPerMinute) {
@@ -422,7 +452,7 @@ export class GraphSimulator {
     res: ServerResponse,
     fault: Fault | undefined,
   ): void {
-    (this.sentAt.get(mailbox) ?? this.sentAt.set(mailbox, []).get(mailbox))?.push(Date.now());
+    (this.sentAt.get(mailbox) ?? this.sentAt.set(mailbox, []).get(mailbox))?.push(this.opts.entra.now());
     this.delivered.push(msg);
     if (fault?.afterSuccess) {
       this.answerFault(res, fault);
@@ -476,7 +506,7 @@ export class GraphSimulator {
         'At least one recipient is not valid., Recipient is missing.',
       );
     }
-    if (mime.length > (c.mailbox.maxSendSize ?? 35 * 1024 * 1024)) return this.tooLarge(c.res);
+    if (mime.length > (c.mailbox.maxSendSize ?? this.limits.defaultMaxSendSize)) return this.tooLarge(c.res);
     if (!this.rateOk(c.mailbox.address.toLowerCase(), c.res)) return;
     const headers: Record<string, string> = {};
     for (const line of parsed.headerLines)
@@ -614,7 +644,7 @@ export class GraphSimulator {
       );
     }
     const bytes = Buffer.from(a.contentBytes, 'base64');
-    if (bytes.length >= MIN_UPLOAD_SESSION) {
+    if (bytes.length >= this.limits.directAttachmentBelow) {
       return this.error(
         c.res,
         413,
@@ -656,7 +686,7 @@ export class GraphSimulator {
         'AttachmentItem needs attachmentType "file", name and size.',
       );
     }
-    if (item.size < MIN_UPLOAD_SESSION) {
+    if (item.size < this.limits.uploadSessionFrom) {
       return this.error(
         c.res,
         400,
@@ -664,7 +694,7 @@ export class GraphSimulator {
         'Attachment size should not be less than 3 MB.',
       );
     }
-    if (item.size > MAX_ATTACHMENT) {
+    if (item.size > this.limits.uploadSessionUpTo) {
       return this.error(
         c.res,
         400,
@@ -682,7 +712,7 @@ export class GraphSimulator {
       isInline: item.isInline === true,
       ...(item.contentId === undefined ? {} : { contentId: item.contentId }),
       contentType: item.contentType ?? 'application/octet-stream',
-      expiresAt: Date.now() + (this.opts.uploadSessionTtlMs ?? 15 * 60_000),
+      expiresAt: this.opts.entra.now() + (this.opts.uploadSessionTtlMs ?? 15 * 60_000),
       hash: createHash('sha256'),
       next: 0,
     };
@@ -697,7 +727,7 @@ export class GraphSimulator {
 
   private async handleUpload(req: IncomingMessage, res: ServerResponse, id: string, url: URL): Promise<void> {
     const s = this.sessions.get(id);
-    if (s === undefined || s.expiresAt < Date.now()) {
+    if (s === undefined || s.expiresAt < this.opts.entra.now()) {
       if (s !== undefined) this.sessions.delete(id);
       await readBody(req, MB4 * 2);
       return this.error(res, 404, 'ErrorItemNotFound', 'The upload session was not found or has expired.');
@@ -729,7 +759,7 @@ export class GraphSimulator {
         return this.answerFault(res, fault);
       }
       const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(req.headers['content-range'] ?? ''));
-      const body = await readBody(req, MB4);
+      const body = await readBody(req, this.limits.chunk);
       this.stats.uploadChunks += 1;
       if (body === undefined)
         return this.error(res, 413, 'RequestEntityTooLarge', 'A chunk may not exceed 4 MB.');
@@ -800,7 +830,7 @@ export class GraphSimulator {
     const from = m.from?.emailAddress?.address;
     if (!this.canSendAs(c.mailbox, from)) return this.sendAsDenied(c.res, c.mailbox);
     const total = draft.bodySize + draft.attachments.reduce((n, a) => n + a.size, 0);
-    if (total > (c.mailbox.maxSendSize ?? 35 * 1024 * 1024)) return this.tooLarge(c.res);
+    if (total > (c.mailbox.maxSendSize ?? this.limits.defaultMaxSendSize)) return this.tooLarge(c.res);
     if (!this.rateOk(draft.mailbox, c.res)) return;
     this.drafts.delete(draft.id);
     const headers: Record<string, string> = {};

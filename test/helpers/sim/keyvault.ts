@@ -52,7 +52,7 @@ export class KeyVaultSimulator {
   set(name: string, value: string): string {
     const id = randomBytes(16).toString('hex');
     const list = this.secrets.get(name) ?? [];
-    list.push({ id, value, created: Math.floor(Date.now() / 1000) });
+    list.push({ id, value, created: Math.floor(this.entra.now() / 1000) });
     this.secrets.set(name, list);
     return id;
   }
@@ -92,7 +92,7 @@ export class KeyVaultSimulator {
       );
       return;
     }
-    const auth = this.entra.verify(req.headers.authorization, VAULT_RESOURCE);
+    const auth = this.entra.verify(req.headers.authorization, VAULT_RESOURCE, this.tenantId);
     if (!auth.ok) {
       sendJson(
         res,
