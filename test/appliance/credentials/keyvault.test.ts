@@ -1,12 +1,14 @@
 // Key Vault credentials through the real @azure/keyvault-secrets + @azure/identity code paths against
-// the Key Vault and Entra simulators (challenge auth, certificate credential, test CA): caching,
-// periodic refresh, refresh on an auth failure, last-good fallback with a stale health report, and
-// a Graph route whose client secret lives in Key Vault surviving a rotation.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// the Key Vault and Entra simulators (challenge auth with the SDK's challenge-resource check on, as in
+// production: the simulator is reached as relaykit-test.vault.azure.net on loopback; certificate
+// credential, test CA): caching, periodic refresh, refresh on an auth failure, last-good fallback with a
+// stale health report, and a Graph route whose client secret lives in Key Vault surviving a rotation.
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { configSchema } from '../../../appliance/src/config/schema.ts';
 import { createCredentialStore } from '../../../appliance/src/credentials/index.ts';
 import type { KeyVaultCredentialStore } from '../../../appliance/src/credentials/keyvault.ts';
 import { silentLogger } from '../../../appliance/src/log.ts';
+import { waitFor } from '../../helpers/appliance.ts';
 import {
   CLIENT,
   type Harness,
@@ -37,7 +39,11 @@ afterAll(async () => {
   await h.close();
 });
 
-function store(refreshInterval = '1h', scope?: string): KeyVaultCredentialStore {
+function store(
+  refreshInterval = '1h',
+  scope?: string,
+  vault: { url?: string; verifyChallengeResource?: boolean } = {},
+): KeyVaultCredentialStore {
   const config = configSchema.parse({
     listeners: [{ name: 'l', port: 0 }],
     identities: [{ name: 'i' }],
@@ -46,13 +52,15 @@ function store(refreshInterval = '1h', scope?: string): KeyVaultCredentialStore 
     credentials: { 'graph-secret': { keyVault: { secret: 'graph-client-secret' } } },
     cloud: { authorityHost: h.entra.url, caFile: testPki().caFile, requestTimeout: '5s' },
     keyVault: {
-      url: kv.url,
+      url: vault.url ?? kv.url,
       tenantId: TENANT,
       clientId: APPLIANCE_APP,
       certificate: certFile,
       refreshInterval,
-      // The simulator's host (127.0.0.1) is not under vault.azure.net.
-      verifyChallengeResource: false,
+      // verifyChallengeResource is left at its default (on) unless a test names it.
+      ...(vault.verifyChallengeResource === undefined
+        ? {}
+        : { verifyChallengeResource: vault.verifyChallengeResource }),
       ...(scope === undefined ? {} : { scope }),
     },
   });
@@ -78,13 +86,42 @@ describe('Key Vault credential store', () => {
     }
   });
 
+  it('by default refuses a vault whose challenge names another resource, before asking for a token', async () => {
+    kv.set('graph-client-secret', 'leak-me');
+    kv.challengeResource = 'https://vault.attacker.example';
+    const issued = h.entra.issued.length;
+    const s = store();
+    const byAddress = store('1h', undefined, { url: kv.loopbackUrl });
+    try {
+      // The SDK's message: "The challenge resource '…' does not match the requested domain."
+      await expect(s.get('graph-secret')).rejects.toThrow(
+        /challenge resource 'vault\.attacker\.example' does not match/,
+      );
+      kv.challengeResource = 'https://vault.azure.net';
+      // A vault reached by an address that is not under the resource's domain is refused as well.
+      await expect(byAddress.get('graph-secret')).rejects.toThrow(
+        /challenge resource 'vault\.azure\.net' does not match/,
+      );
+      // No token was requested for the foreign resource.
+      expect(h.entra.issued.slice(issued).map((i) => i.scope)).not.toContain(
+        'https://vault.attacker.example/.default',
+      );
+    } finally {
+      kv.challengeResource = 'https://vault.azure.net';
+      await s.close();
+      await byAddress.close();
+    }
+  });
+
   it('uses an explicit keyVault.scope when the challenge names a resource Entra does not know', async () => {
     kv.set('graph-client-secret', 'scoped');
     kv.challengeResource = 'https://relay-kv.privatelink.vaultcore.azure.net';
     h.entra.resources.add('https://vault.azure.net');
     h.entra.resources.add(h.graph.audience);
-    const derived = store();
-    const explicit = store('1h', 'https://vault.azure.net/.default');
+    // A private endpoint's challenge names a host the vault URL is not under: the documented case for
+    // turning the check off (config/cloud.ts).
+    const derived = store('1h', undefined, { verifyChallengeResource: false });
+    const explicit = store('1h', 'https://vault.azure.net/.default', { verifyChallengeResource: false });
     try {
       await expect(derived.get('graph-secret')).rejects.toThrow();
       expect(h.entra.refused.at(-1)?.code).toBe('AADSTS500011');
@@ -100,14 +137,22 @@ describe('Key Vault credential store', () => {
 
   it('picks up a rotated secret on the periodic refresh', async () => {
     kv.set('graph-client-secret', 'before');
-    const s = store('300ms');
+    // The refresh timer is driven by hand; network I/O stays real.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const s = store('1h');
     try {
       expect(await s.get('graph-secret')).toBe('before');
       kv.set('graph-client-secret', 'after');
-      await new Promise((r) => setTimeout(r, 900));
-      expect(await s.get('graph-secret')).toBe('after');
+      const gets = kv.stats.gets;
+      // Cached: no read per get, so only the refresh can bring the new value.
+      expect(await s.get('graph-secret')).toBe('before');
+      expect(kv.stats.gets).toBe(gets);
+      vi.advanceTimersByTime(3_600_000);
+      await waitFor(() => (kv.stats.gets > gets ? true : undefined), 10_000, 'the periodic refresh');
+      await waitFor(async () => ((await s.get('graph-secret')) === 'after' ? true : undefined), 10_000);
     } finally {
       await s.close();
+      vi.useRealTimers();
     }
   });
 
@@ -160,7 +205,6 @@ describe('Key Vault credential store', () => {
       kv.set('graph-client-secret', 'rotated-secret');
       h.entra.rotateSecret(TENANT, CLIENT, 'rotated-secret');
       h.entra.expireIssuedTokens(CLIENT);
-      await new Promise((r) => setTimeout(r, 1100));
       const out = await t.deliver(job(msg));
       expect(out).toMatchObject({ kind: 'delivered' });
       expect(await s.get('graph-secret')).toBe('rotated-secret');

@@ -3,10 +3,13 @@
 // `WWW-Authenticate: Bearer authorization="<authority>/<tenant>", resource="https://vault.azure.net"`;
 // tokens are verified against the Entra simulator (audience https://vault.azure.net) and the caller's
 // app id must hold a data-plane role. Secrets are versioned; set() rotates. `reachable = false` makes
-// the vault drop connections, as an unreachable vault would.
+// the vault drop connections, as an unreachable vault would. It is reached as
+// https://<name>.vault.azure.net:<port> (the name resolves to loopback in the test process, see
+// loopback-names.ts), so the SDK's challenge-resource check stays on as in production.
 import { randomBytes } from 'node:crypto';
 import type { EntraSimulator } from './entra.ts';
 import { type HttpsHandle, sendJson, startHttps } from './https-server.ts';
+import { resolveToLoopback } from './loopback-names.ts';
 
 export const VAULT_RESOURCE = 'https://vault.azure.net';
 
@@ -31,20 +34,35 @@ export class KeyVaultSimulator {
   challengeResource: string = VAULT_RESOURCE;
   readonly stats = { gets: 0, challenges: 0, forbidden: 0, dropped: 0 };
 
-  private constructor(http: HttpsHandle, entra: EntraSimulator, tenantId: string) {
+  /** The vault's DNS name (<name>.vault.azure.net), resolving to 127.0.0.1 in this process. */
+  readonly hostName: string;
+
+  private constructor(http: HttpsHandle, entra: EntraSimulator, tenantId: string, vaultName: string) {
     this.http = http;
     this.entra = entra;
     this.tenantId = tenantId;
+    this.hostName = `${vaultName}.vault.azure.net`;
+    resolveToLoopback(this.hostName);
   }
 
-  static async start(entra: EntraSimulator, tenantId: string): Promise<KeyVaultSimulator> {
+  static async start(
+    entra: EntraSimulator,
+    tenantId: string,
+    vaultName = 'relaykit-test',
+  ): Promise<KeyVaultSimulator> {
     let sim: KeyVaultSimulator | undefined;
     const http = await startHttps((req, res) => sim?.handle(req, res));
-    sim = new KeyVaultSimulator(http, entra, tenantId);
+    sim = new KeyVaultSimulator(http, entra, tenantId, vaultName);
     return sim;
   }
 
+  /** Vault URL for config `keyVault.url`: https://<name>.vault.azure.net:<port>. */
   get url(): string {
+    return `https://${this.hostName}:${new URL(this.http.url).port}`;
+  }
+
+  /** The same vault by its loopback address (a host name the challenge check must refuse). */
+  get loopbackUrl(): string {
     return this.http.url;
   }
 

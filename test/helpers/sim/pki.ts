@@ -1,4 +1,5 @@
-// Test PKI made at test time with the openssl CLI: a CA, a server certificate for 127.0.0.1 and
+// Test PKI made at test time with the openssl CLI: a CA, a server certificate for 127.0.0.1,
+// *.vault.azure.net (the Key Vault simulator on a loopback name, sim/loopback-names.ts) and
 // localhost signed by it (simulators serve HTTPS with it; clients trust the CA through config
 // `cloud.caFile`), and self-signed client certificates for app identities. Keys live in a temp
 // directory only; nothing here is ever committed.
@@ -65,7 +66,7 @@ export function testPki(): TestPki {
   );
   writeFileSync(
     join(dir, 'server.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:*.vault.azure.net\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
   );
   openssl(
     [
