@@ -5,7 +5,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 
 /** Files at the top of appliance/src that are shared leaves: they import no other relaykit module. */
-export const LEAF_FILES = ['errors.ts', 'fsio.ts', 'log.ts', 'metrics-sink.ts', 'version.ts'] as const;
+export const LEAF_FILES = [
+  'errors.ts',
+  'fsio.ts',
+  'log.ts',
+  'metrics-sink.ts',
+  'mime-text.ts',
+  'version.ts',
+] as const;
 
 /**
  * Which rooms each room may import (besides itself). A room is a folder under appliance/src, `leaf`

@@ -10,6 +10,7 @@
 
 import { isIP } from 'node:net';
 import { type AddressPattern, normalizeDomain } from '../config/rule-patterns.ts';
+import { decodeEncodedWords } from '../mime-text.ts';
 
 /** Characters of a header value (or address) that a glob looks at; the rest is ignored. */
 export const MAX_MATCH_INPUT = 4096;
@@ -170,40 +171,11 @@ export function cidrContains(net: ParsedCidr, ip: ParsedIp): boolean {
 
 // ---- header values -------------------------------------------------------------------------------
 
-const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
-
-function decodeWord(charset: string, encoding: string, text: string): string | undefined {
-  const bytes =
-    encoding === 'B' || encoding === 'b'
-      ? Buffer.from(text, 'base64')
-      : Buffer.from(
-          text
-            .replace(/_/g, ' ')
-            .replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) =>
-              String.fromCharCode(Number.parseInt(hex, 16)),
-            ),
-          'latin1',
-        );
-  try {
-    // RFC 2231 lets a charset carry a language ("utf-8*en"); TextDecoder knows the WHATWG labels.
-    return new TextDecoder(charset.split('*')[0]).decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Decodes RFC 2047 encoded-words ("=?UTF-8?B?...?=") so rules match what a person reads in the
- * Subject; whitespace between adjacent encoded-words is dropped (RFC 2047 §6.2). A word in an
- * unknown charset stays as it was. Values without "=?" come back unchanged.
+ * Subject (mime-text.ts: libmime), bounded to MAX_MATCH_INPUT characters first.
  */
 export function decodeHeaderValue(value: string): string {
   if (!value.includes('=?')) return value;
-  const bounded = value.length > MAX_MATCH_INPUT ? value.slice(0, MAX_MATCH_INPUT) : value;
-  return bounded
-    .replace(/(\?=)\s+(?==\?)/g, '$1')
-    .replace(
-      ENCODED_WORD,
-      (word, charset: string, enc: string, text: string) => decodeWord(charset, enc, text) ?? word,
-    );
+  return decodeEncodedWords(value.length > MAX_MATCH_INPUT ? value.slice(0, MAX_MATCH_INPUT) : value);
 }

@@ -9,6 +9,7 @@
 import { Splitter } from '@zone-eu/mailsplit';
 import iconv from 'iconv-lite';
 import addressparser from 'nodemailer/lib/addressparser';
+import { decodeEncodedWords, decodeQuotedPrintable, quotedPrintableCut } from '../../mime-text.ts';
 import type { MessageSource } from '../../spool/record.ts';
 import { openMessage } from '../transport.ts';
 
@@ -169,30 +170,6 @@ function charsetDecode(buf: Buffer, charset: string | false): string {
   return iconv.encodingExists(cs) ? iconv.decode(buf, cs) : buf.toString('utf8');
 }
 
-/** RFC 2047 encoded words ("=?utf-8?B?...?="), adjacent ones joined. */
-export function decodeWords(value: string): string {
-  return value
-    .replace(/(=\?[^?]+\?[BbQq]\?[^?]*\?=)\s+(?==\?[^?]+\?[BbQq]\?[^?]*\?=)/g, '$1')
-    .replace(
-      /=\?([^?*]+)(?:\*[^?]*)?\?([BbQq])\?([^?]*)\?=/g,
-      (_m, cs: string, enc: string, text: string) => {
-        const bytes =
-          enc.toUpperCase() === 'B'
-            ? Buffer.from(text, 'base64')
-            : qpDecode(Buffer.from(text.replace(/_/g, ' '), 'latin1'));
-        return charsetDecode(bytes, cs);
-      },
-    );
-}
-
-function qpDecode(raw: Buffer): Buffer {
-  const s = raw.toString('latin1').replace(/=\r?\n/g, '');
-  return Buffer.from(
-    s.replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
-    'latin1',
-  );
-}
-
 function headerValue(node: SplitNode, key: string): string | undefined {
   if (node.headers === false) return undefined;
   const line = node.headers.getFirst(key);
@@ -202,7 +179,7 @@ function headerValue(node: SplitNode, key: string): string | undefined {
 function namedList(value: string | undefined): NamedAddress[] {
   if (value === undefined) return [];
   return parseAddresses(value).map((a) =>
-    a.name ? { address: a.address, name: decodeWords(a.name) } : { address: a.address },
+    a.name ? { address: a.address, name: decodeEncodedWords(a.name) } : { address: a.address },
   );
 }
 
@@ -227,7 +204,7 @@ function describe(node: SplitNode, index: number, size: number): ScannedAttachme
   const type = node.contentType || 'application/octet-stream';
   const cid = headerValue(node, 'content-id')?.trim().replace(/^<|>$/g, '');
   const name = node.filename
-    ? decodeWords(node.filename)
+    ? decodeEncodedWords(node.filename)
     : `attachment-${index + 1}.${type.split('/')[1]?.replace(/[^a-z0-9]/gi, '') || 'bin'}`;
   return {
     index,
@@ -266,20 +243,18 @@ class PartDecoder {
       return this.scratch.subarray(0, n);
     }
     if (this.encoding === 'quoted-printable') {
-      // Keep an incomplete "=X" or soft break at the end for the next chunk.
+      // Decode whole lines; the partial last line waits for the next chunk.
       const buf = Buffer.concat([this.qpRest, chunk]);
-      const cut = Math.max(0, buf.length - 3);
-      const eq = buf.lastIndexOf(0x3d, buf.length - 1);
-      const split = eq >= cut ? eq : buf.length;
+      const split = quotedPrintableCut(buf);
       this.qpRest = buf.subarray(split);
-      return qpDecode(buf.subarray(0, split));
+      return decodeQuotedPrintable(buf.subarray(0, split));
     }
     return chunk;
   }
 
   end(): Buffer {
     if (this.encoding === 'base64') return Buffer.from(this.rest, 'base64');
-    if (this.encoding === 'quoted-printable') return qpDecode(this.qpRest);
+    if (this.encoding === 'quoted-printable') return decodeQuotedPrintable(this.qpRest);
     return Buffer.alloc(0);
   }
 }
@@ -364,7 +339,7 @@ export async function scanMessage(msg: MessageSource): Promise<MessageScan> {
       const name = raw.slice(0, raw.indexOf(':')).trim();
       xHeaders.push({
         name,
-        value: decodeWords(
+        value: decodeEncodedWords(
           raw
             .slice(raw.indexOf(':') + 1)
             .replace(/\r?\n[ \t]/g, ' ')
@@ -379,7 +354,7 @@ export async function scanMessage(msg: MessageSource): Promise<MessageScan> {
   const subject = h('subject');
   const from = namedList(h('from'))[0];
   return {
-    ...(subject === undefined ? {} : { subject: decodeWords(subject) }),
+    ...(subject === undefined ? {} : { subject: decodeEncodedWords(subject) }),
     ...(from === undefined ? {} : { from }),
     replyTo: namedList(h('reply-to')),
     to: namedList(h('to')),

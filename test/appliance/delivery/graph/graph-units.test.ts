@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { classify, type FailureFacts } from '../../../../appliance/src/delivery/classify.ts';
 import { retryAfterMs } from '../../../../appliance/src/delivery/graph/graph-client.ts';
 import { MailboxLimiter, paceInterval } from '../../../../appliance/src/delivery/graph/graph-limiter.ts';
-import { decodeWords, prepareSendMailMime } from '../../../../appliance/src/delivery/graph/graph-mime.ts';
+import { prepareSendMailMime } from '../../../../appliance/src/delivery/graph/graph-mime.ts';
+import { decodeEncodedWords as decodeWords } from '../../../../appliance/src/mime-text.ts';
 
 describe('retryAfterMs', () => {
   it('reads delta-seconds and HTTP-dates, and ignores junk', () => {
