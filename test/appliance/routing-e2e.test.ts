@@ -146,6 +146,8 @@ interface Leg {
   rule: string;
   recipients: string[];
   fallbacks: string[];
+  /** The route explain says will carry it (the planned one, or a fallback for size). */
+  carriedBy: string;
 }
 interface Rejection {
   rule: string;
@@ -389,6 +391,8 @@ describe('routing end to end: Graph, ACS, smarthost and explain agree', () => {
       [leg.route, leg.fallbacks[0], 'RELAY_ACS_TOO_LARGE'],
     ]);
     expect([...deliveredRoute(events).values()]).toEqual([leg.fallbacks[0]]);
+    // explain knew in advance: the route's size limit sends it to the fallback that delivered it.
+    expect(leg.carriedBy).toBe(leg.fallbacks[0]);
     expect(sortedStores(subject)).toEqual(expectedStores(ex.legs, (l) => l.fallbacks[0] as string));
     expect(h.graph.delivered.find((d) => d.subject === subject)?.via).toBe('draft');
     // ACS was never sent the oversized request; the transport knew its limit.

@@ -6,13 +6,17 @@ import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { parseSize } from '../config/units.ts';
 import { AccessMap } from '../receiver/access.ts';
-import { explainExitCode, explainRoute, formatExplanation } from '../routing/explain.ts';
+import { formatExplanation, formatRejection } from '../routing/explain.ts';
 import type { RouteInput } from '../routing/router.ts';
 import { compileRules } from '../routing/rules.ts';
 import { type CliContext, configOption, configPath, UsageError } from './command-kit.ts';
+import { deliveryTokens, explainFully } from './explain-checks.ts';
 import { println } from './io.ts';
 
 const HELP_AFTER = `
+  Applied as the running appliance does: the identity's sender policy (allowedSenders, rewriteSender,
+  recipient domains, size and recipient caps) at MAIL, RCPT and end of DATA; the rules; whether the
+  route or a fallback can carry the size; the mailbox a Graph route sends as.
   --to repeats or takes a comma-separated list; --from "<>" (or "") is the null sender.
   Without --identity, the identity comes from --auth-user, else from --source-ip (as the receiver
   finds it); without any, identity conditions cannot hold.
@@ -25,12 +29,12 @@ function stripBrackets(address: string): string {
   return a.startsWith('<') && a.endsWith('>') ? a.slice(1, -1) : a;
 }
 
-function parseSizeArg(text: string): number {
+function parseSizeArg(text: string, option = '--size'): number {
   if (/^\d+$/.test(text)) return Number(text);
   try {
     return parseSize(text);
   } catch (err) {
-    throw new UsageError(`--size: ${(err as Error).message}`);
+    throw new UsageError(`${option}: ${(err as Error).message}`);
   }
 }
 
@@ -47,6 +51,8 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 
 interface ExplainOpts {
   config?: string;
+  listener?: string;
+  bodySize?: string;
   from?: string;
   to?: string[];
   size?: string;
@@ -80,6 +86,18 @@ export function registerRoute(program: Command, cli: CliContext): void {
     .addOption(new Option('--identity <name>', 'identity the message arrived as (a name under identities:)'))
     .addOption(new Option('--source-ip <ip>', 'client address'))
     .addOption(new Option('--auth-user <user>', 'SMTP AUTH user name, when the client authenticated'))
+    .addOption(
+      new Option(
+        '--listener <name>',
+        "listener it arrives on, whose caps bound the identity's (default: the first)",
+      ),
+    )
+    .addOption(
+      new Option(
+        '--body-size <size>',
+        "decoded text/HTML body size, for Graph's body limit (default: not checked)",
+      ),
+    )
     .addOption(new Option('--json', 'print the decision as JSON'))
     .addHelpText('after', HELP_AFTER)
     .action(cli.action(async (opts: ExplainOpts) => explain(opts, cli)));
@@ -108,13 +126,30 @@ async function explain(values: ExplainOpts, cli: CliContext): Promise<number> {
     size,
     headers,
   };
-  const explanation = explainRoute(compileRules(config), input);
-  if (values.json) {
-    println(stdout, JSON.stringify({ legs: explanation.legs, rejections: explanation.rejections }, null, 2));
-  } else {
-    for (const line of formatExplanation(explanation)) println(stdout, line);
+  const listener =
+    values.listener === undefined ? undefined : config.listeners.find((l) => l.name === values.listener);
+  if (values.listener !== undefined && listener === undefined) {
+    throw new UsageError(
+      `--listener: no listener named "${values.listener}" (listeners: ${config.listeners.map((l) => l.name).join(', ')})`,
+    );
   }
-  return explainExitCode(explanation);
+  const full = explainFully(config, compileRules(config), input, {
+    ...(listener ? { listener } : {}),
+    ...(values.bodySize === undefined ? {} : { bodySize: parseSizeArg(values.bodySize, '--body-size') }),
+  });
+  const { routing, deliveries, refusals } = full;
+  if (values.json) {
+    const legs = routing.legs.map((leg, i) => ({ ...leg, ...deliveries[i] }));
+    const rejections = [...routing.rejections, ...refusals];
+    println(
+      stdout,
+      JSON.stringify({ mailFrom: full.mailFrom, listener: full.listener, legs, rejections }, null, 2),
+    );
+  } else {
+    const lines = formatExplanation(routing, (leg, i) => deliveryTokens(deliveries[i], leg.route));
+    for (const line of [...lines, ...refusals.map(formatRejection)]) println(stdout, line);
+  }
+  return routing.rejections.length + refusals.length > 0 ? 2 : 0;
 }
 
 /**

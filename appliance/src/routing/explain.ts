@@ -19,8 +19,11 @@ export interface ExplainedRejection {
   readonly responseCode: number;
   readonly enhanced: string;
   readonly message: string;
-  /** RCPT: refused as each RCPT TO arrives; DATA: only once the message content is known. */
-  readonly at: 'RCPT' | 'DATA';
+  /**
+   * MAIL: the whole message at MAIL FROM (identity policy); RCPT: refused as each RCPT TO arrives;
+   * DATA: only once the message content is known.
+   */
+  readonly at: 'MAIL' | 'RCPT' | 'DATA';
   readonly reasons: readonly string[];
 }
 
@@ -66,32 +69,35 @@ function because(reasons: readonly string[]): string {
   return reasons.length === 0 ? 'the rule has no conditions' : reasons.join('; ');
 }
 
-/** One line per recipient group: the route or rejection, the rule, and why. */
-export function formatExplanation(ex: Explanation): string[] {
+/** The line `route explain` prints for a refused group of recipients. */
+export function formatRejection(r: ExplainedRejection): string {
+  return [
+    `REJECT ${r.responseCode} ${r.enhanced}`,
+    `rule=${r.rule}`,
+    `to=${r.recipients.join(',')}`,
+    `at=${r.at}`,
+    `reply=${JSON.stringify(r.message)}`,
+    `because: ${because(r.reasons)}`,
+  ].join('  ');
+}
+
+/**
+ * One line per recipient group: the route or rejection, the rule, and why. `extra` adds tokens to
+ * a leg's line before "because:" (the CLI adds what delivery would do: carrying route, mailbox).
+ */
+export function formatExplanation(
+  ex: Explanation,
+  extra: (leg: ExplainedLeg, index: number) => readonly string[] = () => [],
+): string[] {
   const lines: string[] = [];
-  for (const leg of ex.legs) {
+  ex.legs.forEach((leg, i) => {
     const parts = [`ROUTE  ${leg.route}`, `rule=${leg.rule}`, `to=${leg.recipients.join(',')}`];
     if (leg.sendAs !== undefined) parts.push(`sendAs=${leg.sendAs}`);
     if (leg.mailFrom !== undefined) parts.push(`mailFrom=${leg.mailFrom}`);
     if (leg.fallbacks.length > 0) parts.push(`fallback=${leg.fallbacks.join('>')}`);
+    parts.push(...extra(leg, i));
     lines.push(`${parts.join('  ')}  because: ${because(leg.reasons)}`);
-  }
-  for (const r of ex.rejections) {
-    lines.push(
-      [
-        `REJECT ${r.responseCode} ${r.enhanced}`,
-        `rule=${r.rule}`,
-        `to=${r.recipients.join(',')}`,
-        `at=${r.at}`,
-        `reply=${JSON.stringify(r.message)}`,
-        `because: ${because(r.reasons)}`,
-      ].join('  '),
-    );
-  }
+  });
+  for (const r of ex.rejections) lines.push(formatRejection(r));
   return lines;
-}
-
-/** 0 when every recipient is routed, 2 when any is rejected. */
-export function explainExitCode(ex: Explanation): 0 | 2 {
-  return ex.rejections.length > 0 ? 2 : 0;
 }

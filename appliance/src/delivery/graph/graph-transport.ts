@@ -19,6 +19,7 @@ import { type Attempt, GraphClient, GraphStepError } from './graph-client.ts';
 import { GraphDraftSender } from './graph-draft.ts';
 import { classifyGraphFailure } from './graph-errors.ts';
 import { MailboxLimiters } from './graph-limiter.ts';
+import { graphMailbox } from './graph-mailbox.ts';
 import { prepareSendMailMime } from './graph-mime.ts';
 
 export type GraphRouteConfig = Extract<RouteConfig, { type: 'graph' }>;
@@ -84,10 +85,8 @@ export class GraphTransport implements Transport {
       });
   }
 
-  /** Identity/rule sendAs first, then the route's fixed mailbox, then the envelope sender. */
   mailboxFor(job: DeliveryJob): string | undefined {
-    const m = job.sendAs ?? this.cfg.mailbox ?? job.mailFrom;
-    return m === '' ? undefined : m;
+    return graphMailbox(this.cfg, job);
   }
 
   concurrencyKey(job: DeliveryJob): string | undefined {
