@@ -76,7 +76,7 @@ export async function pageSession(
 
 export interface RefusingSmarthost {
   readonly sink: SmtpSink;
-  /** While true the smarthost answers 451 after DATA. */
+  /** While true the smarthost answers 451 after DATA. RCPT nobody@… always gets 550. */
   refusing: boolean;
   close(): Promise<void>;
 }
@@ -91,6 +91,9 @@ export async function refusingSmarthost(): Promise<RefusingSmarthost> {
   };
   state.sink = new SmtpSink({
     tls: 'none',
+    // A mailbox that does not exist, for dead letters with a reason.
+    onRcpt: (rcpt) =>
+      rcpt.startsWith('nobody@') ? { code: 550, text: '5.1.1 no such mailbox (test smarthost)' } : undefined,
     onDataEnd: () =>
       state.refusing ? { code: 451, text: '4.3.0 try again later (test smarthost)' } : undefined,
   });

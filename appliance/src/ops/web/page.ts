@@ -36,21 +36,21 @@ function doc(title: string, nonce: string, body: Markup, script: string, head: M
 function entryRows(rows: readonly PageEntry[], folder: 'queue' | 'dead', admin: boolean): Markup {
   if (rows.length === 0)
     return html`<p class="empty">${folder === 'queue' ? 'The queue is empty.' : 'No dead letters.'}</p>`;
-  return html`<div class="scroll"><table>
+  return html`<div class="scroll"><table class="stack">
 <caption class="sr-only">${folder === 'queue' ? 'Queued messages' : 'Dead letters'}</caption>
 <thead><tr><th scope="col">Received</th><th scope="col">From</th><th scope="col" class="num">Rcpts</th><th scope="col">Subject</th><th scope="col">Route</th><th scope="col" class="num">Tries</th><th scope="col">${folder === 'queue' ? 'Last error / next try' : 'Reason and fix'}</th>${admin ? html`<th scope="col">Actions</th>` : ''}</tr></thead>
 <tbody>${rows.map(
     (e) => html`<tr data-id="${e.id}">
-<td><time datetime="${e.receivedAt}">${formatAge(e.ageSeconds)} ago</time><br><span class="hint">${e.id}</span></td>
-<td>${e.from}</td><td class="num">${e.recipients}</td><td>${e.subject ?? ''}</td><td>${e.routes}</td><td class="num">${e.attempts}</td>
-<td>${e.reason ?? (folder === 'queue' ? 'not tried yet' : '')}${e.hint ? html`<br><span class="hint">Fix: ${e.hint}</span>` : ''}${e.nextAttemptAt ? html`<br><span class="hint">next try <time datetime="${e.nextAttemptAt}">${e.nextAttemptAt.slice(11, 19)} UTC</time></span>` : ''}</td>
+<td data-label="Received"><span><time datetime="${e.receivedAt}">${formatAge(e.ageSeconds)} ago</time><br><span class="hint">${e.id}</span></span></td>
+<td data-label="From">${e.from}</td><td data-label="Rcpts" class="num">${e.recipients}</td><td data-label="Subject">${e.subject ?? ''}</td><td data-label="Route">${e.routes}</td><td data-label="Tries" class="num">${e.attempts}</td>
+<td data-label="${folder === 'queue' ? 'Last error' : 'Reason'}"><span>${e.reason ?? (folder === 'queue' ? 'not tried yet' : '')}${e.hint ? html`<br><span class="hint">Fix: ${e.hint}</span>` : ''}${e.nextAttemptAt ? html`<br><span class="hint">next try <time datetime="${e.nextAttemptAt}">${e.nextAttemptAt.slice(11, 19)} UTC</time></span>` : ''}</span></td>
 ${
   admin
-    ? html`<td>${
+    ? html`<td data-label="Actions"><span>${
         folder === 'queue'
           ? html`<button type="button" data-action="retry" data-id="${e.id}" aria-label="Retry message ${e.id} now">Retry</button> `
           : html`<button type="button" data-action="requeue" data-id="${e.id}" data-confirm="Put dead letter ${e.id} back in the queue for another delivery attempt?" aria-label="Requeue dead letter ${e.id}">Requeue</button> `
-      }<button type="button" class="danger" data-action="delete" data-folder="${folder}" data-id="${e.id}" data-confirm="Delete ${folder === 'queue' ? 'queued message' : 'dead letter'} ${e.id} from ${e.from}? It will not be delivered." aria-label="Delete ${e.id}">Delete</button></td>`
+      }<button type="button" class="danger" data-action="delete" data-folder="${folder}" data-id="${e.id}" data-confirm="Delete ${folder === 'queue' ? 'queued message' : 'dead letter'} ${e.id} from ${e.from}? It will not be delivered." aria-label="Delete ${e.id}">Delete</button></span></td>`
     : ''
 }</tr>`,
   )}</tbody></table></div>`;
@@ -85,13 +85,13 @@ ${m.overall.reasons.length > 0 ? html`<ul aria-label="What needs attention">${m.
     <p class="meta">${m.queue.quarantined} unreadable spool file(s) quarantined</p></div>
   <div class="card" aria-labelledby="c-disk"><h2 id="c-disk">Disk</h2>${badge(m.disk.state, WORDS[m.disk.state])}<p class="meta">${m.disk.detail}</p></div>
 </div>
-<section aria-labelledby="h-routes"><h2 id="h-routes">Routes</h2><div class="scroll"><table>
+<section aria-labelledby="h-routes"><h2 id="h-routes">Routes</h2><div class="scroll"><table class="stack">
 <thead><tr><th scope="col">Route</th><th scope="col">Type</th><th scope="col">State</th><th scope="col" class="num">Queued</th><th scope="col">Last error and fix</th></tr></thead>
 <tbody>${m.routes.map(
     (
       r,
-    ) => html`<tr data-route="${r.name}"><td>${r.name}</td><td>${r.type}</td><td>${badge(ROUTE_LIGHT[r.state], r.state)}</td><td class="num">${r.queued}</td>
-<td>${r.lastError ?? '–'}${r.hint ? html`<br><span class="hint">Fix: ${r.hint}</span>` : ''}</td></tr>`,
+    ) => html`<tr data-route="${r.name}"><td data-label="Route">${r.name}</td><td data-label="Type">${r.type}</td><td data-label="State">${badge(ROUTE_LIGHT[r.state], r.state)}</td><td data-label="Queued" class="num">${r.queued}</td>
+<td data-label="Last error"><span>${r.lastError ?? '–'}${r.hint ? html`<br><span class="hint">Fix: ${r.hint}</span>` : ''}</span></td></tr>`,
   )}</tbody></table></div></section>
 <section aria-labelledby="h-queue"><h2 id="h-queue">Queued messages (${m.queue.depth})</h2>
 ${admin && m.queued.length > 0 ? html`<p><button type="button" data-action="retry" data-id="all">Retry all now</button></p>` : ''}

@@ -62,6 +62,8 @@ function routeStates(deps: PageSourceDeps, queued: readonly SpoolEntry[]): PageR
 
 export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel> {
   const rates = new RateWindow();
+  // Counters start at zero with the process: until the window fills, rates are averages since start.
+  rates.sample(deps.startedAt, 0, 0);
   return async () => {
     const now = deps.now();
     const [queued, dead, health, disk, quarantined] = await Promise.all([
