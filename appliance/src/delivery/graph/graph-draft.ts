@@ -8,7 +8,8 @@ import type { Logger } from '../../log.ts';
 import type { DeliveryOutcome } from '../transport.ts';
 import { type Attempt, type GraphClient, GraphStepError } from './graph-client.ts';
 import { classifyGraphFailure } from './graph-errors.ts';
-import { eachAttachment, type NamedAddress, type ScannedAttachment, scanMessage } from './graph-mime.ts';
+import type { NamedAddress } from './graph-mime.ts';
+import { eachAttachment, type ScannedAttachment, scanMessage } from './graph-scan.ts';
 
 /** Attachments below this go in one JSON request; from it on, an upload session (docs: "3 MB"). */
 export const DIRECT_ATTACHMENT_LIMIT = 3_000_000;
