@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { benchContent } from './content.ts';
 import { type BenchFigure, benchGraphMemory, benchGraphRate } from './graph.ts';
+import { benchLoad } from './load.ts';
 import { benchFs, benchIntake, describeFs } from './smtp.ts';
 import { benchTransports } from './transports.ts';
 
@@ -66,6 +67,10 @@ const BENCHES: Bench[] = [
   {
     name: 'graph rate: achieved vs allowed per-mailbox rate, several mailboxes',
     run: async () => figureLines(await benchGraphRate()),
+  },
+  {
+    name: 'load: appliance process, 10 KB messages to a 100 ms 4-concurrent Graph (RSS, CPU, reply time, rate)',
+    run: async () => figureLines(await benchLoad()),
   },
 ];
 

@@ -114,7 +114,7 @@ async function workspace(fs: BenchFs, later: (() => Promise<void>)[]): Promise<W
 }
 
 /** user + system CPU of a process so far, in milliseconds (Linux /proc). */
-function cpuMs(pid: number | undefined): number {
+export function cpuMs(pid: number | undefined): number {
   if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return Number.NaN;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -130,7 +130,7 @@ function stealJiffies(): [number, number] {
   return [v[7] ?? 0, v.reduce((a, b) => a + b, 0)];
 }
 
-function startProcess(
+export function startProcess(
   args: string[],
   ready: RegExp,
 ): Promise<{ proc: ChildProcess; match: RegExpExecArray }> {
@@ -153,7 +153,7 @@ function startProcess(
   });
 }
 
-function stop(proc: ChildProcess): Promise<void> {
+export function stop(proc: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     proc.once('exit', () => resolve());
     proc.kill('SIGTERM');

@@ -428,6 +428,9 @@ export class GraphSimulator {
     res.on('finish', release);
     if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
     await run();
+    // The service is done with a request once it has ended its response; 'finish' (the bytes handed
+    // to the kernel) can come after the client has already read them and sent its next request.
+    if (res.writableEnded) release();
   }
 
   /** Checks the per-mailbox message rate; answers 429 and returns false when over it. */
