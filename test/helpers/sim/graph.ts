@@ -421,7 +421,7 @@ export class GraphSimulator {
         event: 'end',
         key,
         inFlight: left,
-        ...(res.writableFinished ? { status: res.statusCode } : {}),
+        ...(res.writableEnded ? { status: res.statusCode } : {}),
       });
     };
     res.on('close', release);
