@@ -2,6 +2,7 @@
 // CIDR ranges. Kept apart from schema.ts so route and identity sub-schemas can share them.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { networkProblem } from './networks.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 /** A size with a unit ("35MB"); becomes bytes. */
@@ -34,16 +35,11 @@ export const name = z
 
 export const ipAddress = z.string().refine((s) => isIP(s) !== 0, 'must be an IPv4 or IPv6 address');
 
-/** "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128). */
-export const cidr = z.string().refine((s) => {
-  const [addr, bits, extra] = s.split('/');
-  if (extra !== undefined || addr === undefined) return false;
-  const family = isIP(addr);
-  if (family === 0) return false;
-  if (bits === undefined) return true;
-  if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
-}, 'must be an IP address or CIDR range such as 192.168.10.0/24 or 2001:db8::/48');
+/** "10.0.0.0/8", "2001:db8::/32", or a bare address (a /32 or /128); host bits set are refused. */
+export const cidr = z.string().superRefine((s, ctx) => {
+  const problem = networkProblem(s);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, input: s });
+});
 
 export const port = z.number().int().min(0).max(65535);
 

@@ -4,7 +4,8 @@
 // router (routing/router.ts) evaluates it as a pure function. Only validation lives here: values stay
 // plain data (patterns as strings, sizes in bytes) and routing/rules.ts compiles them once at start.
 import { z } from 'zod';
-import { cidr, emailAddress, name, size } from './fields.ts';
+import { emailAddress, name, size } from './fields.ts';
+import { networkProblem } from './networks.ts';
 import { checkDomainPattern, checkGlob, parseAddressPattern } from './rule-patterns.ts';
 
 /**
@@ -30,10 +31,7 @@ function oneOrMany(check: (s: string) => string | undefined) {
 }
 
 const checkName = (s: string) => (name.safeParse(s).success ? undefined : `"${s}" is not a valid name`);
-const checkCidr = (s: string) =>
-  cidr.safeParse(s).success
-    ? undefined
-    : `"${s}" must be an IP address or CIDR range such as 192.168.10.0/24 or 2001:db8::/48`;
+const checkCidr = networkProblem;
 const checkAddress = (s: string) => {
   const parsed = parseAddressPattern(s);
   return typeof parsed === 'string' ? parsed : undefined;

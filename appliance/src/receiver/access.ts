@@ -1,27 +1,14 @@
 // Who may send: maps a connection to a named device identity by source network (IPv4/IPv6 CIDR),
 // a verified client certificate (subject, subjectAltName or SHA-256 fingerprint), or an SMTP AUTH
 // login. Pure lookups over the frozen config; no I/O but scrypt.
-import { BlockList, isIP } from 'node:net';
 import type { CertificateMatch } from '../config/identity.ts';
+import { firstContaining, type ParsedCidr, parseCidr, parseIp } from '../config/networks.ts';
 import type { Config, IdentityConfig } from '../config/schema.ts';
 import { DUMMY_HASH, verifyPassword } from './password.ts';
 
-/** "::ffff:10.1.2.3" → "10.1.2.3": dual-stack sockets report IPv4 clients as mapped addresses. */
-export function normalizeIp(ip: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return m ? (m[1] as string) : ip;
-}
-
-function addRange(list: BlockList, range: string): void {
-  const [addr, bits] = range.split('/') as [string, string | undefined];
-  const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-  if (bits === undefined) list.addAddress(addr, family);
-  else list.addSubnet(addr, Number(bits), family);
-}
-
 interface CompiledIdentity {
   readonly identity: IdentityConfig;
-  readonly networks: BlockList;
+  readonly networks: readonly ParsedCidr[];
 }
 
 export class AccessMap {
@@ -30,8 +17,8 @@ export class AccessMap {
 
   constructor(config: Pick<Config, 'identities'>) {
     this.compiled = config.identities.map((identity) => {
-      const networks = new BlockList();
-      for (const n of identity.networks) addRange(networks, n);
+      // Validated by the config schema (config/networks.ts), so every range parses.
+      const networks = identity.networks.flatMap((n) => parseCidr(n) ?? []);
       return { identity, networks };
     });
     for (const identity of config.identities) {
@@ -41,10 +28,9 @@ export class AccessMap {
 
   /** First identity (config order) whose networks contain the address. */
   byAddress(ip: string): IdentityConfig | undefined {
-    const addr = normalizeIp(ip);
-    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    if (isIP(addr) === 0) return undefined;
-    return this.compiled.find((c) => c.networks.check(addr, family))?.identity;
+    const addr = parseIp(ip);
+    if (addr === undefined) return undefined;
+    return this.compiled.find((c) => firstContaining(c.networks, addr) !== undefined)?.identity;
   }
 
   /** The identity of a valid login, or undefined. Always costs one scrypt, known user or not. */

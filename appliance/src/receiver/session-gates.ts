@@ -5,13 +5,14 @@
 // besides logs and metrics; smtp-server and the listeners are server.ts's.
 import type { TLSSocket } from 'node:tls';
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
+import { normalizeIp } from '../config/networks.ts';
 import type { Config, IdentityConfig, ListenerConfig } from '../config/schema.ts';
 import { isRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MetricsSink } from '../metrics-sink.ts';
 import { type CompiledRules, rejectAtRcpt, rejectionError } from '../routing/router.ts';
 import { AuthFailureTracker, delay, RateLimiter } from './abuse.ts';
-import { AccessMap, normalizeIp } from './access.ts';
+import { AccessMap } from './access.ts';
 import { decide, decisionError, effectivePolicy, type IdentityPolicy } from './policy.ts';
 import type { SessionState } from './session-state.ts';
 

@@ -1,22 +1,18 @@
 // Routing room: compiles the validated rule config once at start into matchers (parsed address
-// patterns, lower-cased globs, CIDRs as bytes), and prepares a message's facts once per message
+// patterns, lower-cased globs, CIDR ranges), and prepares a message's facts once per message
 // (addresses split and lower-cased, source address parsed, header values decoded) so each rule
 // check is a cheap compare. Pure; reads nothing but the Config and the input it is given.
 
+import { cidrContains, type ParsedCidr, type ParsedIp, parseCidr, parseIp } from '../config/networks.ts';
 import { type AddressPattern, normalizeDomain, parseAddressPattern } from '../config/rule-patterns.ts';
 import { DEFAULT_RULE_NAME, type RuleConfig } from '../config/rules.ts';
 import type { Config } from '../config/schema.ts';
 import { RelayError } from '../errors.ts';
 import {
-  cidrContains,
   decodeHeaderValue,
   globMatchPrepared,
   matchPreparedAddress,
-  type ParsedCidr,
-  type ParsedIp,
   type PreparedAddress,
-  parseCidr,
-  parseIp,
   prepareAddress,
   prepareText,
 } from './patterns.ts';

@@ -1,16 +1,13 @@
 import { BlockList } from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { cidrContains, normalizeIp, parseCidr, parseIp } from '../../../appliance/src/config/networks.ts';
 import { checkDomainPattern, parseAddressPattern } from '../../../appliance/src/config/rule-patterns.ts';
 import {
-  cidrContains,
   decodeHeaderValue,
   globMatch,
   MAX_MATCH_INPUT,
   matchAddress,
-  normalizeIp,
-  parseCidr,
-  parseIp,
 } from '../../../appliance/src/routing/patterns.ts';
 
 function addressPattern(text: string) {
