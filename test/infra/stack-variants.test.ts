@@ -3,7 +3,7 @@
 // client secret, an Azure-managed trial domain, adopting/merging an existing apex TXT record, HVE.
 import * as pulumi from '@pulumi/pulumi';
 import { describe, expect, it } from 'vitest';
-import { type RecordedResource, unwrapSecrets } from '../../infra/mock-cloud.ts';
+import { fakeGuid, type RecordedResource, unwrapSecrets } from '../../infra/mock-cloud.ts';
 import { runExampleStack } from '../helpers/infra/stack-harness.ts';
 
 const plain = (r: RecordedResource) => unwrapSecrets(r.inputs) as Record<string, any>;
@@ -59,6 +59,11 @@ describe('tenant-wide consent with a rotating client secret', () => {
     ]);
     expect(new Set(grants.map((g) => g.principalObjectId))).toEqual(
       new Set([run.values.mailAppServicePrincipalObjectId]),
+    );
+    // Issue 20 item 6: the grant is on Microsoft Graph's service principal — the object the lookup
+    // by Graph's appId returned (the mock cloud answers it with fakeGuid('graph-service-principal')).
+    expect(new Set(grants.map((g) => g.resourceObjectId))).toEqual(
+      new Set([fakeGuid('graph-service-principal')]),
     );
     const graphLookup = run.cloud.calls.find(
       (c) => c.token === 'azuread:index/getServicePrincipal:getServicePrincipal',
