@@ -3,6 +3,18 @@
 // type excludes, PowerShell quoting, and a scanner that lists what a script uses so tests can hold
 // the renderers to that vocabulary. Pure.
 
+/** Parameters New-InboundConnector and Set-InboundConnector share (besides -Name / -Identity). */
+const CONNECTOR_PARAMETERS = [
+  'ConnectorType',
+  'SenderDomains',
+  'SenderIPAddresses',
+  'RestrictDomainsToIPAddresses',
+  'TlsSenderCertificateName',
+  'RestrictDomainsToCertificate',
+  'RequireTls',
+  'Comment',
+];
+
 /** Cmdlets and parameters the scripts may use, each from its office-docs-powershell page. */
 export const DOCUMENTED_CMDLETS: Readonly<Record<string, readonly string[]>> = {
   // Connect-ExchangeOnline.md: -DelegatedOrganization is how a partner (GDAP) technician reaches a client.
@@ -27,28 +39,8 @@ export const DOCUMENTED_CMDLETS: Readonly<Record<string, readonly string[]>> = {
   'Test-ApplicationAccessPolicy': ['Identity', 'AppId'],
   // Inbound connector (New-InboundConnector.md / Set-InboundConnector.md)
   'Get-InboundConnector': ['Identity'],
-  'New-InboundConnector': [
-    'Name',
-    'ConnectorType',
-    'SenderDomains',
-    'SenderIPAddresses',
-    'RestrictDomainsToIPAddresses',
-    'TlsSenderCertificateName',
-    'RestrictDomainsToCertificate',
-    'RequireTls',
-    'Comment',
-  ],
-  'Set-InboundConnector': [
-    'Identity',
-    'ConnectorType',
-    'SenderDomains',
-    'SenderIPAddresses',
-    'RestrictDomainsToIPAddresses',
-    'TlsSenderCertificateName',
-    'RestrictDomainsToCertificate',
-    'RequireTls',
-    'Comment',
-  ],
+  'New-InboundConnector': ['Name', ...CONNECTOR_PARAMETERS],
+  'Set-InboundConnector': ['Identity', ...CONNECTOR_PARAMETERS],
   // Large messages (Set-Mailbox.md) and group expansion (Get-DistributionGroupMember.md)
   'Get-Mailbox': ['Identity'],
   'Set-Mailbox': ['Identity', 'MaxSendSize'],

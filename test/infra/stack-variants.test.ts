@@ -106,14 +106,15 @@ describe('tenant-wide consent with a rotating client secret', () => {
 });
 
 describe('Azure-managed trial domain', () => {
+  const azureManaged = {
+    acsDomainManagement: 'azure-managed',
+    acsDomain: undefined,
+    dnsZoneName: undefined,
+    dnsZoneResourceGroup: undefined,
+    acsDmarcPolicy: undefined,
+  };
   it('needs no DNS, triggers nothing and links at once', async () => {
-    const run = await runExampleStack({
-      acsDomainManagement: 'azure-managed',
-      acsDomain: undefined,
-      dnsZoneName: undefined,
-      dnsZoneResourceGroup: undefined,
-      acsDmarcPolicy: undefined,
-    });
+    const run = await runExampleStack(azureManaged);
     const domain = plain(run.one('azure-native:communication:Domain'));
     expect(domain).toMatchObject({ domainName: 'AzureManagedDomain', domainManagement: 'AzureManaged' });
     expect(run.byType('azure-native:dns:RecordSet')).toEqual([]);
@@ -122,14 +123,7 @@ describe('Azure-managed trial domain', () => {
   });
 
   it('sends as the DoNotReply ACS created when the stack declares no sender, without managing it', async () => {
-    const run = await runExampleStack({
-      acsDomainManagement: 'azure-managed',
-      acsDomain: undefined,
-      dnsZoneName: undefined,
-      dnsZoneResourceGroup: undefined,
-      acsDmarcPolicy: undefined,
-      acsSenderUsernames: undefined,
-    });
+    const run = await runExampleStack({ ...azureManaged, acsSenderUsernames: undefined });
     expect(run.byType('azure-native:communication:SenderUsername')).toEqual([]);
     expect(run.values.acsSenderAddresses).toEqual([
       expect.stringMatching(/^DoNotReply@[0-9a-f-]{36}\.azurecomm\.net$/),
