@@ -2,11 +2,10 @@
 // and warns about settings that are legal but risky. Exit 0 when valid, 1 when not.
 import type { Command } from 'commander';
 import { isLegacyTls } from '../config/listener.ts';
-import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { describeAdminTls } from '../ops/admin/tls.ts';
 import { routingWarnings } from '../routing/warnings.ts';
-import { type CliContext, configOption, configPath } from './command-kit.ts';
+import { type CliContext, configOption, loadCommandConfig } from './command-kit.ts';
 import { println } from './io.ts';
 
 const LOOPBACK = /^(127\.|::1$)/;
@@ -63,7 +62,7 @@ export function registerCheck(program: Command, cli: CliContext): void {
     .addOption(configOption('config file to check'))
     .action(
       cli.action(async (opts: { config?: string }) => {
-        const { config, source } = loadConfig(configPath(opts));
+        const { config, source } = loadCommandConfig(opts);
         for (const w of [...riskyWarnings(config), ...routingWarnings(config)])
           println(cli.io.stderr, `warning: ${w}`);
         const n = config.identities.length;

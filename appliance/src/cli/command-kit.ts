@@ -2,6 +2,7 @@
 // (--config with RELAYKIT_CONFIG, --json), the usage-error type, and the action wrapper that turns a
 // command's result or failure into an exit status. Commands import this; program.ts assembles them.
 import { type Command, CommanderError, Option } from 'commander';
+import { type LoadedConfig, loadConfig } from '../config/load.ts';
 import { isRelayError } from '../errors.ts';
 import { type CliIo, println } from './io.ts';
 
@@ -31,6 +32,11 @@ export function configOption(description = 'config file'): Option {
 /** The config path a command should load; an empty RELAYKIT_CONFIG= counts as unset. */
 export function configPath(opts: { config?: string }): string | undefined {
   return opts.config === '' ? undefined : opts.config;
+}
+
+/** Loads the config a command was given (--config, RELAYKIT_CONFIG, else the embedded default). */
+export function loadCommandConfig(opts: { config?: string }): LoadedConfig {
+  return loadConfig(configPath(opts));
 }
 
 export function jsonOption(): Option {

@@ -3,9 +3,8 @@
 // otherwise, with one line saying why. The container HEALTHCHECK and scripts use it, so no probe
 // hard-codes a port. The status server binds 0.0.0.0/:: when told to; the probe then asks loopback.
 import { type Command, Option } from 'commander';
-import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { type CliContext, configOption, configPath, EXIT, UsageError } from './command-kit.ts';
+import { type CliContext, configOption, EXIT, loadCommandConfig, UsageError } from './command-kit.ts';
 import { println } from './io.ts';
 
 /** The URL the probe asks: the configured status address (a wildcard means loopback) and port. */
@@ -30,7 +29,7 @@ export function registerHealth(program: Command, cli: CliContext): void {
         if (!Number.isInteger(timeout) || timeout <= 0) {
           throw new UsageError(`--timeout-ms must be a positive whole number, got "${opts.timeoutMs}"`);
         }
-        const { config } = loadConfig(configPath(opts));
+        const { config } = loadCommandConfig(opts);
         if (!config.http.enabled) {
           println(cli.io.stderr, 'health: http.enabled is false, so there is no status server to ask');
           return EXIT.failed;

@@ -2,7 +2,6 @@
 // running appliance's status port when it answers (so its schedules stay right), else works on the
 // spool files directly. Human tables by default (ISO times, ages), --json for scripts.
 import type { Command } from 'commander';
-import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import { RelayError } from '../errors.ts';
 import { silentLogger } from '../log.ts';
@@ -10,7 +9,7 @@ import type { EntrySummary, QueueAdmin as QueueAdminType } from '../ops/queue-ad
 import { QueueAdmin } from '../ops/queue-admin.ts';
 import type { SpoolEntry, SpoolFolder } from '../spool/spool.ts';
 import { Spool } from '../spool/spool.ts';
-import { type CliContext, configOption, configPath, jsonOption, UsageError } from './command-kit.ts';
+import { type CliContext, configOption, jsonOption, loadCommandConfig, UsageError } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
 import { age, fields, isoTime, relative, size, table } from './table.ts';
 
@@ -49,7 +48,7 @@ async function online(config: Config, action: Action<unknown>): Promise<unknown 
 
 /** Runs an action on the running appliance, or on the spool files when it does not answer. */
 async function perform<T>(opts: Opts, action: Action<T>): Promise<T> {
-  const { config } = loadConfig(configPath(opts));
+  const { config } = loadCommandConfig(opts);
   const result = await online(config, action);
   if (result !== undefined) return result as T;
   const spool = await Spool.open(config.spool.directory, silentLogger());

@@ -3,10 +3,9 @@
 // route). Owns the process's signal handlers while it runs.
 import type { Command } from 'commander';
 import type { startAppliance as StartAppliance } from '../app.ts';
-import { loadConfig } from '../config/load.ts';
 import { createLogger } from '../log.ts';
 import { riskyWarnings } from './check.ts';
-import { type CliContext, configOption, configPath } from './command-kit.ts';
+import { type CliContext, configOption, loadCommandConfig } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
 
 export function registerRun(program: Command, cli: CliContext): void {
@@ -14,11 +13,11 @@ export function registerRun(program: Command, cli: CliContext): void {
     .command('run')
     .description('start the appliance; SIGTERM or SIGINT drains deliveries and exits')
     .addOption(configOption('config file (without one: the embedded default, SMTP on 127.0.0.1:2525)'))
-    .action(cli.action(async (opts: { config?: string }) => runAppliance(configPath(opts), cli.io)));
+    .action(cli.action(async (opts: { config?: string }) => runAppliance(opts, cli.io)));
 }
 
-async function runAppliance(configPath: string | undefined, io: CliIo): Promise<number> {
-  const { config, source } = loadConfig(configPath);
+async function runAppliance(opts: { config?: string }, io: CliIo): Promise<number> {
+  const { config, source } = loadCommandConfig(opts);
   const logger = createLogger({ level: config.log.level });
   for (const w of riskyWarnings(config)) logger.warn({ warning: w }, 'config: risky setting');
   let appliance: Awaited<ReturnType<typeof StartAppliance>>;

@@ -5,13 +5,19 @@
 import { type Command, Option } from 'commander';
 import { createTokenSources } from '../auth/index.ts';
 import { resolveCloud } from '../config/cloud.ts';
-import { loadConfig } from '../config/load.ts';
 import { createCredentialStore } from '../credentials/index.ts';
 import { createTransport } from '../delivery/registry.ts';
 import { silentLogger } from '../log.ts';
 import { createCloudHttp } from '../net/cloud-fetch.ts';
 import { type TestRouteReport, testRoute } from '../ops/test-route.ts';
-import { type CliContext, configOption, EXIT, jsonOption, UsageError } from './command-kit.ts';
+import {
+  type CliContext,
+  configOption,
+  EXIT,
+  jsonOption,
+  loadCommandConfig,
+  UsageError,
+} from './command-kit.ts';
 import { println } from './io.ts';
 
 interface TestRouteOpts {
@@ -51,7 +57,7 @@ async function run(opts: TestRouteOpts, cli: CliContext): Promise<number> {
   if (opts.route === undefined) throw new UsageError('--route NAME is required');
   if (opts.to === undefined || !/^[^\s@<>]+@[^\s@<>]+$/.test(opts.to))
     throw new UsageError('--to ADDRESS is required (an e-mail address)');
-  const { config } = loadConfig(opts.config);
+  const { config } = loadCommandConfig(opts);
   const route = config.routes.find((r) => r.name === opts.route);
   if (!route)
     throw new UsageError(`no route "${opts.route}" (routes: ${config.routes.map((r) => r.name).join(', ')})`);
