@@ -9,6 +9,7 @@ import type { CredentialRef } from '../../appliance/src/config/credential-ref.ts
 import { LocalCredentialStore } from '../../appliance/src/credentials/store.ts';
 import type { DeliveryJob, TransportDeps } from '../../appliance/src/delivery/transport.ts';
 import { silentLogger } from '../../appliance/src/log.ts';
+import { simFetch } from './sim/token-client.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/mime');
 
@@ -93,7 +94,8 @@ export function deps(over: Partial<TransportDeps> & Pick<TransportDeps, 'credent
   return {
     logger: silentLogger(),
     tokens: fakeTokens(),
-    fetch: globalThis.fetch,
+    // Trusts the test CA: the simulators serve https only, as the cloud does.
+    fetch: simFetch as typeof globalThis.fetch,
     now: Date.now,
     ...over,
   };

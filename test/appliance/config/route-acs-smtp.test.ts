@@ -108,5 +108,8 @@ describe('acs and smtp route config', () => {
     expect(issuesOf([local, { ...base, endpoint: 'http://x.communication.azure.com' }])).toEqual({
       'routes[1].endpoint': 'must use https',
     });
+    expect(issuesOf([local, { ...base, endpoint: 'http://127.0.0.1:8080' }])).toEqual({
+      'routes[1].endpoint': 'must use https',
+    });
   });
 });

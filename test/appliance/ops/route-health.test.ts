@@ -127,6 +127,8 @@ describe('route state from real refusals', () => {
         ],
         defaultRoute: 'acs',
         credentials: { 'acs-key': { file: keyFile } },
+        // The simulator serves https with the test CA, as ACS serves https.
+        cloud: { caFile: testPki().caFile },
       }),
       { logger: log.logger },
     );
@@ -142,8 +144,9 @@ describe('route state from real refusals', () => {
     const sim = new AcsSimulator({
       senders: ['DoNotReply@contoso.com'],
       // A valid token, but no role assignment for this app on the Communication resource.
-      acceptToken: (token) =>
-        h.entra.verify(`Bearer ${token}`, 'https://communication.azure.com').ok ? 'forbidden' : false,
+      entra: h.entra,
+      tenantId: TENANT,
+      roleHolders: new Set(),
     });
     await sim.start();
     closers.push(() => sim.close());

@@ -1,14 +1,20 @@
-// A simulator of the ACS Email data plane (api-version 2025-09-01 and 2023-03-31) on 127.0.0.1:0.
+// A simulator of the ACS Email data plane (api-version 2025-09-01 and 2023-03-31) over HTTPS on
+// 127.0.0.1:0 with the test CA's certificate (the transport speaks https only, as to Azure).
 // It does what the documented service does and refuses what it refuses: HMAC-SHA256 access-key
 // signatures verified exactly (content hash, string-to-sign with host:port, date skew) or Entra
-// bearer tokens; 10 MB per request, 50 recipients, `to` required; provisioned senders only; send
+// bearer tokens verified by the Entra simulator (audience https://communication.azure.com, lifetime,
+// tenant; a principal without a role on the resource gets 403); 10 MB per request, 50 recipients, `to` required; provisioned senders only; send
 // and status rate limits answered with 429 + Retry-After; caller-chosen Operation-Id as the
 // idempotency key; operations that run, then end Succeeded or Failed. It stores every accepted
 // message for tests to compare. Its signature check is written here on purpose, apart from the
 // transport's signer, so the two cannot share a bug.
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EntraSimulator } from './entra.ts';
+import { type HttpsHandle, startHttps } from './https-server.ts';
+
+/** Token audience of the Communication data plane (reference B2: scope https://communication.azure.com/.default). */
+export const ACS_RESOURCE = 'https://communication.azure.com';
 
 export interface AcsAddressJson {
   address: string;
@@ -51,11 +57,15 @@ export interface AcsFault {
 export interface AcsSimulatorOptions {
   /** Base64 access key; random by default. */
   accessKey?: string;
+  /** Verifies Entra bearer tokens (omit to refuse bearer auth). */
+  entra?: EntraSimulator;
+  /** The resource's tenant: a token issued for another tenant is refused. */
+  tenantId?: string;
   /**
-   * Accepts an Entra bearer token (omit to refuse bearer auth). 'forbidden': the token is valid but
-   * its principal holds no role on the Communication resource (Azure RBAC answers 403).
+   * App ids holding a role on the Communication resource; others get 403 AuthorizationFailed, as
+   * Azure RBAC answers. Omitted: every app whose token verifies.
    */
-  acceptToken?: (token: string) => boolean | 'forbidden';
+  roleHolders?: ReadonlySet<string>;
   /** Provisioned MailFrom addresses (sender usernames on linked domains). */
   senders: readonly string[];
   maxRequestBytes?: number;
@@ -109,12 +119,14 @@ export class AcsSimulator {
   readonly requests: { method: string; path: string; status: number; operationId?: string }[] = [];
   /** Repeated POSTs with a known Operation-Id (answered from the stored operation, not re-sent). */
   repeatedOperationIds = 0;
-  private readonly opts: Required<Omit<AcsSimulatorOptions, 'acceptToken' | 'accessKey'>> &
-    Pick<AcsSimulatorOptions, 'acceptToken'>;
+  private readonly opts: Required<
+    Omit<AcsSimulatorOptions, 'entra' | 'tenantId' | 'roleHolders' | 'accessKey'>
+  > &
+    Pick<AcsSimulatorOptions, 'entra' | 'tenantId' | 'roleHolders'>;
   private readonly sendWindow: Window;
   private readonly statusWindow: Window;
   private readonly faults: { kind: 'send' | 'status'; fault: AcsFault | 'hang'; skip: number }[] = [];
-  private server: Server | undefined;
+  private server: HttpsHandle | undefined;
   private endpointUrl = '';
 
   constructor(options: AcsSimulatorOptions) {
@@ -132,7 +144,9 @@ export class AcsSimulator {
       pollRetryAfterSeconds: options.pollRetryAfterSeconds ?? 0,
       outcome: options.outcome ?? (() => ({ status: 'Succeeded' })),
       now: options.now ?? Date.now,
-      acceptToken: options.acceptToken,
+      ...(options.entra === undefined ? {} : { entra: options.entra }),
+      ...(options.tenantId === undefined ? {} : { tenantId: options.tenantId }),
+      ...(options.roleHolders === undefined ? {} : { roleHolders: options.roleHolders }),
     };
     this.sendWindow = new Window([
       [this.opts.sendPerMinute, 60_000],
@@ -161,22 +175,17 @@ export class AcsSimulator {
   }
 
   async start(): Promise<string> {
-    const server = createServer((req, res) => {
+    this.server = await startHttps((req, res) =>
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.error(res, 500, 'InternalError', String(err));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    this.server = server;
-    this.endpointUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      }),
+    );
+    this.endpointUrl = this.server.url;
     return this.endpointUrl;
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.server?.close();
   }
 
   private log(req: IncomingMessage, status: number, operationId?: string): void {
@@ -234,9 +243,12 @@ export class AcsSimulator {
   private authenticate(req: IncomingMessage, body: Buffer): 'hmac' | 'bearer' | 'forbidden' | string {
     const authz = req.headers.authorization ?? '';
     if (authz.startsWith('Bearer ')) {
-      const ok = this.opts.acceptToken?.(authz.slice(7)) ?? false;
-      if (ok === 'forbidden') return ok;
-      return ok ? 'bearer' : 'bearer token rejected';
+      if (this.opts.entra === undefined) return 'bearer auth is not enabled on this resource';
+      const v = this.opts.entra.verify(authz, ACS_RESOURCE, this.opts.tenantId);
+      if (!v.ok) return `bearer token rejected: ${v.message}`;
+      if (this.opts.roleHolders !== undefined && !this.opts.roleHolders.has(v.claims.appid))
+        return 'forbidden';
+      return 'bearer';
     }
     return this.verifyHmac(req, body) ?? 'hmac';
   }

@@ -8,9 +8,9 @@ import { testPki } from './pki.ts';
 /** fetch that trusts the test CA (the simulators' server certificate). */
 export const simFetch = (() => {
   let http: ReturnType<typeof createCloudHttp> | undefined;
-  return (input: string, init?: RequestInit) => {
+  return (input: string | URL, init?: RequestInit) => {
     http ??= createCloudHttp({ caFile: testPki().caFile });
-    return http.fetch(input, init);
+    return http.fetch(String(input), init);
   };
 })();
 

@@ -11,6 +11,8 @@ import {
 import type { TransportDeps } from '../../../../appliance/src/delivery/transport.ts';
 import { createLogger } from '../../../../appliance/src/log.ts';
 import { AcsSimulator, type AcsSimulatorOptions } from '../../../helpers/sim/acs.ts';
+import { CLIENT, startHarness, TENANT } from '../../../helpers/sim/graph-harness.ts';
+import { simFetch } from '../../../helpers/sim/token-client.ts';
 import {
   credentialFiles,
   deps,
@@ -218,7 +220,11 @@ describe('ACS transport: authentication', () => {
       recipients: { to: [{ address: 'a@b.c' }] },
     });
     const post = (headers: Record<string, string>, b = body) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: b });
+      simFetch(url.toString(), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: b,
+      });
     const good = hmacHeaders('POST', url, body, sim.accessKey, new Date());
     const tampered = await post(good, body.replace('"s"', '"t"'));
     expect(tampered.status).toBe(401);
@@ -260,56 +266,68 @@ describe('ACS transport: authentication', () => {
     );
   });
 
-  it('uses an Entra token for the communication scope, and forces a new token after a 401', async () => {
-    const tokens = fakeTokens('stale');
-    const { deps: d } = await setup({ acceptToken: (t) => t !== 'stale' }, {}, { tokens });
-    const entra = new AcsTransport(
-      route({
-        endpoint: sim.endpoint,
-        auth: {
-          type: 'entra',
-          app: {
-            tenantId: 'contoso.onmicrosoft.com',
-            clientId: '11111111-2222-3333-4444-555555555555',
-            clientSecret: 'app-secret',
-          },
-        },
-      }),
-      d,
-    );
-    const first = await entra.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
-    expect(first).toMatchObject({ kind: 'transient', code: 'RELAY_ACS_AUTH_FAILED' });
-    const second = await entra.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
-    expect(second.kind).toBe('delivered');
-    expect(sim.sent[0]!.auth).toBe('bearer');
-    expect(tokens.calls.map((c) => [c.scope, c.forceRefresh])).toEqual([
-      [ACS_SCOPE, false],
-      [ACS_SCOPE, true],
-    ]);
+  it('uses a real Entra token for https://communication.azure.com, and a new one after ACS finds it expired', async () => {
+    const h = await startHarness();
+    try {
+      let skew = 0;
+      h.entra.now = () => Date.now() + skew;
+      const { deps: d } = await setup(
+        { entra: h.entra, tenantId: TENANT },
+        {},
+        { tokens: h.tokens, credentials: h.credentials },
+      );
+      const t = new AcsTransport(
+        route({
+          endpoint: sim.endpoint,
+          auth: { type: 'entra', app: { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' } },
+        }),
+        d,
+      );
+      const msg = () => job(messageFile(dir, fixture('multipart-alternative.eml')));
+      expect((await t.deliver(msg())).kind).toBe('delivered');
+      expect(sim.sent[0]!.auth).toBe('bearer');
+      // The scope the docs give for the Communication data plane (reference B2), not ACS_SCOPE read back.
+      expect(h.entra.issued.map((i) => i.scope)).toEqual(['https://communication.azure.com/.default']);
+      // ACS's clock is two hours on: the cached token has expired there. ACS answers 401; the next
+      // attempt forces a fresh token and goes through.
+      skew = 2 * 3600_000;
+      expect(await t.deliver(msg())).toMatchObject({ kind: 'transient', code: 'RELAY_ACS_AUTH_FAILED' });
+      expect((await t.deliver(msg())).kind).toBe('delivered');
+      expect(h.entra.issued).toHaveLength(2);
+      expect(sim.requests.filter((r) => r.status === 401)).toHaveLength(1);
+      expect(sim.sent).toHaveLength(2);
+    } finally {
+      await h.close();
+    }
   });
 
   it('asks for an explicit auth.scope instead of the communication scope (gateway, private endpoint)', async () => {
-    const tokens = fakeTokens();
-    const { deps: d } = await setup({ acceptToken: () => true }, {}, { tokens });
-    const t = new AcsTransport(
-      route({
-        endpoint: sim.endpoint,
-        auth: {
-          type: 'entra',
-          app: {
-            tenantId: 'contoso.onmicrosoft.com',
-            clientId: '11111111-2222-3333-4444-555555555555',
-            clientSecret: 'app-secret',
+    const h = await startHarness();
+    try {
+      const { deps: d } = await setup(
+        { entra: h.entra, tenantId: TENANT },
+        {},
+        { tokens: h.tokens, credentials: h.credentials },
+      );
+      const t = new AcsTransport(
+        route({
+          endpoint: sim.endpoint,
+          auth: {
+            type: 'entra',
+            app: { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' },
+            scope: 'api://relay-acs-gateway/.default',
           },
-          scope: 'api://relay-acs-gateway/.default',
-        },
-      }),
-      d,
-    );
-    expect((await t.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))))).kind).toBe(
-      'delivered',
-    );
-    expect(tokens.calls.map((c) => c.scope)).toEqual(['api://relay-acs-gateway/.default']);
+        }),
+        d,
+      );
+      const out = await t.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
+      expect(h.entra.issued.map((i) => i.scope)).toEqual(['api://relay-acs-gateway/.default']);
+      // The simulator is ACS itself, not such a gateway: a token for another audience is refused.
+      expect(out).toMatchObject({ kind: 'transient', code: 'RELAY_ACS_AUTH_FAILED' });
+      expect(sim.sent).toHaveLength(0);
+    } finally {
+      await h.close();
+    }
   });
 
   it('a token failure is transient and sends nothing', async () => {
@@ -566,13 +584,17 @@ describe('ACS transport: limits, splitting and idempotency', () => {
     expect(b).toMatchObject({ kind: 'permanent', code: 'RELAY_ACS_REJECTED' });
   });
 
-  it('refuses plain http to a non-loopback endpoint at start', () => {
-    expect(
-      () =>
-        new AcsTransport(
-          route({ endpoint: 'http://contoso.communication.azure.com' }),
-          deps({ credentials: credentialFiles(tempDir(), {}).store }),
-        ),
-    ).toThrow(/must use https/);
+  it('refuses plain http at start, loopback included (no test-only exception)', () => {
+    for (const endpoint of [
+      'http://contoso.communication.azure.com',
+      'http://127.0.0.1:8080',
+      'http://localhost:1',
+    ]) {
+      expect(
+        () =>
+          new AcsTransport(route({ endpoint }), deps({ credentials: credentialFiles(tempDir(), {}).store })),
+        endpoint,
+      ).toThrow(/must use https/);
+    }
   });
 });
