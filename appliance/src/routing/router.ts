@@ -8,9 +8,10 @@
 // `defaultRoute` under the rule name "default". Recipients that end on the same rule form one leg
 // (or one rejection), in the order they were given.
 import { RelayError } from '../errors.ts';
+import { type MessageFacts, prepareMessage, prepareRecipient } from './message-facts.ts';
 import type { PreparedAddress } from './patterns.ts';
-import type { CompiledRule, CompiledRules, MessageFacts } from './rules.ts';
-import { compileRules, prepareMessage, prepareRecipient } from './rules.ts';
+import type { CompiledRule, CompiledRules } from './rules.ts';
+import { compileRules } from './rules.ts';
 
 export type { CompiledRules } from './rules.ts';
 export { compileRules };

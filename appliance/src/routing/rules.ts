@@ -1,90 +1,20 @@
 // Routing room: compiles the validated rule config once at start into matchers (parsed address
-// patterns, lower-cased globs, CIDR ranges), and prepares a message's facts once per message
-// (addresses split and lower-cased, source address parsed, header values decoded) so each rule
-// check is a cheap compare. Pure; reads nothing but the Config and the input it is given.
+// patterns, lower-cased globs, CIDR ranges) over a message's prepared facts (message-facts.ts), so
+// each rule check is a cheap compare. Pure; reads nothing but the Config and the input it is given.
 
-import { cidrContains, type ParsedCidr, type ParsedIp, parseCidr, parseIp } from '../config/networks.ts';
+import { cidrContains, type ParsedCidr, parseCidr } from '../config/networks.ts';
 import { type AddressPattern, normalizeDomain, parseAddressPattern } from '../config/rule-patterns.ts';
 import { DEFAULT_RULE_NAME, type RuleConfig } from '../config/rules.ts';
 import type { Config } from '../config/schema.ts';
 import { RelayError } from '../errors.ts';
-import {
-  decodeHeaderValue,
-  globMatchPrepared,
-  matchPreparedAddress,
-  type PreparedAddress,
-  prepareAddress,
-  prepareText,
-} from './patterns.ts';
+import type { MessageFacts } from './message-facts.ts';
+import { globMatchPrepared, matchPreparedAddress, type PreparedAddress } from './patterns.ts';
 
 /**
  * When a condition's facts are known: `envelope` at MAIL FROM (identity, source, AUTH, sender),
  * `recipient` at each RCPT TO, `content` only after DATA (size, headers).
  */
 export type ConditionPhase = 'envelope' | 'recipient' | 'content';
-
-/** A header field value ready for matching: as shown, and the texts globs are tried on. */
-export interface PreparedHeaderValue {
-  readonly shown: string;
-  /** Decoded and raw text (once when equal), each lower-cased and bounded. */
-  readonly candidates: readonly string[];
-}
-
-/** What the router knows about the message, prepared once per message. */
-export interface MessageFacts {
-  readonly identity: string;
-  /** Normalised source address as given (for explanations). */
-  readonly sourceIp: string;
-  readonly ip: ParsedIp | undefined;
-  readonly authUser: string | undefined;
-  readonly authUserPrepared: string | undefined;
-  readonly mailFrom: PreparedAddress;
-  /** Undefined before DATA. */
-  readonly size: number | undefined;
-  /** Lower-cased field name → values; undefined before DATA. */
-  readonly headers: ReadonlyMap<string, readonly PreparedHeaderValue[]> | undefined;
-}
-
-export interface MessageFactsInput {
-  readonly identity: string;
-  readonly sourceIp: string;
-  readonly authUser?: string | undefined;
-  readonly mailFrom: string;
-  readonly size?: number | undefined;
-  readonly headers?: readonly { readonly name: string; readonly value: string }[] | undefined;
-}
-
-export function prepareMessage(input: MessageFactsInput): MessageFacts {
-  const ip = parseIp(input.sourceIp);
-  let headers: Map<string, PreparedHeaderValue[]> | undefined;
-  if (input.headers !== undefined) {
-    headers = new Map();
-    for (const h of input.headers) {
-      const key = h.name.trim().toLowerCase();
-      const raw = h.value.trim();
-      const decoded = decodeHeaderValue(raw);
-      const value: PreparedHeaderValue = {
-        shown: decoded,
-        candidates: decoded === raw ? [prepareText(raw)] : [prepareText(decoded), prepareText(raw)],
-      };
-      const list = headers.get(key);
-      if (list) list.push(value);
-      else headers.set(key, [value]);
-    }
-  }
-  return {
-    identity: input.identity,
-    sourceIp: input.sourceIp,
-    ip,
-    authUser: input.authUser,
-    authUserPrepared: input.authUser === undefined ? undefined : prepareText(input.authUser),
-    mailFrom: prepareAddress(input.mailFrom),
-    size: input.size,
-    headers,
-  };
-}
-
-export { prepareAddress as prepareRecipient };
 
 export interface CompiledCondition {
   /** The config key (identity, mailFrom, size, ...). */
