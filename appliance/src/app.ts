@@ -185,14 +185,14 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     hostnames: adminHostnames(config),
     routes: config.routes.map((r) => r.name),
     page: createPageSource({
-      config,
+      snapshot: () => healthModel.snapshot(),
+      hostname: config.appliance.hostname,
       spool,
       metrics,
-      transports,
-      health,
-      credentials: () => credentials.health(),
-      inFlight: () => engine.inFlight(),
-      certificates: () => (adminSurface ? [{ name: 'admin listener', path: adminSurface.tls.certPath }] : []),
+      certificates: () =>
+        adminSurface?.tls.source === 'self-signed'
+          ? [{ key: 'admin.listener.tls (self-signed)', path: adminSurface.tls.certPath }]
+          : [],
       startedAt,
       now,
     }),

@@ -22,7 +22,7 @@ section{margin:0 0 16px}
 .big{font-size:1.8rem;font-weight:700;line-height:1.1}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%;font-size:.95rem}
-th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:anywhere}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid var(--line);vertical-align:top;overflow-wrap:break-word}
 th{font-weight:600;background:#eef1f5}
 td.num,th.num{text-align:right}
 .hint{color:var(--muted);font-size:.9rem}
@@ -45,7 +45,7 @@ ol.steps{margin:6px 0;padding-left:22px}
 .cards{grid-template-columns:repeat(2,minmax(0,1fr));gap:8px}.card{padding:10px}
 table.stack thead{position:absolute;left:-9999px}
 table.stack tr{display:block;border-bottom:2px solid var(--line);padding:6px 0}
-table.stack td{display:flex;gap:8px;border:0;padding:2px 4px}
+table.stack td{display:flex;gap:8px;border:0;padding:2px 4px;overflow-wrap:anywhere}
 table.stack td::before{content:attr(data-label);font-weight:600;min-width:6.5em;flex:none;color:var(--muted)}
 table.stack td.num{text-align:left}}
 `;

@@ -1,10 +1,7 @@
-// What the status page shows, as plain data: built from the rooms' own read-outs (spool lists,
-// metrics counters, transport and credential health, certificate files, disk) by the composition root
-// and rendered by page.ts. Holds no message bodies, secrets or password hashes: entries are reduced
-// to envelope summaries, credentials to names and states.
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
+// What the status page shows, as plain data: built by source.ts from the health model's snapshot
+// (ops/health.ts), the spool's lists and the intake counters, and rendered by page.ts. Holds no
+// message bodies, secrets or password hashes: entries are reduced to envelope summaries,
+// credentials to names and states.
 import type { SpoolEntry } from '../../spool/spool.ts';
 
 export type Light = 'green' | 'amber' | 'red';
@@ -48,9 +45,10 @@ export interface PageModel {
   readonly intake: {
     readonly state: Light;
     readonly detail: string;
+    readonly hint?: string;
     readonly acceptedTotal: number;
     readonly refusedTotal: number;
-    /** Accepted per minute over the last few minutes; undefined until two samples exist. */
+    /** Accepted per minute over the last few minutes; undefined in the first minute. */
     readonly acceptedPerMinute?: number;
     readonly refusedPerMinute?: number;
   };
@@ -112,56 +110,13 @@ export class RateWindow {
     this.samples.push({ at, accepted, refused });
     while (this.samples.length > 2 && at - (this.samples[1]?.at ?? at) >= this.windowMs) this.samples.shift();
     const first = this.samples[0];
-    if (!first || at - first.at < 1000) return {};
+    // Under a minute of history a per-minute figure would only extrapolate a burst.
+    if (!first || at - first.at < 60_000) return {};
     const minutes = (at - first.at) / 60_000;
     return {
       accepted: Math.round(((accepted - first.accepted) / minutes) * 10) / 10,
       refused: Math.round(((refused - first.refused) / minutes) * 10) / 10,
     };
-  }
-}
-
-/** Expiry of a PEM certificate file as a page row; amber within 30 days, red when expired or unreadable. */
-export function certificateExpiry(name: string, path: string, now: number): PageExpiry {
-  try {
-    const cert = new X509Certificate(readFileSync(path));
-    const until = Date.parse(cert.validTo);
-    const days = Math.floor((until - now) / 86_400_000);
-    const state: Light = days < 0 ? 'red' : days <= 30 ? 'amber' : 'green';
-    return {
-      name,
-      kind: 'certificate',
-      state,
-      detail:
-        days < 0
-          ? `expired ${new Date(until).toISOString().slice(0, 10)}`
-          : `expires ${new Date(until).toISOString().slice(0, 10)} (${days} days)`,
-    };
-  } catch (err) {
-    return {
-      name,
-      kind: 'certificate',
-      state: 'red',
-      detail: `cannot read ${path}: ${(err as Error).message}`,
-    };
-  }
-}
-
-/** Free space of the spool's file system; amber under 10 %, red under 2 % or 100 MiB. */
-export async function diskState(dir: string): Promise<PageModel['disk']> {
-  try {
-    const s = await statfs(dir);
-    const free = s.bavail * s.bsize;
-    const total = s.blocks * s.bsize;
-    const share = total > 0 ? free / total : 0;
-    const state: Light = share < 0.02 || free < 100 * 1024 * 1024 ? 'red' : share < 0.1 ? 'amber' : 'green';
-    return {
-      state,
-      freeBytes: free,
-      detail: `${formatBytes(free)} free of ${formatBytes(total)} (${Math.round(share * 100)} %)`,
-    };
-  } catch (err) {
-    return { state: 'red', detail: `cannot read the spool's file system: ${(err as Error).message}` };
   }
 }
 
@@ -174,9 +129,4 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
-}
-
-/** Worst of several lights. */
-export function worst(lights: readonly Light[]): Light {
-  return lights.includes('red') ? 'red' : lights.includes('amber') ? 'amber' : 'green';
 }

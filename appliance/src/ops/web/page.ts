@@ -74,9 +74,13 @@ export function renderStatusPage(m: PageModel, viewer: Viewer): { html: string; 
 <p id="flash" class="flash" role="status" aria-live="polite" hidden></p>
 ${m.overall.reasons.length > 0 ? html`<ul aria-label="What needs attention">${m.overall.reasons.map((r) => html`<li>${r}</li>`)}</ul>` : ''}
 <div class="cards">
-  <div class="card" aria-labelledby="c-intake"><h2 id="c-intake">Intake</h2>${badge(m.intake.state, m.intake.detail)}
-    <p><span class="big" data-metric="accepted-rate">${rate(m.intake.acceptedPerMinute)}</span> accepted</p>
-    <p class="meta">since start: <span data-metric="accepted">${m.intake.acceptedTotal}</span> accepted, <span data-metric="refused">${m.intake.refusedTotal}</span> refused (${rate(m.intake.refusedPerMinute)})</p></div>
+  <div class="card" aria-labelledby="c-intake"><h2 id="c-intake">Intake</h2>${badge(m.intake.state, m.intake.detail)}${m.intake.hint ? html`<p class="hint">Fix: ${m.intake.hint}</p>` : ''}
+    ${
+      m.intake.acceptedPerMinute === undefined
+        ? html`<p><span class="big">${m.intake.acceptedTotal}</span> accepted since start</p>`
+        : html`<p><span class="big" data-metric="accepted-rate">${rate(m.intake.acceptedPerMinute)}</span> accepted</p>`
+    }
+    <p class="meta">since start: <span data-metric="accepted">${m.intake.acceptedTotal}</span> accepted, <span data-metric="refused">${m.intake.refusedTotal}</span> refused${m.intake.refusedPerMinute === undefined ? '' : ` (${rate(m.intake.refusedPerMinute)})`}</p></div>
   <div class="card" aria-labelledby="c-queue"><h2 id="c-queue">Queue</h2>
     <p><span class="big" data-metric="queue-depth">${m.queue.depth}</span> waiting</p>
     <p class="meta">oldest <span data-metric="oldest-age">${m.queue.depth > 0 ? formatAge(m.queue.oldestAgeSeconds) : '–'}</span> · ${m.queue.inFlight} sending now</p></div>

@@ -1,63 +1,60 @@
-// Builds the page's PageModel from the running rooms. Until the health model (ops/health.ts) gives
-// per-component states, the states here are derived from what the rooms already report: receiver up,
-// spool writable, transport health, the last failed attempt of each route's queued legs, credential
-// health, certificate files and free disk space.
-import type { Config } from '../../config/schema.ts';
-import type { CredentialHealth } from '../../credentials/store.ts';
-import type { Transport } from '../../delivery/transport.ts';
-import type { Spool, SpoolEntry } from '../../spool/spool.ts';
-import { version } from '../../version.ts';
-import type { HealthReport } from '../health.ts';
+// Builds the page's PageModel: states from the one health model (overall, intake, routes with reason
+// and hint, disk, certificate expiry, credentials), the queued and dead-lettered entries from the
+// spool, intake rates from the metrics counters. The page says what /status says, in other words.
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Spool } from '../../spool/spool.ts';
+import type { ExpiryItem } from '../expiry.ts';
+import type { HealthSnapshot } from '../health.ts';
 import type { Metrics } from '../metrics.ts';
 import {
-  certificateExpiry,
-  diskState,
+  formatBytes,
   type Light,
   PAGE_ROWS,
   type PageExpiry,
   type PageModel,
-  type PageRoute,
   pageEntry,
   RateWindow,
-  worst,
 } from './model.ts';
 
 export interface PageSourceDeps {
-  readonly config: Config;
-  readonly spool: Spool;
-  readonly metrics: Metrics;
-  readonly transports: ReadonlyMap<string, Transport>;
-  readonly health: () => Promise<HealthReport>;
-  readonly credentials: () => readonly CredentialHealth[];
-  readonly inFlight: () => number;
-  /** Extra certificate files to watch for expiry (the admin listener's). */
-  readonly certificates?: () => readonly { name: string; path: string }[];
+  readonly snapshot: () => Promise<HealthSnapshot>;
+  readonly hostname: string;
+  readonly spool: Pick<Spool, 'list'>;
+  readonly metrics: Pick<Metrics, 'sum'>;
+  /** Certificates the health model does not scan (the admin listener's generated one). */
+  readonly certificates?: () => readonly { key: string; path: string }[];
   readonly startedAt: number;
   readonly now: () => number;
 }
 
-function routeStates(deps: PageSourceDeps, queued: readonly SpoolEntry[]): PageRoute[] {
-  return deps.config.routes.map((r) => {
-    const legs = queued.flatMap((e) =>
-      e.deliveries.filter((d) => d.route === r.name && d.status === 'pending'),
-    );
-    const failed = legs
-      .flatMap((d) => d.attempts)
-      .filter((a) => a.outcome !== 'delivered')
-      .sort((a, b) => a.at.localeCompare(b.at));
-    const last = failed[failed.length - 1];
-    const h = deps.transports.get(r.name)?.health?.();
-    const state: PageRoute['state'] = h && !h.ok ? 'failing' : last ? 'degraded' : 'ok';
-    const lastError = h && !h.ok ? h.detail : last ? `${last.code ?? ''} ${last.reason}`.trim() : undefined;
+const EXPIRY_LIGHT = { ok: 'green', expiring: 'amber', expired: 'red' } as const;
+
+function expiryRow(x: ExpiryItem): PageExpiry {
+  const day = x.expiresAt.slice(0, 10);
+  return {
+    name: x.key,
+    kind: 'certificate',
+    state: EXPIRY_LIGHT[x.state],
+    detail: x.state === 'expired' ? `expired ${day}` : `expires ${day} (${x.daysLeft} days)`,
+  };
+}
+
+async function extraCertificate(key: string, path: string, now: number): Promise<ExpiryItem | undefined> {
+  try {
+    const c = new X509Certificate(await readFile(path));
+    const end = Date.parse(c.validTo);
+    const days = Math.floor((end - now) / 86_400_000);
     return {
-      name: r.name,
-      type: r.type,
-      state,
-      queued: legs.length,
-      ...(lastError === undefined ? {} : { lastError }),
-      ...(last?.hint === undefined ? {} : { hint: last.hint }),
+      key,
+      subject: c.subject,
+      expiresAt: new Date(end).toISOString(),
+      daysLeft: days,
+      state: days < 0 ? 'expired' : days <= 30 ? 'expiring' : 'ok',
     };
-  });
+  } catch {
+    return undefined;
+  }
 }
 
 export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel> {
@@ -66,24 +63,22 @@ export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel>
   rates.sample(deps.startedAt, 0, 0);
   return async () => {
     const now = deps.now();
-    const [queued, dead, health, disk, quarantined] = await Promise.all([
+    const [h, queued, dead] = await Promise.all([
+      deps.snapshot(),
       deps.spool.list('queue'),
       deps.spool.list('dead'),
-      deps.health(),
-      diskState(deps.config.spool.directory),
-      deps.spool.listQuarantine(),
     ]);
     const accepted = deps.metrics.sum('relaykit_accepted_total');
     const refused = deps.metrics.sum('relaykit_rejected_total');
     const rate = rates.sample(now, accepted, refused);
-    const routes = routeStates(deps, queued);
-    const oldest = queued.reduce((m, e) => Math.min(m, e.header.receivedAt), now);
+    const extra = await Promise.all(
+      (deps.certificates?.() ?? [])
+        .filter((c) => !h.expiry.some((x) => x.key === c.key))
+        .map((c) => extraCertificate(c.key, c.path, now)),
+    );
     const expiries: PageExpiry[] = [
-      ...deps.config.listeners
-        .filter((l) => l.tls.mode !== 'none' && l.tls.cert !== undefined)
-        .map((l) => certificateExpiry(`listener ${l.name}`, l.tls.cert as string, now)),
-      ...(deps.certificates?.() ?? []).map((c) => certificateExpiry(c.name, c.path, now)),
-      ...deps.credentials().map(
+      ...[...h.expiry, ...extra.filter((x): x is ExpiryItem => x !== undefined)].map(expiryRow),
+      ...h.credentials.map(
         (c): PageExpiry => ({
           name: c.name,
           kind: 'credential',
@@ -92,48 +87,49 @@ export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel>
         }),
       ),
     ];
-    const intakeState: Light = health.listeners && health.spoolWritable ? 'green' : 'red';
-    const reasons = [
-      ...(health.listeners ? [] : ['SMTP listeners are not all up']),
-      ...(health.spoolWritable ? [] : ['the spool cannot be written: devices get 452 until it can']),
-      ...routes
-        .filter((r) => r.state !== 'ok')
-        .map((r) => `route ${r.name} is ${r.state}${r.lastError ? `: ${r.lastError}` : ''}`),
-      ...(dead.length > 0 ? [`${dead.length} dead letter(s) wait for a decision`] : []),
-      ...(disk.state !== 'green' ? [`disk: ${disk.detail}`] : []),
-      ...expiries.filter((x) => x.state !== 'green').map((x) => `${x.kind} ${x.name}: ${x.detail}`),
-    ];
-    const overall = worst([
-      intakeState,
-      disk.state,
-      ...routes.map(
-        (r): Light => (r.state === 'failing' ? 'red' : r.state === 'degraded' ? 'amber' : 'green'),
-      ),
-      ...expiries.map((x) => x.state),
-      dead.length > 0 ? 'amber' : 'green',
-    ]);
+    const d = h.disk;
+    const diskLight: Light = d.state === 'ok' ? 'green' : 'red';
+    const space =
+      d.freeBytes === undefined || d.totalBytes === undefined
+        ? 'free space unknown'
+        : `${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}`;
     return {
-      hostname: deps.config.appliance.hostname,
-      version,
-      uptimeSeconds: Math.round((now - deps.startedAt) / 1000),
-      generatedAt: new Date(now).toISOString(),
-      overall: { state: overall, reasons },
+      hostname: deps.hostname,
+      version: h.version,
+      uptimeSeconds: h.uptimeSeconds,
+      generatedAt: h.at,
+      overall: { state: h.overall, reasons: h.problems },
       intake: {
-        state: intakeState,
-        detail: intakeState === 'green' ? 'accepting' : 'refusing',
+        state: h.intake.state === 'accepting' ? 'green' : 'red',
+        detail:
+          h.intake.state === 'accepting' ? 'accepting' : `refusing: ${h.intake.reason ?? 'see the log'}`,
+        ...(h.intake.hint === undefined ? {} : { hint: h.intake.hint }),
         acceptedTotal: accepted,
         refusedTotal: refused,
         ...(rate.accepted === undefined ? {} : { acceptedPerMinute: rate.accepted }),
         ...(rate.refused === undefined ? {} : { refusedPerMinute: rate.refused }),
       },
       queue: {
-        depth: queued.length,
-        oldestAgeSeconds: Math.round((now - oldest) / 1000),
-        inFlight: deps.inFlight(),
-        deadLetters: dead.length,
-        quarantined: quarantined.length,
+        depth: h.queue.depth,
+        oldestAgeSeconds: h.queue.oldestAgeSeconds,
+        inFlight: h.queue.inFlight,
+        deadLetters: h.queue.deadLetters,
+        quarantined: h.queue.quarantined,
       },
-      routes,
+      routes: h.routes.map((r) => {
+        const legs = queued.filter((e) =>
+          e.deliveries.some((l) => l.route === r.name && l.status === 'pending'),
+        );
+        const lastError = r.state === 'ok' ? undefined : `${r.code ?? ''} ${r.reason ?? ''}`.trim();
+        return {
+          name: r.name,
+          type: r.type,
+          state: r.state,
+          queued: legs.length,
+          ...(lastError ? { lastError } : {}),
+          ...(r.state !== 'ok' && r.hint !== undefined ? { hint: r.hint } : {}),
+        };
+      }),
       queued: queued
         .sort((a, b) => a.header.receivedAt - b.header.receivedAt)
         .slice(0, PAGE_ROWS)
@@ -143,7 +139,11 @@ export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel>
         .slice(0, PAGE_ROWS)
         .map((e) => pageEntry(e, now)),
       expiries,
-      disk,
+      disk: {
+        state: diskLight,
+        detail: `${space}; intake refuses mail below ${formatBytes(d.minFreeBytes)}${d.state === 'unwritable' ? ' — the spool cannot be written' : ''}`,
+        ...(d.freeBytes === undefined ? {} : { freeBytes: d.freeBytes }),
+      },
     };
   };
 }

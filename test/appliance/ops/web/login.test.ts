@@ -35,10 +35,11 @@ describe('admin listener in a browser', () => {
       .update(new X509Certificate(surface.tls.cert).publicKey.export({ type: 'spki', format: 'der' }))
       .digest('base64');
     browser = await launch({ trustSpki: [spki], viewport: { width: 800, height: 700 } });
+    const plain = await browser.context.newPage();
+    await expect(plain.goto(`http://127.0.0.1:${port}/`)).rejects.toThrow(/net::ERR_/);
+    await plain.close();
+
     const page = await browser.context.newPage();
-
-    await expect(page.goto(`http://127.0.0.1:${port}/`)).rejects.toThrow(/net::ERR_/);
-
     await page.goto(`https://127.0.0.1:${port}/`);
     expect(new URL(page.url()).pathname).toBe('/login');
     await page.getByLabel('User name').fill('tech');

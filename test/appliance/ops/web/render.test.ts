@@ -1,0 +1,91 @@
+// The page renderer and its small parts without a browser: request and spool data never become
+// markup, rates need a minute of history, and a viewer gets no action buttons.
+import { describe, expect, it } from 'vitest';
+import { formatAge, html } from '../../../../appliance/src/ops/web/html.ts';
+import { type PageModel, RateWindow } from '../../../../appliance/src/ops/web/model.ts';
+import { renderStatusPage } from '../../../../appliance/src/ops/web/page.ts';
+
+const HOSTILE = `<img src=x onerror="alert(1)">'&`;
+
+function model(): PageModel {
+  const entry = {
+    id: '0mx1-0000-abc',
+    receivedAt: '2026-12-03T07:00:00.000Z',
+    ageSeconds: 90,
+    from: `${HOSTILE}@example.com`,
+    recipients: 1,
+    subject: HOSTILE,
+    routes: 'smarthost',
+    attempts: 2,
+    reason: `RELAY_SMTP_REJECTED: ${HOSTILE}`,
+    hint: HOSTILE,
+  };
+  return {
+    hostname: 'relay.contoso.lan',
+    version: '0.1.0',
+    uptimeSeconds: 3600,
+    generatedAt: '2026-12-03T07:01:30.000Z',
+    overall: { state: 'amber', reasons: [`route smarthost degraded: ${HOSTILE}`] },
+    intake: { state: 'green', detail: 'accepting', acceptedTotal: 5, refusedTotal: 1 },
+    queue: { depth: 1, oldestAgeSeconds: 90, inFlight: 0, deadLetters: 1, quarantined: 0 },
+    routes: [
+      { name: 'smarthost', type: 'smtp', state: 'degraded', queued: 1, lastError: HOSTILE, hint: HOSTILE },
+    ],
+    queued: [entry],
+    dead: [entry],
+    expiries: [],
+    disk: { state: 'green', detail: '1 GiB free' },
+  };
+}
+
+describe('status page rendering', () => {
+  it('escapes every value that came from a device or a remote server', () => {
+    const { html: page, csp } = renderStatusPage(model(), {
+      user: 'local',
+      role: 'admin',
+      csrf: 'tok"en',
+      lan: false,
+    });
+    expect(page).not.toContain('<img');
+    expect(page).not.toContain('onerror="');
+    expect(page).toContain('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#39;&amp;');
+    expect(page).toContain('<meta name="csrf-token" content="tok&quot;en">');
+    const nonce = /script-src 'nonce-([^']+)'/.exec(csp)?.[1];
+    expect(page.match(/<script nonce="([^"]+)">/g)).toEqual([`<script nonce="${nonce}">`]);
+  });
+
+  it('a viewer sees the numbers but no action buttons and no test form', () => {
+    const { html: page } = renderStatusPage(model(), {
+      user: 'watcher',
+      role: 'viewer',
+      csrf: 't',
+      lan: true,
+    });
+    expect(page).not.toContain('data-action=');
+    expect(page).not.toContain('id="test-form"');
+    expect(page).toContain('watcher (viewer)');
+    expect(page).toContain('data-metric="queue-depth">1<');
+  });
+
+  it('html`` escapes interpolations but keeps built markup; ages read as people say them', () => {
+    expect(html`<b>${'<i>'}</b>${html`<i>ok</i>`}`.text).toBe('<b>&lt;i&gt;</b><i>ok</i>');
+    expect([formatAge(45), formatAge(600), formatAge(3 * 3600 + 720), formatAge(3 * 86_400 + 7200)]).toEqual([
+      '45 s',
+      '10 min',
+      '3 h 12 min',
+      '3 d 2 h',
+    ]);
+  });
+});
+
+describe('intake rates', () => {
+  it('say nothing in the first minute, then count per minute over the window', () => {
+    const w = new RateWindow(5 * 60_000);
+    const t0 = 1_000_000;
+    expect(w.sample(t0, 0, 0)).toEqual({});
+    expect(w.sample(t0 + 30_000, 50, 1)).toEqual({});
+    expect(w.sample(t0 + 120_000, 60, 4)).toEqual({ accepted: 30, refused: 2 });
+    // Ten minutes on, the oldest samples have left the window: 600 - 60 over 8 minutes.
+    expect(w.sample(t0 + 600_000, 600, 4)).toEqual({ accepted: 67.5, refused: 0 });
+  });
+});
