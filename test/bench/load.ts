@@ -1,10 +1,11 @@
-// Whole-path load benchmark (issue 15, item 4): the appliance as a child process (`main.ts run`, the
-// real CLI) relaying 10 KB messages from a raw SMTP client to the Graph simulator, which answers every
+// Whole-path load benchmark (issue 15, item 4): the appliance as a child process (the shipped bundle's
+// `run`, or src/main.ts) relaying 10 KB messages from a raw SMTP client to the Graph simulator, which answers every
 // request after 100 ms and allows 4 concurrent requests per mailbox (Outlook's limit), so one mailbox
 // tops out at 40 msg/s. Measured from the child's /proc entry: RSS when idle after start, peak RSS
 // with 2,000 messages queued, CPU per delivered message (intake, spool, routing, delivery); at the
 // client: SMTP reply time after the end of DATA at a steady 100 msg/s; at the simulator: delivered
-// rate for one and for ten mailboxes. BENCH_APP_ROOT=DIR runs the appliance of another checkout.
+// rate for one and for ten mailboxes. BENCH_APP_ROOT=DIR runs the appliance of another checkout;
+// BENCH_LOAD_QUICK=1 stops after the one-mailbox phase; BENCH_NODE_FLAGS adds Node flags to the child.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -153,6 +154,22 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
   }
 }
 
+/**
+ * What runs: by default the esbuild bundle the images ship (appliance/image/bundle.ts: no type
+ * stripping, dependencies inlined, lazy chunks); BENCH_LOAD_SOURCE=1 runs src/main.ts as `npm start`
+ * does. BENCH_APP_ROOT=DIR takes either from another checkout.
+ */
+async function applianceEntry(dir: string): Promise<string> {
+  const root = process.env.BENCH_APP_ROOT ?? ROOT;
+  if (process.env.BENCH_LOAD_SOURCE) return join(root, 'appliance/src/main.ts');
+  const out = join(dir, 'bundle');
+  const { bundle } = (await import(join(root, 'appliance/image/bundle.ts'))) as {
+    bundle: (outDir: string) => Promise<unknown>;
+  };
+  await bundle(out);
+  return join(out, 'relaykit-appliance.mjs');
+}
+
 export async function benchLoad(): Promise<BenchFigure[]> {
   const senders = Array.from({ length: 10 }, (_, i) => `sender${i + 1}@contoso.com`);
   const h = await startHarness({
@@ -188,8 +205,11 @@ export async function benchLoad(): Promise<BenchFigure[]> {
       cloud: { authorityHost: h.entra.url, graphBaseUrl: h.graph.baseUrl, caFile: testPki().caFile },
     }),
   );
+  // BENCH_NODE_FLAGS: extra Node flags for the appliance process (e.g. heap sizing experiments).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const entry = await applianceEntry(dir);
   const { proc, match } = await startProcess(
-    [join(process.env.BENCH_APP_ROOT ?? ROOT, 'appliance/src/main.ts'), 'run', '--config', cfg],
+    [...flags, entry, 'run', '--config', cfg],
     /"listeners":\[\{"name":"bench","address":"127\.0\.0\.1","port":(\d+)\}\]/,
   );
   const pid = proc.pid as number;
@@ -242,6 +262,7 @@ export async function benchLoad(): Promise<BenchFigure[]> {
       },
     );
 
+    if (process.env.BENCH_LOAD_QUICK) return figures;
     // Ten mailboxes: ceiling 400 msg/s.
     const before10 = h.graph.delivered.length;
     await burst(port, senders, 4000, 40);

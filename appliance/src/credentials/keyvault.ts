@@ -4,8 +4,8 @@
 // caller reports an auth failure (invalidate), so a rotated secret is picked up without restart; when
 // the vault cannot be reached the last good value keeps being served and health() says it is stale.
 // File and environment references are delegated to the local store.
-import { ClientCertificateCredential, type TokenCredential } from '@azure/identity';
-import { SecretClient } from '@azure/keyvault-secrets';
+import type { TokenCredential } from '@azure/identity';
+import type { SecretClient } from '@azure/keyvault-secrets';
 import { type CloudConfig, type KeyVaultConfig, resolveCloud } from '../config/cloud.ts';
 import type { CredentialRef } from '../config/credential-ref.ts';
 import { RelayError } from '../errors.ts';
@@ -44,25 +44,38 @@ export function createKeyVaultReader(
     // The store falls back to the last good value; a long SDK retry ladder would only delay that.
     retryOptions: { maxRetries: 1, retryDelayInMs: 200, maxRetryDelayInMs: 1000 },
   };
-  const credential = new ClientCertificateCredential(kv.tenantId, kv.clientId, kv.certificate, {
-    authorityHost: resolveCloud(cloud).authorityHost,
-    disableInstanceDiscovery: true,
-    ...pipeline,
-  });
-  // The SDK asks for the scope the vault's challenge names; an explicit scope (private endpoint,
-  // gateway) replaces it.
-  const scope = kv.scope;
-  const tokens: TokenCredential =
-    scope === undefined
-      ? credential
-      : { getToken: (_scopes, options) => credential.getToken(scope, options) };
-  const client = new SecretClient(kv.url, tokens, {
-    disableChallengeResourceVerification: !kv.verifyChallengeResource,
-    ...pipeline,
-  });
+  // The Azure SDK (~7 MB resident) is loaded on the first read, so a config without Key Vault
+  // references never pays for it.
+  let client: Promise<SecretClient> | undefined;
+  const load = async (): Promise<SecretClient> => {
+    const [{ ClientCertificateCredential }, { SecretClient }] = await Promise.all([
+      import('@azure/identity'),
+      import('@azure/keyvault-secrets'),
+    ]);
+    const credential = new ClientCertificateCredential(kv.tenantId, kv.clientId, kv.certificate, {
+      authorityHost: resolveCloud(cloud).authorityHost,
+      disableInstanceDiscovery: true,
+      ...pipeline,
+    });
+    // The SDK asks for the scope the vault's challenge names; an explicit scope (private endpoint,
+    // gateway) replaces it.
+    const scope = kv.scope;
+    const tokens: TokenCredential =
+      scope === undefined
+        ? credential
+        : { getToken: (_scopes, options) => credential.getToken(scope, options) };
+    return new SecretClient(kv.url, tokens, {
+      disableChallengeResourceVerification: !kv.verifyChallengeResource,
+      ...pipeline,
+    });
+  };
   return {
     async getSecret(name, version) {
-      const secret = await client.getSecret(name, {
+      client ??= load().catch((err: unknown) => {
+        client = undefined;
+        throw err;
+      });
+      const secret = await (await client).getSecret(name, {
         ...(version === undefined ? {} : { version }),
         abortSignal: AbortSignal.timeout(cloud.requestTimeout),
       });
