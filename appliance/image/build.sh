@@ -145,13 +145,35 @@ build_vm_rootfs() {
     drivers/gpu/drm/amd drivers/gpu/drm/i915 drivers/gpu/drm/nouveau drivers/gpu/drm/radeon drivers/infiniband \
     drivers/iio drivers/staging drivers/comedi drivers/isdn drivers/net/can drivers/mtd drivers/nfc net/nfc \
     drivers/net/ethernet/mellanox drivers/net/ethernet/chelsio drivers/net/ethernet/qlogic drivers/net/ethernet/sfc \
-    drivers/net/ethernet/cavium drivers/net/ethernet/netronome drivers/net/ethernet/broadcom/bnx2x; do
+    drivers/net/ethernet/cavium drivers/net/ethernet/netronome drivers/net/ethernet/broadcom/bnx2x \
+    fs/btrfs fs/xfs fs/nfs fs/nfsd fs/ocfs2 fs/smb fs/ceph fs/gfs2 fs/f2fs fs/jfs fs/reiserfs fs/nilfs2 \
+    fs/ubifs fs/dlm fs/afs fs/coda fs/orangefs fs/ntfs3 fs/hfs fs/hfsplus fs/bcachefs fs/erofs fs/lockd \
+    net/netfilter net/ipv4/netfilter net/ipv6/netfilter net/bridge net/sched net/sunrpc net/ceph net/rds \
+    net/sctp net/tipc net/batman-adv net/openvswitch net/mpls net/l2tp net/rxrpc net/dccp net/can net/6lowpan \
+    net/ieee802154 net/mac802154 net/appletalk net/x25 net/lapb net/phonet net/smc net/qrtr \
+    drivers/scsi/lpfc drivers/scsi/qla2xxx drivers/scsi/qla4xxx drivers/scsi/bfa drivers/scsi/be2iscsi \
+    drivers/scsi/megaraid drivers/scsi/mpt3sas drivers/scsi/aacraid drivers/scsi/aic7xxx drivers/scsi/aic94xx \
+    drivers/scsi/arcmsr drivers/scsi/csiostor drivers/scsi/cxgbi drivers/scsi/fcoe drivers/scsi/bnx2fc \
+    drivers/scsi/bnx2i drivers/scsi/qedi drivers/scsi/qedf drivers/scsi/smartpqi drivers/scsi/hisi_sas \
+    drivers/scsi/pm8001 drivers/scsi/mvsas drivers/scsi/esas2r drivers/scsi/snic drivers/scsi/fnic drivers/scsi/isci \
+    drivers/scsi/elx drivers/scsi/libfc drivers/target drivers/hwmon drivers/mmc drivers/w1 drivers/i2c \
+    drivers/net/ethernet/marvell drivers/net/ethernet/huawei drivers/net/ethernet/hisilicon drivers/net/ethernet/pensando \
+    drivers/net/ethernet/amazon drivers/net/ethernet/google drivers/net/ethernet/emulex drivers/net/ethernet/cisco \
+    drivers/net/ethernet/intel/ice drivers/net/ethernet/intel/i40e drivers/net/ethernet/intel/ixgbe \
+    drivers/net/ethernet/intel/iavf drivers/net/ethernet/intel/igc drivers/net/ethernet/microchip \
+    drivers/net/ethernet/aquantia drivers/net/ethernet/freescale drivers/net/ethernet/sfc drivers/net/ethernet/ti \
+    drivers/net/usb drivers/net/ppp drivers/net/slip drivers/net/hamradio drivers/net/ieee802154 drivers/net/wan \
+    drivers/net/fddi drivers/net/arcnet drivers/net/plip drivers/atm net/atm drivers/md/bcache drivers/md/persistent-data \
+    drivers/thunderbolt drivers/firewire drivers/pcmcia drivers/parport drivers/leds drivers/power drivers/rtc \
+    drivers/gnss drivers/nvmem drivers/extcon drivers/mfd drivers/regulator drivers/pinctrl drivers/spi drivers/ssb \
+    drivers/bcma drivers/uio drivers/vfio drivers/fpga drivers/memstick drivers/mux drivers/siox drivers/slimbus \
+    drivers/soundwire drivers/ntb drivers/rapidio drivers/dca drivers/accessibility drivers/auxdisplay drivers/edac; do
     prune+=(--dpkgopt="path-exclude=$m/$d/*")
   done
   # Nobody boots an appliance from floppy; probing the emulated controller costs seconds at boot.
   prune+=(--dpkgopt="path-exclude=$m/drivers/block/floppy.ko*")
   mmdebstrap --quiet --mode=root --variant=minbase "${SLIM[@]}" "${prune[@]}" \
-    --include=linux-image-amd64,systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,ca-certificates,iproute2,kmod,e2fsprogs,dosfstools,zstd \
+    --include=linux-image-amd64,systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,ca-certificates,iproute2,kmod,e2fsprogs,dosfstools,zstd,fdisk \
     --essential-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d; echo "COMPRESS=zstd" > "$1"/etc/initramfs-tools/conf.d/relaykit' \
     --customize-hook="sync-in $IMG_SRC/vm/overlay /" \
     --customize-hook='chroot "$1" sh -ec "
@@ -160,13 +182,15 @@ build_vm_rootfs() {
       passwd -l root >/dev/null
       echo relaykit > /etc/hostname
       printf \"127.0.0.1 localhost\n127.0.1.1 relaykit\n::1 localhost ip6-localhost ip6-loopback\n\" > /etc/hosts
-      printf \"LABEL=relaykit-root / ext4 defaults,noatime,errors=remount-ro 0 1\nLABEL=RKESP /boot/efi vfat noauto,umask=0077,nofail 0 2\n\" > /etc/fstab
-      mkdir -p /boot/efi /etc/relaykit
+      printf \"LABEL=relaykit-root / ext4 defaults,noatime,errors=remount-ro 0 1\nLABEL=relaykit-data /var/lib/relaykit ext4 defaults,noatime,nodev,nosuid,x-systemd.growfs 0 2\nLABEL=RKESP /boot/efi vfat noauto,umask=0077,nofail 0 2\n\" > /etc/fstab
+      mkdir -p /boot/efi /var/lib/relaykit
+      ln -s /var/lib/relaykit/config /etc/relaykit
       ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
-      systemctl enable systemd-networkd systemd-resolved systemd-timesyncd relaykit-firstboot.service relaykit.service relaykit-console.service
+      systemctl enable systemd-networkd systemd-resolved systemd-timesyncd relaykit-firstboot.service relaykit.service relaykit-console.service relaykit-boot-report.service
       systemctl mask systemd-networkd-wait-online.service
       systemctl set-default multi-user.target
       : > /etc/machine-id
+      update-initramfs -u -k all
     "' \
     --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log "$1"/var/log/apt/*' \
     bookworm "$VM/rootfs" "${SOURCES[@]}" >"$OUT/vm-mmdebstrap.log" 2>&1 \
@@ -227,25 +251,41 @@ assemble_disk() {
     | mcopy -i "$esp" - ::/syslinux/syslinux.cfg
   syslinux --install --directory /syslinux "$esp"
 
-  # Root: ext4 populated from the directory. 1.5 GiB leaves room for the spool and kernel upgrades;
-  # the partition can be grown in the hypervisor (resize2fs on a bigger disk).
-  local root=$VM/root.img root_mib=${RELAYKIT_VM_ROOT_MIB:-1536}
-  rm -f "$root"
+  # Root (the system): ext4 populated from the directory. The kernel and initrd boot from the ESP,
+  # so the root carries no second copy (an in-place kernel upgrade writes them again, see
+  # relaykit-esp). 1 GiB leaves room for one.
+  local root=$VM/root.img root_mib=${RELAYKIT_VM_ROOT_MIB:-1024} aside=$VM/boot-aside
+  rm -rf "$root" "$aside" && mkdir -p "$aside"
+  mv "$VM"/rootfs/boot/vmlinuz-* "$VM"/rootfs/boot/initrd.img-* "$aside/"
+  # /boot/efi is the ESP's mount point; relaykit-esp may have copied boot files into it in the chroot.
+  rm -rf "$VM"/rootfs/boot/efi/*
   mkfs.ext4 -q -L relaykit-root -E root_owner=0:0 -d "$VM/rootfs" "$root" "${root_mib}M"
+  mv "$aside"/* "$VM/rootfs/boot/" && rmdir "$aside"
+
+  # Data (spool, config, state): the last partition, so that relaykit-growdata can extend it to the
+  # end of a disk the hypervisor made bigger; the system partitions can be replaced without it.
+  # /etc/relaykit links to config/ here (root:relaykit 0750: the relay reads its config, cannot change it).
+  local data=$VM/data.img data_mib=${RELAYKIT_VM_DATA_MIB:-256} datadir=$VM/data
+  rm -rf "$data" "$datadir" && mkdir -p "$datadir/config"
+  chown 0:10025 "$datadir/config" && chmod 0750 "$datadir/config"
+  mkfs.ext4 -q -L relaykit-data -E root_owner=10025:10025 -d "$datadir" "$data" "${data_mib}M"
+  rm -rf "$datadir"
 
   # GPT: ESP (legacy-BIOS-bootable for SYSLINUX's gptmbr) + x86-64 root (discoverable partition type).
-  local esp_mib=128 total_mib=$((1 + 128 + root_mib + 1))
+  local esp_mib=128 total_mib=$((1 + 128 + root_mib + data_mib + 1))
   rm -f "$raw" && truncate -s "${total_mib}M" "$raw"
   sfdisk --quiet "$raw" <<EOF
 label: gpt
 first-lba: 2048
 start=2048, size=$((esp_mib * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="ESP", attrs="LegacyBIOSBootable"
 start=$((2048 + esp_mib * 2048)), size=$((root_mib * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name="relaykit-root"
+start=$((2048 + (esp_mib + root_mib) * 2048)), size=$((data_mib * 2048)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="relaykit-data"
 EOF
   dd if=/usr/lib/syslinux/mbr/gptmbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
   dd if="$esp" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
   dd if="$root" of="$raw" bs=1M seek=$((1 + esp_mib)) conv=notrunc,sparse status=none
-  rm -f "$esp" "$root"
+  dd if="$data" of="$raw" bs=1M seek=$((1 + esp_mib + root_mib)) conv=notrunc,sparse status=none
+  rm -f "$esp" "$root" "$data"
   figure vm_kernel "$kver"
   figure vm_disk_seconds "$(elapsed "$t")"
   figure vm_raw_bytes "$(apparent "$raw")"
@@ -259,11 +299,19 @@ convert_disk() {
   # Three conversions in parallel: qcow2 and VMDK compress (CPU), VHDX is a quick copy.
   qemu-img convert -c -O qcow2 "$raw" "$base.qcow2.tmp" & local p1=$!
   qemu-img convert -O vmdk -o subformat=streamOptimized,adapter_type=lsilogic "$raw" "$base.vmdk.tmp" & local p2=$!
-  qemu-img convert -O vhdx -o subformat=dynamic "$raw" "$base.vhdx.tmp" & local p3=$!
+  # VHDX: dynamic, with 1 MiB blocks (the default 32 MiB allocates a whole block for every few KiB used).
+  qemu-img convert -O vhdx -o subformat=dynamic,block_size=1M "$raw" "$base.vhdx.tmp" & local p3=$!
   wait $p1 && wait $p2 && wait $p3 || die "qemu-img convert failed"
   for f in qcow2 vmdk vhdx; do mv "$base.$f.tmp" "$base.$f"; figure "vm_${f}_bytes" "$(allocated "$base.$f")"; done
   figure vm_convert_seconds "$(elapsed "$t")"
   log "converted to qcow2, VMDK, VHDX ($(elapsed "$t") s)"
+  checksums
+}
+
+# SHA256SUMS beside the images, for `sha256sum -c` after a download.
+checksums() {
+  (cd "$OUT" && sha256sum -- relaykit-appliance-"$VERSION".* >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+  log "SHA256SUMS: $(wc -l <"$OUT/SHA256SUMS") images"
 }
 
 summary() {
@@ -279,11 +327,12 @@ summary() {
       ["VM VHDX (dynamic)", mb(f.vm_vhdx_bytes)],
       ["build time", f.build_seconds === undefined ? "-" : f.build_seconds + " s"],
     ];
-    for (const k of ["boot_bios_seconds_to_banner", "boot_uefi_seconds_to_banner"]) {
+    for (const k of ["container_seconds_to_banner", "container_process_seconds_to_banner", "boot_bios_seconds_to_banner", "boot_bios_systemd_seconds",
+      "boot_uefi_seconds_to_banner", "boot_uefi_systemd_seconds"]) {
       if (f[k] !== undefined) rows.push([k.replace(/_/g, " "), f[k] + " s"]);
     }
     console.log("relaykit appliance images " + (f.version ?? "") + " (" + (f.revision ?? "") + ")");
-    for (const [k, v] of rows) console.log("  " + k.padEnd(32) + v);
+    for (const [k, v] of rows) console.log("  " + k.padEnd(38) + v);
   ' "$OUT/figures.json"
 }
 
@@ -314,6 +363,7 @@ case $what in
     ;;
   disk) # reuse the VM rootfs of an earlier build: refresh overlay and app, reassemble, reconvert
     cp -a "$IMG_SRC/vm/overlay/." "$VM/rootfs/"
+    chroot "$VM/rootfs" update-initramfs -u -k all >/dev/null
     add_app_to_vm_rootfs
     assemble_disk
     convert_disk

@@ -23,6 +23,16 @@ export function packagesOf(metafile: Metafile): string[] {
   return [...dirs].sort();
 }
 
+/** The appliance's own modules (not main.ts's run-me guard) that use import.meta.url/dirname/filename. */
+export function moduleLocators(metafile: Metafile): string[] {
+  return Object.keys(metafile.inputs).filter(
+    (f) =>
+      f.startsWith('appliance/') &&
+      f !== 'appliance/src/main.ts' &&
+      /import\.meta\.(url|dirname|filename)/.test(readFileSync(join(repo, f), 'utf8')),
+  );
+}
+
 function notices(packageDirs: string[]): string {
   const parts: string[] = [];
   for (const rel of packageDirs) {
@@ -71,6 +81,12 @@ export async function bundle(outDir: string): Promise<Metafile> {
       js: "import { createRequire as __relaykitCreateRequire } from 'node:module'; const require = __relaykitCreateRequire(import.meta.url);",
     },
   });
+  const located = moduleLocators(result.metafile);
+  if (located.length > 0) {
+    throw new Error(
+      `these modules locate files through import.meta, which has no meaning inside the bundle (read the file at build time or import it): ${located.join(', ')}`,
+    );
+  }
   writeFileSync(join(outDir, 'THIRD-PARTY-NOTICES.txt'), notices(packagesOf(result.metafile)));
   // Executable: /usr/local/bin/relaykit-appliance links here (cli-entry.ts carries the #! line).
   chmodSync(join(outDir, 'relaykit-appliance.mjs'), 0o755);
