@@ -1,11 +1,17 @@
-// CLI room: `relaykit-appliance check [--config FILE]` validates a config without starting anything
-// and warns about settings that are legal but risky. Exit 0 when valid, 1 when not.
+// CLI room: `relaykit-appliance check [--config FILE] [--online]` validates a config without starting
+// anything: the schema, then everything the config names that can be proven offline (files, keys,
+// credential references, directories, free space, ports; ops/preflight), and with --online the
+// credentials and reachability of each route without sending mail. Warns about settings that are
+// legal but risky. Exit 0 when valid, 1 when not.
 import type { Command } from 'commander';
 import { isLegacyTls } from '../config/listener.ts';
+import type { LoadedConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { silentLogger } from '../log.ts';
 import { describeAdminTls } from '../ops/admin/tls.ts';
+import { PreflightError, preflight } from '../ops/preflight/index.ts';
 import { routingWarnings } from '../routing/warnings.ts';
-import { type CliContext, configOption, loadCommandConfig } from './command-kit.ts';
+import { type CliContext, configOption, loadCommandConfig, PROGRAM } from './command-kit.ts';
 import { println } from './io.ts';
 
 const LOOPBACK = /^(127\.|::1$)/;
@@ -55,16 +61,61 @@ export function riskyWarnings(config: Config): string[] {
   return out;
 }
 
+/**
+ * The command's config (--config, $RELAYKIT_CONFIG, or the embedded default), parsed and proven offline.
+ * Throws ConfigError (schema) or PreflightError (the world does not match), each naming every key.
+ * `run` calls this too, so both refuse with the same lines.
+ */
+export async function loadCheckedConfig(
+  opts: { config?: string },
+  proofs: { ports?: boolean } = {},
+): Promise<LoadedConfig> {
+  const loaded = loadCommandConfig(opts);
+  const issues = await preflight(loaded.config, proofs);
+  if (issues.length > 0) throw new PreflightError(loaded.source, issues);
+  return loaded;
+}
+
+/** `check --online`: one line per route on stdout (ok) or stderr (failed, with code and hint). */
+async function printOnlineChecks(config: Config, cli: CliContext): Promise<number> {
+  let failed = 0;
+  // Loaded only for --online: it brings the token and Key Vault SDKs.
+  const { onlineChecks } = await import('../ops/preflight/online.ts');
+  for (const r of await onlineChecks(config, { logger: silentLogger() })) {
+    const key = `routes[${config.routes.findIndex((x) => x.name === r.route)}] (${r.route}, ${r.type})`;
+    if (r.ok) println(cli.io.stdout, `online: ${key}: ${r.detail}`);
+    else {
+      failed++;
+      println(
+        cli.io.stderr,
+        `${PROGRAM}: ${key} failed online: ${r.code ? `${r.code}: ` : ''}${r.detail}${r.hint ? `\n  hint: ${r.hint}` : ''}`,
+      );
+    }
+  }
+  return failed;
+}
+
 export function registerCheck(program: Command, cli: CliContext): void {
   program
     .command('check')
-    .description('validate a config file (exit 0/1) and warn about risky settings')
+    .description(
+      'validate a config file and what it names (files, credentials, directories, ports); exit 0/1',
+    )
     .addOption(configOption('config file to check'))
+    .option('--schema-only', "validate the file's shape only (a template away from its appliance)")
+    .option(
+      '--online',
+      'also prove each route: a token, a harmless authenticated call, SMTP EHLO/STARTTLS/AUTH (sends no mail)',
+    )
     .action(
-      cli.action(async (opts: { config?: string }) => {
-        const { config, source } = loadCommandConfig(opts);
+      cli.action(async (opts: { config?: string; online?: boolean; schemaOnly?: boolean }) => {
+        const { config, source } = opts.schemaOnly ? loadCommandConfig(opts) : await loadCheckedConfig(opts);
         for (const w of [...riskyWarnings(config), ...routingWarnings(config)])
           println(cli.io.stderr, `warning: ${w}`);
+        if (opts.online) {
+          const failed = await printOnlineChecks(config, cli);
+          if (failed > 0) return 1;
+        }
         const n = config.identities.length;
         println(
           cli.io.stdout,

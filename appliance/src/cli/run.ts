@@ -3,9 +3,10 @@
 // route). Owns the process's signal handlers while it runs.
 import type { Command } from 'commander';
 import type { startAppliance as StartAppliance } from '../app.ts';
+import { isRelayError } from '../errors.ts';
 import { createLogger } from '../log.ts';
-import { riskyWarnings } from './check.ts';
-import { type CliContext, configOption, loadCommandConfig } from './command-kit.ts';
+import { loadCheckedConfig, riskyWarnings } from './check.ts';
+import { type CliContext, configOption } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
 
 export function registerRun(program: Command, cli: CliContext): void {
@@ -17,7 +18,8 @@ export function registerRun(program: Command, cli: CliContext): void {
 }
 
 async function runAppliance(opts: { config?: string }, io: CliIo): Promise<number> {
-  const { config, source } = loadCommandConfig(opts);
+  // The same proofs as `check` (ports included): refuse with the same lines, never half-start.
+  const { config, source } = await loadCheckedConfig(opts);
   const logger = createLogger({ level: config.log.level });
   for (const w of riskyWarnings(config)) logger.warn({ warning: w }, 'config: risky setting');
   let appliance: Awaited<ReturnType<typeof StartAppliance>>;
@@ -26,8 +28,12 @@ async function runAppliance(opts: { config?: string }, io: CliIo): Promise<numbe
     const { startAppliance } = await import('../app.ts');
     appliance = await startAppliance(config, { logger });
   } catch (err) {
-    logger.fatal({ err }, 'appliance failed to start');
-    println(io.stderr, `relaykit-appliance: cannot start: ${(err as Error).message}`);
+    const code = isRelayError(err) ? err.code : (err as NodeJS.ErrnoException).code;
+    logger.fatal({ code, reason: (err as Error).message }, 'appliance failed to start');
+    println(
+      io.stderr,
+      `relaykit-appliance: cannot start: ${code ? `${code}: ` : ''}${(err as Error).message}`,
+    );
     logger.flush();
     return 1;
   }

@@ -147,6 +147,9 @@ function resolvePaths(cfg: Config, baseDir: string): Config {
     ...(cfg.keyVault === undefined
       ? {}
       : { keyVault: { ...cfg.keyVault, certificate: abs(baseDir, cfg.keyVault.certificate) } }),
+    ...(cfg.syslog?.tls?.ca === undefined
+      ? {}
+      : { syslog: { ...cfg.syslog, tls: { ...cfg.syslog.tls, ca: abs(baseDir, cfg.syslog.tls.ca) } } }),
     credentials: Object.fromEntries(
       Object.entries(cfg.credentials).map(([k, ref]) => [
         k,

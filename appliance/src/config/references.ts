@@ -62,6 +62,17 @@ export function fileReferences(config: Config): FileReference[] {
   if (config.keyVault !== undefined) {
     out.push({ key: 'keyVault.certificate', path: config.keyVault.certificate, kind: 'certificateAndKey' });
   }
+  const admin = config.admin.listener?.tls;
+  if (admin?.cert !== undefined) {
+    out.push({
+      key: 'admin.listener.tls.cert',
+      path: admin.cert,
+      kind: 'certificate',
+      pairedWith: 'admin.listener.tls.key',
+    });
+  }
+  if (admin?.key !== undefined)
+    out.push({ key: 'admin.listener.tls.key', path: admin.key, kind: 'privateKey' });
   const syslogCa = config.syslog?.tls?.ca;
   if (syslogCa !== undefined) out.push({ key: 'syslog.tls.ca', path: syslogCa, kind: 'caBundle' });
   return out;
@@ -69,6 +80,9 @@ export function fileReferences(config: Config): FileReference[] {
 
 export function directoryReferences(config: Config): DirectoryReference[] {
   const out: DirectoryReference[] = [{ key: 'spool.directory', path: config.spool.directory }];
+  if (config.admin.listener && config.admin.listener.tls.cert === undefined) {
+    out.push({ key: 'admin.listener.tls.directory', path: config.admin.listener.tls.directory });
+  }
   config.routes.forEach((r, i) => {
     if (r.type === 'capture') out.push({ key: `routes[${i}].directory`, path: r.directory });
   });

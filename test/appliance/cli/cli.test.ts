@@ -53,7 +53,8 @@ async function hashOnTerminal(answers: string[]): Promise<{ code: number | null;
 
 describe('relaykit-appliance check', () => {
   it('exits 0 for a valid file and 1 naming the bad keys for an invalid one', async () => {
-    const good = cli(['check', '--config', join(ROOT, 'appliance/config.example.yaml')]);
+    // The example names placeholder files and secrets: its shape is valid, what it names is not here.
+    const good = cli(['check', '--schema-only', '--config', join(ROOT, 'appliance/config.example.yaml')]);
     expect(good.status).toBe(0);
     expect(good.stdout).toMatch(/^ok: .*config\.example\.yaml is valid/);
     const bad = cli(['check', '--config', join(ROOT, 'test/fixtures/config/bad-many.yaml')]);
@@ -81,7 +82,7 @@ describe('relaykit-appliance check', () => {
     const path = join(sandbox.dir, 'http.yaml');
     await writeFile(
       path,
-      stringify({ ...baseConfigInput(sandbox.dir), http: { address: '0.0.0.0', port: 8025 } }),
+      stringify({ ...baseConfigInput(sandbox.dir), http: { address: '0.0.0.0', port: 0 } }),
     );
     const io = captureIo();
     expect(await main(['check', '--config', path], io)).toBe(0);

@@ -174,6 +174,19 @@ export class SmtpTransport implements Transport {
     );
   }
 
+  /**
+   * Connect, EHLO, STARTTLS and AUTH exactly as a delivery would, then QUIT: proves the route without
+   * sending mail (`check --online`). Throws what nodemailer throws; smtpFacts classifies it.
+   */
+  async verify(signal: AbortSignal): Promise<void> {
+    const transporter = nodemailer.createTransport(await this.connectionOptions(signal));
+    try {
+      await transporter.verify();
+    } finally {
+      transporter.close();
+    }
+  }
+
   private async connectionOptions(signal: AbortSignal): Promise<SMTPTransportOptions> {
     const s = this.settings;
     const tls: ConnectionOptions = {
