@@ -106,8 +106,12 @@ export async function fileIssues(config: Config): Promise<PreflightIssue[]> {
     }
   };
   config.identities.forEach((id, i) => {
-    id.users.forEach((u, j) => hash(`identities[${i}].users[${j}].passwordHash`, u.passwordHash));
+    id.users.forEach((u, j) => {
+      hash(`identities[${i}].users[${j}].passwordHash`, u.passwordHash);
+    });
   });
-  config.admin.users.forEach((u, j) => hash(`admin.users[${j}].passwordHash`, u.passwordHash));
+  config.admin.users.forEach((u, j) => {
+    hash(`admin.users[${j}].passwordHash`, u.passwordHash);
+  });
   return issues;
 }
