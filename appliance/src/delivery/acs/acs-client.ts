@@ -7,11 +7,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RelayError } from '../../errors.ts';
+import { errnoOf, parseRetryAfter, timedSignal } from '../../net/http-failure.ts';
 import type { FailureFacts } from '../failure.ts';
 import type { LegFailure } from '../recipient-outcomes.ts';
 import type { DeliveryJob } from '../transport.ts';
 import { classifyAcsFailure } from './acs-errors.ts';
-import { errnoOf, parseRetryAfter, timedSignal } from './acs-http.ts';
 
 export type ChunkResult =
   | { readonly ok: true; readonly operationId: string }

@@ -5,6 +5,7 @@
 // a GraphStepError carrying the facts graph-errors.ts judges. Touches the network only through the injected fetch.
 import type { TokenSource } from '../../auth/token-source.ts';
 import type { Logger } from '../../log.ts';
+import { errnoOf, parseRetryAfter, timedSignal } from '../../net/http-failure.ts';
 import type { FailureFacts } from '../failure.ts';
 import type { DeliveryJob } from '../transport.ts';
 import type { HoldSlot, MailboxLimiter } from './graph-limiter.ts';
@@ -49,15 +50,6 @@ export interface GraphResponse {
   readonly text: string;
 }
 
-/** Retry-After as milliseconds: delta-seconds or an HTTP-date; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | null, now: number): number | undefined {
-  if (value === null || value.trim() === '') return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
 export function graphError(text: string): { code?: string; message?: string } {
   try {
     const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }).error;
@@ -68,16 +60,6 @@ export function graphError(text: string): { code?: string; message?: string } {
   } catch {
     return {};
   }
-}
-
-function errnoOf(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e !== undefined && e !== null; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z_]+$/.test(code)) return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
 }
 
 /**
@@ -131,7 +113,7 @@ export class GraphClient {
       const res = await a.limiter.run(async (hold) => {
         const value = await this.once(a, op, r, forceRefresh, hold);
         if ((value.status === 429 || value.status === 503) && throttled < MAX_THROTTLE_RETRIES) {
-          const wait = retryAfterMs(value.headers.get('retry-after'), this.o.now());
+          const wait = parseRetryAfter(value.headers.get('retry-after'), this.o.now());
           const delay = Math.min(wait ?? 1000 * 2 ** throttled, this.o.maxRetryAfter + 1);
           // Every request for this mailbox holds off, not just this one: paused before this slot is
           // released, so no waiter takes it in between.
@@ -156,7 +138,7 @@ export class GraphClient {
         forceRefresh = true;
         continue;
       }
-      const wait = retryAfterMs(res.headers.get('retry-after'), this.o.now());
+      const wait = parseRetryAfter(res.headers.get('retry-after'), this.o.now());
       const err = graphError(res.text);
       const facts: FailureFacts = {
         transport: 'graph',
@@ -184,8 +166,8 @@ export class GraphClient {
     if (r.auth) {
       headers.authorization = `Bearer ${await this.o.tokens.getToken(this.o.scope, { forceRefresh, signal: a.signal })}`;
     }
-    const timeout = AbortSignal.timeout(this.o.requestTimeout);
-    const signal = AbortSignal.any([a.signal, timeout]);
+    const timed = timedSignal(a.signal, this.o.requestTimeout);
+    const signal = timed.signal;
     try {
       const res = await this.o.fetch(r.url, {
         method: r.method,
@@ -196,7 +178,7 @@ export class GraphClient {
       const text = await res.text();
       return { status: res.status, headers: res.headers, text };
     } catch (err) {
-      const errno = a.signal.aborted ? 'ABORT' : timeout.aborted ? 'TIMEOUT' : (errnoOf(err) ?? 'ECONNRESET');
+      const errno = errnoOf(err, timed) ?? 'ECONNRESET';
       // Graph counts the request against the mailbox until its connection is gone: an aborted one
       // keeps its slot until the socket has closed, so a fifth request never overlaps it.
       if (signal.aborted && this.o.connectionClosed !== undefined)

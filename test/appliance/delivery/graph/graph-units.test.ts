@@ -3,10 +3,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classify, type FailureFacts } from '../../../../appliance/src/delivery/classify.ts';
-import { retryAfterMs } from '../../../../appliance/src/delivery/graph/graph-client.ts';
 import { MailboxLimiter, paceInterval } from '../../../../appliance/src/delivery/graph/graph-limiter.ts';
 import { prepareSendMailMime } from '../../../../appliance/src/delivery/graph/graph-mime.ts';
 import { decodeEncodedWords as decodeWords } from '../../../../appliance/src/mime-text.ts';
+import { parseRetryAfter as retryAfterMs } from '../../../../appliance/src/net/http-failure.ts';
 
 describe('retryAfterMs', () => {
   it('reads delta-seconds and HTTP-dates, and ignores junk', () => {

@@ -1,0 +1,44 @@
+// Outbound HTTP, what a failed request tells: Retry-After (RFC 9110 §10.2.3), a per-request timeout
+// tied to the caller's abort signal that still says which of the two fired, and the network error
+// code of a thrown fetch error. One implementation for every transport that speaks HTTP (Graph, ACS).
+// No I/O.
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP-date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+export interface TimedSignal {
+  readonly signal: AbortSignal;
+  /** Which fired: the caller's signal (shutdown) or our own timer. */
+  reason(): 'ABORT' | 'TIMEOUT' | undefined;
+}
+
+export function timedSignal(job: AbortSignal, timeoutMs: number): TimedSignal {
+  const timer = AbortSignal.timeout(timeoutMs);
+  const signal = AbortSignal.any([job, timer]);
+  return {
+    signal,
+    reason: () => (job.aborted ? 'ABORT' : timer.aborted ? 'TIMEOUT' : undefined),
+  };
+}
+
+/**
+ * The errno to classify a thrown fetch error by: ABORT or TIMEOUT when `timed` fired, else the first
+ * error code (ECONNRESET, UND_ERR_SOCKET, ...) along the error's cause chain.
+ */
+export function errnoOf(err: unknown, timed?: TimedSignal): string | undefined {
+  const r = timed?.reason();
+  if (r !== undefined) return r;
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e !== undefined && e !== null; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
