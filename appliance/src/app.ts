@@ -189,6 +189,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       hostname: config.appliance.hostname,
       spool,
       metrics,
+      expiryWarningMs: config.notices.alerts.expiryWarning,
       certificates: () =>
         adminSurface?.tls.source === 'self-signed'
           ? [{ key: 'admin.listener.tls (self-signed)', path: adminSurface.tls.certPath }]

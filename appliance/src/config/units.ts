@@ -1,5 +1,6 @@
 // Sizes and durations in the config always carry a unit ("35MB", "30s", "5d"); these parse them into
-// bytes and milliseconds. Pure, no I/O. Used only by the config schema and the retry schedule.
+// bytes and milliseconds, and print them back for people (the CLI's tables and the status page use the
+// same short forms). Pure, no I/O.
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
@@ -52,4 +53,25 @@ export function formatDuration(ms: number): string {
     if (ms >= factor && ms % factor === 0) return `${ms / factor}${unit}`;
   }
   return `${ms}ms`;
+}
+
+/** A duration as its two largest units: 45s, 3m12s, 2h05m, 3d04h. */
+export function age(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  if (d > 0) return `${d}d${pad(h)}h`;
+  if (h > 0) return `${h}h${pad(m)}m`;
+  if (m > 0) return `${m}m${pad(s % 60)}s`;
+  return `${s}s`;
+}
+
+/** Binary units, as the config's sizes: 512B, 1.5KB, 12.0MB. */
+export function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes}B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)}KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)}MB`;
+  return `${(bytes / 1024 ** 3).toFixed(1)}GB`;
 }

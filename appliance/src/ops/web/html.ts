@@ -40,14 +40,3 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Markup 
   });
   return new Markup(out);
 }
-
-/** "3 h 12 min", "45 s", "2 d 4 h": an age or a duration for people. */
-export function formatAge(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h ${m % 60} min`;
-  return `${Math.floor(h / 24)} d ${h % 24} h`;
-}

@@ -1,10 +1,12 @@
 // The status page and the login page, rendered on the server from a PageModel (model.ts). One HTML
 // document each, inline style and script under a fresh CSP nonce, readable on a phone (cards stack,
 // tables scroll sideways), states always spelled out in words beside their colour.
+
+import { age } from '../../config/units.ts';
 import { pageCsp } from '../admin/guard.ts';
 import { randomToken } from '../admin/secret.ts';
 import { LOGIN_SCRIPT, PAGE_SCRIPT, STYLE } from './assets.ts';
-import { formatAge, html, Markup } from './html.ts';
+import { html, Markup } from './html.ts';
 import type { Light, PageEntry, PageModel } from './model.ts';
 
 export interface Viewer {
@@ -41,7 +43,7 @@ function entryRows(rows: readonly PageEntry[], folder: 'queue' | 'dead', admin: 
 <thead><tr><th scope="col">Received</th><th scope="col">From</th><th scope="col" class="num">Rcpts</th><th scope="col">Subject</th><th scope="col">Route</th><th scope="col" class="num">Tries</th><th scope="col">${folder === 'queue' ? 'Last error / next try' : 'Reason and fix'}</th>${admin ? html`<th scope="col">Actions</th>` : ''}</tr></thead>
 <tbody>${rows.map(
     (e) => html`<tr data-id="${e.id}">
-<td data-label="Received"><span><time datetime="${e.receivedAt}">${formatAge(e.ageSeconds)} ago</time><br><span class="hint">${e.id}</span></span></td>
+<td data-label="Received"><span><time datetime="${e.receivedAt}">${age(e.ageSeconds * 1000)} ago</time><br><span class="hint">${e.id}</span></span></td>
 <td data-label="From">${e.from}</td><td data-label="Rcpts" class="num">${e.recipients}</td><td data-label="Subject">${e.subject ?? ''}</td><td data-label="Route">${e.routes}</td><td data-label="Tries" class="num">${e.attempts}</td>
 <td data-label="${folder === 'queue' ? 'Last error' : 'Reason'}"><span>${e.reason ?? (folder === 'queue' ? 'not tried yet' : '')}${e.hint ? html`<br><span class="hint">Fix: ${e.hint}</span>` : ''}${e.nextAttemptAt ? html`<br><span class="hint">next try <time datetime="${e.nextAttemptAt}">${e.nextAttemptAt.slice(11, 19)} UTC</time></span>` : ''}</span></td>
 ${
@@ -63,7 +65,7 @@ export function renderStatusPage(m: PageModel, viewer: Viewer): { html: string; 
   const body = html`
 <header>
   <div><h1>relaykit · ${m.hostname}</h1>
-  <div class="meta">version ${m.version} · up ${formatAge(m.uptimeSeconds)} · updated <time datetime="${m.generatedAt}">${m.generatedAt.slice(11, 19)} UTC</time></div></div>
+  <div class="meta">version ${m.version} · up ${age(m.uptimeSeconds * 1000)} · updated <time datetime="${m.generatedAt}">${m.generatedAt.slice(11, 19)} UTC</time></div></div>
   <div>${badge(m.overall.state, WORDS[m.overall.state], 'overall')} <a href="/">Refresh</a>${
     viewer.lan
       ? html` · <span class="meta">${viewer.user} (${viewer.role})</span> <button type="button" id="logout">Log out</button>`
@@ -83,7 +85,7 @@ ${m.overall.reasons.length > 0 ? html`<ul aria-label="What needs attention">${m.
     <p class="meta">since start: <span data-metric="accepted">${m.intake.acceptedTotal}</span> accepted, <span data-metric="refused">${m.intake.refusedTotal}</span> refused${m.intake.refusedPerMinute === undefined ? '' : ` (${rate(m.intake.refusedPerMinute)})`}</p></div>
   <div class="card" aria-labelledby="c-queue"><h2 id="c-queue">Queue</h2>
     <p><span class="big" data-metric="queue-depth">${m.queue.depth}</span> waiting</p>
-    <p class="meta">oldest <span data-metric="oldest-age">${m.queue.depth > 0 ? formatAge(m.queue.oldestAgeSeconds) : '–'}</span> · ${m.queue.inFlight} sending now</p></div>
+    <p class="meta">oldest <span data-metric="oldest-age">${m.queue.depth > 0 ? age(m.queue.oldestAgeSeconds * 1000) : '–'}</span> · ${m.queue.inFlight} sending now</p></div>
   <div class="card" aria-labelledby="c-dead"><h2 id="c-dead">Dead letters</h2>
     <p><span class="big" data-metric="dead-letters">${m.queue.deadLetters}</span></p>
     <p class="meta">${m.queue.quarantined} unreadable spool file(s) quarantined</p></div>

@@ -1,21 +1,13 @@
 // Builds the page's PageModel: states from the one health model (overall, intake, routes with reason
 // and hint, disk, certificate expiry, credentials), the queued and dead-lettered entries from the
 // spool, intake rates from the metrics counters. The page says what /status says, in other words.
-import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { size } from '../../config/units.ts';
 import type { Spool } from '../../spool/spool.ts';
-import type { ExpiryItem } from '../expiry.ts';
+import { type ExpiryItem, expiryOf, pemCertificates } from '../expiry.ts';
 import type { HealthSnapshot } from '../health.ts';
 import type { Metrics } from '../metrics.ts';
-import {
-  formatBytes,
-  type Light,
-  PAGE_ROWS,
-  type PageExpiry,
-  type PageModel,
-  pageEntry,
-  RateWindow,
-} from './model.ts';
+import { type Light, PAGE_ROWS, type PageExpiry, type PageModel, pageEntry, RateWindow } from './model.ts';
 
 export interface PageSourceDeps {
   readonly snapshot: () => Promise<HealthSnapshot>;
@@ -24,6 +16,8 @@ export interface PageSourceDeps {
   readonly metrics: Pick<Metrics, 'sum'>;
   /** Certificates the health model does not scan (the admin listener's generated one). */
   readonly certificates?: () => readonly { key: string; path: string }[];
+  /** Certificates closer to expiry than this are amber (config notices.alerts.expiryWarning). */
+  readonly expiryWarningMs: number;
   readonly startedAt: number;
   readonly now: () => number;
 }
@@ -40,18 +34,15 @@ function expiryRow(x: ExpiryItem): PageExpiry {
   };
 }
 
-async function extraCertificate(key: string, path: string, now: number): Promise<ExpiryItem | undefined> {
+async function extraCertificate(
+  key: string,
+  path: string,
+  now: number,
+  warnMs: number,
+): Promise<ExpiryItem | undefined> {
   try {
-    const c = new X509Certificate(await readFile(path));
-    const end = Date.parse(c.validTo);
-    const days = Math.floor((end - now) / 86_400_000);
-    return {
-      key,
-      subject: c.subject,
-      expiresAt: new Date(end).toISOString(),
-      daysLeft: days,
-      state: days < 0 ? 'expired' : days <= 30 ? 'expiring' : 'ok',
-    };
+    const cert = pemCertificates(await readFile(path, 'utf8'))[0];
+    return cert ? expiryOf(key, cert, now, warnMs) : undefined;
   } catch {
     return undefined;
   }
@@ -74,7 +65,7 @@ export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel>
     const extra = await Promise.all(
       (deps.certificates?.() ?? [])
         .filter((c) => !h.expiry.some((x) => x.key === c.key))
-        .map((c) => extraCertificate(c.key, c.path, now)),
+        .map((c) => extraCertificate(c.key, c.path, now, deps.expiryWarningMs)),
     );
     const expiries: PageExpiry[] = [
       ...[...h.expiry, ...extra.filter((x): x is ExpiryItem => x !== undefined)].map(expiryRow),
@@ -92,7 +83,7 @@ export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel>
     const space =
       d.freeBytes === undefined || d.totalBytes === undefined
         ? 'free space unknown'
-        : `${formatBytes(d.freeBytes)} free of ${formatBytes(d.totalBytes)}`;
+        : `${size(d.freeBytes)} free of ${size(d.totalBytes)}`;
     return {
       hostname: deps.hostname,
       version: h.version,
@@ -141,7 +132,7 @@ export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel>
       expiries,
       disk: {
         state: diskLight,
-        detail: `${space}; intake refuses mail below ${formatBytes(d.minFreeBytes)}${d.state === 'unwritable' ? ' — the spool cannot be written' : ''}`,
+        detail: `${space}; intake refuses mail below ${size(d.minFreeBytes)}${d.state === 'unwritable' ? ' — the spool cannot be written' : ''}`,
         ...(d.freeBytes === undefined ? {} : { freeBytes: d.freeBytes }),
       },
     };
