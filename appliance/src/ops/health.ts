@@ -131,7 +131,7 @@ export class HealthModel {
   async readiness(): Promise<Readiness> {
     const disk = await this.disk();
     const intake = this.intake(disk);
-    return { ready: intake.state === 'accepting', intake, disk };
+    return { ready: intake.state === 'accepting' && disk.state === 'ok', intake, disk };
   }
 
   async snapshot(): Promise<HealthSnapshot> {
@@ -146,8 +146,8 @@ export class HealthModel {
     const routes = this.src.routes.all();
     const credentials = this.src.credentials();
     const problems: string[] = [];
-    if (!ready) problems.push(`intake refusing: ${intake.reason}`);
-    else if (disk.state !== 'ok') problems.push(`disk: ${disk.state}`);
+    if (intake.state === 'refusing') problems.push(`intake refusing: ${intake.reason}`);
+    else if (!ready) problems.push(`not ready: ${intake.reason}`);
     for (const r of routes) {
       if (r.state !== 'ok')
         problems.push(`route ${r.name} ${r.state}: ${r.code ?? ''} ${r.reason ?? ''}`.trim());
@@ -201,10 +201,13 @@ export class HealthModel {
       );
     }
     if (disk.state === 'low') {
-      return refusing(
-        `free space on the spool file system is ${disk.freeBytes ?? 0} bytes, below spool.minFreeSpace (${disk.minFreeBytes})`,
-        'free disk space or grow the volume; queued mail is kept and delivered meanwhile',
-      );
+      // Writes still work, so devices are still answered 250; readiness already says "send elsewhere".
+      return {
+        state: 'accepting',
+        reason: `free space on the spool file system is ${disk.freeBytes ?? 0} bytes, below spool.minFreeSpace (${disk.minFreeBytes}); not ready`,
+        hint: 'free disk space or grow the volume; queued mail is kept and delivered meanwhile',
+        listeners,
+      };
     }
     return { state: 'accepting', listeners };
   }

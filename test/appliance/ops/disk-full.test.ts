@@ -1,0 +1,119 @@
+// A real full disk under the spool: a small tmpfs mounted for this test (we are root; CI runs as
+// root too). When a filler file takes the space, /readyz answers 503 naming the disk while /healthz
+// stays 200 (restarting a full relay helps nothing), devices get 452 4.3.1, and when the space comes
+// back the relay is ready and accepts mail again without a restart.
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  applianceSandbox,
+  captured,
+  sendMail,
+  type TestAppliance,
+  waitFor,
+} from '../../helpers/appliance.ts';
+
+const sandbox = applianceSandbox('relaykit-diskfull-');
+let mounted: string | undefined;
+
+beforeEach((ctx) => {
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI) throw new Error('the full-disk test mounts a tmpfs and needs root');
+    ctx.skip();
+  }
+});
+afterEach(async () => {
+  await sandbox.stop();
+  if (mounted) execFileSync('umount', ['-l', mounted]);
+  mounted = undefined;
+});
+
+async function get(t: TestAppliance, path: string) {
+  const res = await fetch(`http://127.0.0.1:${t.app.httpPort}${path}`);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Writes ever smaller blocks until the file system refuses even one byte (ENOSPC). */
+function fill(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    for (const size of [64 * 1024, 4096, 1]) {
+      const block = Buffer.alloc(size, 1);
+      try {
+        for (;;) writeSync(fd, block);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('spool on a full disk', () => {
+  it('/readyz 503 while /healthz stays 200, 452 to devices, and recovery when space returns', async () => {
+    const fs = join(sandbox.dir, 'spoolfs');
+    mkdirSync(fs);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', fs]);
+    mounted = fs;
+    const t = await sandbox.start((c) => ({
+      ...c,
+      spool: { ...c.spool, directory: join(fs, 'spool'), minFreeSpace: '512KB' },
+    }));
+    expect((await get(t, '/readyz')).status).toBe(200);
+    await sendMail(t.port, { subject: 'before' });
+    // Delivered and removed from the spool first: its freed pages would otherwise take the next one.
+    await waitFor(async () => ((await captured(join(sandbox.dir, 'outbox'))).length === 1 ? true : undefined));
+    await waitFor(async () => ((await t.app.spool.depthAndOldest()).depth === 0 ? true : undefined));
+
+    const filler = join(fs, 'filler');
+    fill(filler);
+    const notReady = await get(t, '/readyz');
+    expect(notReady.status).toBe(503);
+    expect(notReady.body).toMatchObject({ ready: false, intake: { state: 'refusing' } });
+    expect((notReady.body.disk as { state: string }).state).toMatch(/^(unwritable|low)$/);
+    expect((notReady.body.intake as { reason: string }).reason).toMatch(/spool/);
+    const live = await get(t, '/healthz');
+    expect(live.status).toBe(200);
+    const status = await get(t, '/status');
+    expect(status.body.overall).toBe('red');
+    await expect(sendMail(t.port, { subject: 'while full' })).rejects.toThrow(/452/);
+
+    rmSync(filler);
+    const ready = await waitFor(async () => ((await get(t, '/readyz')).status === 200 ? true : undefined));
+    expect(ready).toBe(true);
+    await sendMail(t.port, { subject: 'after' });
+    const out = await waitFor(async () => {
+      const files = await captured(join(sandbox.dir, 'outbox'));
+      return files.length === 2 ? files : undefined;
+    });
+    expect(out.map((f) => /Subject: (\S+)/.exec(f.text)?.[1]).sort()).toEqual(['after', 'before']);
+  });
+
+  it('free space under spool.minFreeSpace alone turns /readyz 503 before any write fails (mail still taken)', async () => {
+    const fs = join(sandbox.dir, 'spoolfs');
+    mkdirSync(fs);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', fs]);
+    mounted = fs;
+    const t = await sandbox.start((c) => ({
+      ...c,
+      spool: { ...c.spool, directory: join(fs, 'spool'), minFreeSpace: '3MB' },
+    }));
+    expect((await get(t, '/readyz')).status).toBe(200);
+    // 1.5 MB taken: writes still work, but less than 3 MB is free.
+    const fd = openSync(join(fs, 'half'), 'w');
+    writeSync(fd, Buffer.alloc(1536 * 1024, 1));
+    closeSync(fd);
+    const r = await get(t, '/readyz');
+    expect(r.status).toBe(503);
+    expect(r.body).toMatchObject({
+      ready: false,
+      disk: { state: 'low', writable: true },
+      intake: { state: 'accepting' },
+    });
+    expect((r.body.intake as { reason: string }).reason).toMatch(/below spool\.minFreeSpace/);
+    expect((await get(t, '/healthz')).status).toBe(200);
+    await sendMail(t.port, { subject: 'still taken' });
+  });
+});
