@@ -64,7 +64,9 @@ describe('spool on a full disk', () => {
     expect((await get(t, '/readyz')).status).toBe(200);
     await sendMail(t.port, { subject: 'before' });
     // Delivered and removed from the spool first: its freed pages would otherwise take the next one.
-    await waitFor(async () => ((await captured(join(sandbox.dir, 'outbox'))).length === 1 ? true : undefined));
+    await waitFor(async () =>
+      (await captured(join(sandbox.dir, 'outbox'))).length === 1 ? true : undefined,
+    );
     await waitFor(async () => ((await t.app.spool.depthAndOldest()).depth === 0 ? true : undefined));
 
     const filler = join(fs, 'filler');
