@@ -108,7 +108,8 @@ describe('ACS transport under the delivery engine', () => {
 
   it('a second operation that timed out after ACS took it is found again, not sent twice', async () => {
     sim.inject('send', 'hang', 1);
-    const { spool } = await run('300ms');
+    // 3 s per request: only the hung POST can reach it; every other request answers in milliseconds.
+    const { spool } = await run('3s');
     expect(sim.requests.filter((r) => r.method === 'POST')).toHaveLength(2);
     expect(sim.repeatedOperationIds).toBe(0);
     everyoneOnce();

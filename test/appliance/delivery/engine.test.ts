@@ -31,14 +31,17 @@ class ScriptedTransport implements Transport {
   constructor(
     route: string,
     script: (job: DeliveryJob, call: number) => DeliveryOutcome | Promise<DeliveryOutcome>,
-    opts: { keyConcurrency?: number; delayMs?: number } = {},
+    opts: { keyConcurrency?: number; delayMs?: number; gate?: Promise<void> } = {},
   ) {
     this.route = route;
     this.script = script;
     this.keyConcurrency = opts.keyConcurrency;
     this.delayMs = opts.delayMs ?? 0;
+    this.gate = opts.gate;
   }
   private readonly delayMs: number;
+  /** Every delivery waits here until the test opens it (a barrier, not a delay). */
+  private readonly gate: Promise<void> | undefined;
   concurrencyKey(job: DeliveryJob): string | undefined {
     return this.keyConcurrency === undefined ? undefined : (job.sendAs ?? job.mailFrom);
   }
@@ -50,6 +53,7 @@ class ScriptedTransport implements Transport {
     this.activeByKey.set(key, (this.activeByKey.get(key) ?? 0) + 1);
     this.maxByKey.set(key, Math.max(this.maxByKey.get(key) ?? 0, this.activeByKey.get(key) ?? 0));
     try {
+      if (this.gate) await this.gate;
       if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       return await this.script(job, this.calls.length);
     } finally {
@@ -204,9 +208,13 @@ describe('delivery engine', () => {
   });
 
   it('never exceeds the route concurrency or the per-key concurrency', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
     const t = new ScriptedTransport('graph', () => ({ kind: 'delivered', detail: 'ok' }), {
       keyConcurrency: 2,
-      delayMs: 15,
+      gate,
     });
     const { engine, enqueue } = await setup(
       [t],
@@ -214,10 +222,16 @@ describe('delivery engine', () => {
     );
     const senders = ['m1@contoso.com', 'm2@contoso.com', 'm3@contoso.com'];
     await Promise.all(Array.from({ length: 60 }, (_, i) => enqueue('graph', { sendAs: senders[i % 3] })));
+    // Every delivery is held at the gate: the engine fills the route to its limit and stops there.
+    await waitFor(() => (t.active === 5 ? true : undefined), 10_000, '5 deliveries in flight');
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(t.calls).toHaveLength(5);
+    expect(senders.map((s) => t.activeByKey.get(s) ?? 0).sort()).toEqual([1, 2, 2]);
+    open();
     await engine.whenIdle();
     expect(t.calls).toHaveLength(60);
     expect(t.maxActive).toBe(5);
-    for (const s of senders) expect(t.maxByKey.get(s)).toBe(2);
+    for (const s of senders) expect(t.maxByKey.get(s)).toBeLessThanOrEqual(2);
   });
 
   it('splits partially failed recipients: transient ones retry, permanent ones are dead-lettered', async () => {

@@ -185,7 +185,10 @@ describe('hostile SMTP corpus', () => {
     const expectedTotal = corpus.reduce((n, c) => n + c.messages, 0);
     const outbox = join(dir, 'outbox');
     await waitFor(async () => ((await captured(outbox)).length >= expectedTotal ? true : undefined), 20_000);
-    await new Promise((r) => setTimeout(r, 300)); // anything extra would have landed by now
+    // Counted once nothing is left to land: the queue is empty and the engine idle (no time window).
+    await waitFor(async () => ((await t.app.spool.list('queue')).length === 0 ? true : undefined), 20_000);
+    await t.app.engine.whenIdle();
+    expect(await t.app.spool.list('queue')).toEqual([]);
     const files = await captured(outbox);
     expect(files.length).toBe(expectedTotal);
     const perCase = new Map<string, number>();

@@ -43,6 +43,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
+  /** Clock of the token sources and transports (epoch ms); the simulators keep their own (entra.now). */
+  readonly now?: () => number;
   readonly mailboxes?: readonly SimMailbox[];
   readonly roles?: string[];
   readonly graph?: Partial<Omit<GraphSimOptions, 'entra'>>;
@@ -50,6 +52,7 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const now = opts.now ?? Date.now;
   const pki = testPki();
   const entra = await EntraSimulator.start();
   entra.registerApp({
@@ -80,7 +83,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     credentials,
     fetch: http.fetch,
     logger,
-    now: Date.now,
+    now,
     authorityHost: entra.url,
     requestTimeoutMs: 5000,
   });
@@ -109,7 +112,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
               credentials: creds,
               fetch: http.fetch,
               logger,
-              now: Date.now,
+              now,
               authorityHost: entra.url,
               requestTimeoutMs: 5000,
             });
@@ -119,7 +122,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         tokens: toks,
         fetch: http.fetch,
         connectionClosed: http.connectionClosed,
-        now: Date.now,
+        now,
         cloud,
       });
     },

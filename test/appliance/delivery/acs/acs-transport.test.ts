@@ -494,26 +494,35 @@ describe('ACS transport: limits, splitting and idempotency', () => {
   });
 
   it('a send that timed out after ACS got it is resumed by Operation-Id on the next attempt, not sent twice', async () => {
-    const { transport } = await setup({}, { requestTimeout: '300ms' });
+    // The first attempt makes one request, the one that hangs: only it can meet the short timeout.
+    // The second attempt runs on a transport with the default timeout, so its real work never races one.
+    const { transport, deps: d } = await setup({}, { requestTimeout: '300ms' });
     sim.inject('send', 'hang');
     const j = job(messageFile(dir, fixture('multipart-alternative.eml')));
     const first = await transport.deliver(j);
     expect(first).toMatchObject({ kind: 'transient', code: 'RELAY_TIMEOUT', possibleDuplicate: true });
+    // One request, the hung POST (logged with status 0: never answered).
+    expect(sim.requests.map((r) => [r.method, r.status])).toEqual([['POST', 0]]);
     expect(sim.sent).toHaveLength(1);
-    const second = await transport.deliver({ ...j, attempt: 2 });
+    const second = await new AcsTransport(route(), d).deliver({ ...j, attempt: 2 });
     expect(second).toMatchObject({ kind: 'delivered', remoteId: sim.sent[0]!.operationId });
     expect(sim.sent).toHaveLength(1);
     expect(sim.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
   });
 
   it('a chunk that timed out comes back as a new leg and finds its operation instead of sending again', async () => {
-    const { transport } = await setup({}, { requestTimeout: '300ms' });
+    // 3 s per request: the first chunk's POST and polls answer in milliseconds and never race it; only
+    // the hung second POST reaches it (checked below: every other request was answered).
+    const { transport } = await setup({}, { requestTimeout: '3s' });
     sim.inject('send', 'hang', 1);
     const rcpts = recipients(60);
     const j = job(messageFile(dir, fixture('multipart-alternative.eml')), { recipients: rcpts });
     const out = await transport.deliver(j);
     expect(out).toMatchObject({ kind: 'delivered', possibleDuplicate: true });
     if (out.kind !== 'delivered') return;
+    // Every request but the hung second POST (status 0) was answered.
+    expect(sim.requests.filter((r) => r.status === 0).map((r) => r.method)).toEqual(['POST']);
+    expect(sim.requests.filter((r) => r.method === 'POST').map((r) => r.status)).toEqual([202, 0]);
     expect(out.failedRecipients?.map((f) => [f.recipient, f.outcome, f.code])).toEqual(
       rcpts.slice(50).map((r) => [r, 'transient', 'RELAY_TIMEOUT']),
     );

@@ -445,7 +445,9 @@ describe('limits, throttling and duplicates', () => {
   });
 
   it('times out a hung request and marks it a possible duplicate', async () => {
-    const t = h.transport({ messagesPerMinute: 6000, requestTimeout: '500ms' });
+    // 3 s per request: the draft, session and 3.5 MB chunk answer well inside it; only the hung send
+    // reaches it, and the outcome names that step.
+    const t = h.transport({ messagesPerMinute: 6000, requestTimeout: '3s' });
     h.graph.inject({ op: 'send', hang: true });
     const big = await writeBlob(h.dir, 'hang.bin', 3_500_000);
     const msg = await writeMessage(h.dir, 'hang', {
@@ -456,36 +458,46 @@ describe('limits, throttling and duplicates', () => {
     });
     const out = await t.deliver(job(msg));
     expect(out).toMatchObject({ kind: 'transient', code: 'RELAY_TIMEOUT', possibleDuplicate: true });
+    expect(out.kind === 'transient' && out.reason).toMatch(/^send: no answer within 3000 ms/);
   });
 });
 
 describe('tokens', () => {
   it('refreshes before expiry and recovers when Graph rejects an expired token', async () => {
-    const t = h.transport({ messagesPerMinute: 6000 });
-    h.entra.tokenLifetimeSec = 2;
+    // Injected clocks, no waiting: the relay's (token source and transport) and Graph's (Entra sim).
+    let relayOffset = 0;
+    let graphOffset = 0;
+    const h3 = await startHarness({ now: () => Date.now() + relayOffset });
+    h3.entra.now = () => Date.now() + graphOffset + relayOffset;
+    // 120 s: short enough that msal-node never serves the token from its own cache (it renews
+    // anything within 5 minutes of expiry), so every refresh the relay decides on reaches Entra.
+    h3.entra.tokenLifetimeSec = 120;
     try {
-      const before = h.entra.issued.length;
-      const msg = await writeMessage(h.dir, 'tok', {
+      const t = h3.transport({ messagesPerMinute: 6000 });
+      const msg = await writeMessage(h3.dir, 'tok', {
         from: 'scanner@contoso.com',
         to: 'alice@contoso.com',
         text: 'x',
       });
-      // Force a fresh short-lived token, then keep sending past its lifetime.
-      h.entra.expireIssuedTokens();
-      await new Promise((r) => setTimeout(r, 1100));
-      let delivered = 0;
-      const until = Date.now() + 4000;
-      while (Date.now() < until) {
-        const out = await t.deliver(job(msg));
-        if (out.kind === 'delivered') delivered += 1;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const issued = h.entra.issued.length - before;
-      expect(issued).toBeGreaterThanOrEqual(2);
-      expect(issued).toBeLessThan(delivered);
-      expect(delivered).toBeGreaterThan(10);
+      const send = async () => expect((await t.deliver(job(msg))).kind).toBe('delivered');
+      await send();
+      expect(h3.entra.issued).toHaveLength(1);
+      relayOffset += 60_000; // half-way through the token's life: the cached token is used
+      await send();
+      expect(h3.entra.issued).toHaveLength(1);
+      relayOffset += 35_000; // 95 s: inside the last quarter, refreshed before it expires
+      await send();
+      expect(h3.entra.issued).toHaveLength(2);
+      expect(h3.graph.stats.unauthorized).toBe(0);
+      // Graph's clock runs 200 s ahead: the token the relay holds is expired there. Graph answers
+      // 401; the transport fetches a new token once and the message still goes in this attempt.
+      graphOffset = 200_000;
+      await send();
+      expect(h3.graph.stats.unauthorized).toBe(1);
+      expect(h3.entra.issued).toHaveLength(3);
+      expect(h3.graph.delivered).toHaveLength(4);
     } finally {
-      h.entra.tokenLifetimeSec = 3600;
+      await h3.close();
     }
   });
 
@@ -504,7 +516,6 @@ describe('tokens', () => {
       'relay-secret-2',
     );
     h.entra.expireIssuedTokens();
-    await new Promise((r) => setTimeout(r, 1100));
     const out = await t.deliver(job(msg));
     expect(out.kind).toBe('delivered');
     expect(h.entra.refused.some((r) => r.code === 'AADSTS7000215')).toBe(true);
