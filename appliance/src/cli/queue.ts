@@ -202,6 +202,14 @@ function addWrite(
   );
 }
 
+function addDelete(group: Command, folder: SpoolFolder, cli: CliContext, description: string): void {
+  addWrite(group, cli, { name: 'delete', description, verb: 'deleted' }, (id) => ({
+    method: 'DELETE',
+    path: `/api/${folder}/${encodeURIComponent(id as string)}`,
+    offline: (a) => a.delete(folder, id as string),
+  }));
+}
+
 export function registerQueue(program: Command, cli: CliContext): void {
   const queue = program.command('queue').description('inspect and act on queued messages');
   addReads(queue, 'queue', cli);
@@ -223,16 +231,7 @@ export function registerQueue(program: Command, cli: CliContext): void {
             offline: (a) => a.retry(id as string),
           },
   );
-  addWrite(
-    queue,
-    cli,
-    { name: 'delete', description: 'delete a queued message (it is never delivered)', verb: 'deleted' },
-    (id) => ({
-      method: 'DELETE',
-      path: `/api/queue/${encodeURIComponent(id as string)}`,
-      offline: (a) => a.delete('queue', id as string),
-    }),
-  );
+  addDelete(queue, 'queue', cli, 'delete a queued message (it is never delivered)');
 }
 
 export function registerDead(program: Command, cli: CliContext): void {
@@ -248,9 +247,5 @@ export function registerDead(program: Command, cli: CliContext): void {
       offline: (a) => a.requeue(id as string),
     }),
   );
-  addWrite(dead, cli, { name: 'delete', description: 'delete a dead letter', verb: 'deleted' }, (id) => ({
-    method: 'DELETE',
-    path: `/api/dead/${encodeURIComponent(id as string)}`,
-    offline: (a) => a.delete('dead', id as string),
-  }));
+  addDelete(dead, 'dead', cli, 'delete a dead letter');
 }
