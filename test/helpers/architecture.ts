@@ -11,6 +11,7 @@ export const LEAF_FILES = [
   'log.ts',
   'metrics-sink.ts',
   'mime-text.ts',
+  'pem.ts',
   'version.ts',
 ] as const;
 

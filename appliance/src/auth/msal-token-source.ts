@@ -16,6 +16,7 @@ import {
 import type { CredentialStore } from '../credentials/store.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { pemCertificateBlocks, pemPrivateKeyBlock } from '../pem.ts';
 import type {
   AppCredentialConfig,
   TokenRequestOptions,
@@ -74,8 +75,9 @@ interface CertificateCredential {
 
 /** Splits a PEM bundle (certificate + private key) into what MSAL needs. */
 export function parseCertificatePem(pem: string, name: string): CertificateCredential {
-  const certBlock = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
-  const keyBlock = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----[\s\S]+?-----END \1-----/.exec(pem)?.[0];
+  const certBlock = pemCertificateBlocks(pem)[0];
+  const key = pemPrivateKeyBlock(pem);
+  const keyBlock = key === undefined || key.label === 'ENCRYPTED PRIVATE KEY' ? undefined : key.text;
   if (certBlock === undefined || keyBlock === undefined) {
     throw new RelayError(
       'RELAY_CREDENTIAL_UNAVAILABLE',

@@ -1,10 +1,11 @@
 // Expiry of what the appliance presents or trusts: certificates in files the config names (listener
 // TLS, the Key Vault identity, CA bundles) and certificate credentials the routes use. Read once per
 // scan, parsed with node:crypto's X509Certificate; a file that cannot be read is reported, not thrown.
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { credentialUses, fileReferences } from '../config/references.ts';
 import type { Config } from '../config/schema.ts';
+import { pemCertificates } from '../pem.ts';
 
 export interface ExpiryItem {
   /** Config key that names it, e.g. "listeners[0].tls.cert" or "credentials.graph-cert". */
@@ -14,21 +15,6 @@ export interface ExpiryItem {
   readonly expiresAt: string;
   readonly daysLeft: number;
   readonly state: 'ok' | 'expiring' | 'expired';
-}
-
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** Every certificate in a PEM text (a chain or a bundle); unparsable blocks are skipped. */
-export function pemCertificates(pem: string): X509Certificate[] {
-  const out: X509Certificate[] = [];
-  for (const block of pem.match(PEM_CERT) ?? []) {
-    try {
-      out.push(new X509Certificate(block));
-    } catch {
-      // `check` reports unparsable blocks; expiry only looks at what parses.
-    }
-  }
-  return out;
 }
 
 export function expiryOf(key: string, cert: X509Certificate, now: number, warnMs: number): ExpiryItem {

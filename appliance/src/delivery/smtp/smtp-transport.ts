@@ -10,6 +10,7 @@ import nodemailer from 'nodemailer';
 import type { NodemailerError } from 'nodemailer/lib/errors';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { RelayError } from '../../errors.ts';
+import { pemCertificateBlocks, pemPrivateKeyBlock } from '../../pem.ts';
 import type { FailureFacts } from '../failure.ts';
 import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from '../recipient-outcomes.ts';
 import {
@@ -65,9 +66,8 @@ function failureOf(err: NodemailerError, context: string): LegFailure {
 
 /** Splits "-----BEGIN CERTIFICATE-----…" chains from the private key in one PEM bundle. */
 export function splitPem(pem: string): { cert: string; key: string } {
-  const blocks = pem.match(/-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g) ?? [];
-  const cert = blocks.filter((b) => b.startsWith('-----BEGIN CERTIFICATE-----')).join('\n');
-  const key = blocks.find((b) => /^-----BEGIN (RSA |EC |ENCRYPTED )?PRIVATE KEY-----/.test(b));
+  const cert = pemCertificateBlocks(pem).join('\n');
+  const key = pemPrivateKeyBlock(pem)?.text;
   if (cert === '' || key === undefined) {
     throw new RelayError(
       'RELAY_CREDENTIAL_UNAVAILABLE',

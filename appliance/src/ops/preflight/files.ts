@@ -5,12 +5,9 @@ import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:cry
 import { readFile } from 'node:fs/promises';
 import { type FileReference, fileReferences } from '../../config/references.ts';
 import type { Config } from '../../config/schema.ts';
+import { pemCertificates, pemPrivateKeyBlock } from '../../pem.ts';
 import { isPasswordHash } from '../../receiver/password.ts';
-import { pemCertificates } from '../expiry.ts';
 import type { PreflightIssue } from './issue.ts';
-
-const PEM_KEY =
-  /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----/;
 
 export async function readText(path: string): Promise<{ text: string } | { problem: string }> {
   try {
@@ -40,7 +37,7 @@ export function parsePem(text: string, want: { cert: boolean; key: boolean }): P
     problems.push(`${blocks - certificates.length} certificate block(s) do not parse`);
   let key: KeyObject | undefined;
   if (want.key) {
-    const block = PEM_KEY.exec(text)?.[0];
+    const block = pemPrivateKeyBlock(text)?.text;
     if (block === undefined) problems.push('holds no PEM private key (-----BEGIN PRIVATE KEY-----)');
     else if (/ENCRYPTED/.test(block))
       problems.push('the private key is encrypted; give it without a passphrase');
