@@ -7,12 +7,12 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '../..');
 
 /** Every module specifier a file imports (static, dynamic, export-from, require). */
-export function specifiers(source: string): string[] {
+function specifiers(source: string): string[] {
   const re = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"]([^'"]+)['"]/g;
   return [...source.matchAll(re)].map((m) => m[1] as string);
 }
 
-export function forbidden(file: string, spec: string): string | undefined {
+function forbidden(file: string, spec: string): string | undefined {
   if (spec.startsWith('@pulumi/'))
     return `${file} imports ${spec}: the appliance must not carry the Pulumi SDK`;
   if (/(^|\/)fleet\//.test(spec)) return `${file} imports ${spec}: the appliance must not import fleet/`;
