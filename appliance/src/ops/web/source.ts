@@ -3,8 +3,9 @@
 // spool, intake rates from the metrics counters. The page says what /status says, in other words.
 import { readFile } from 'node:fs/promises';
 import { size } from '../../config/units.ts';
+import { pemCertificates } from '../../pem.ts';
 import type { Spool } from '../../spool/spool.ts';
-import { type ExpiryItem, expiryOf, pemCertificates } from '../expiry.ts';
+import { type ExpiryItem, expiryOf } from '../expiry.ts';
 import type { HealthSnapshot } from '../health.ts';
 import type { Metrics } from '../metrics.ts';
 import { type Light, PAGE_ROWS, type PageExpiry, type PageModel, pageEntry, RateWindow } from './model.ts';
