@@ -23,6 +23,18 @@ import {
  * learn.microsoft.com exchange/permissions-exo/application-rbac and graph/auth-limit-mailbox-access for
  * the RBAC and access-policy flows; ../shared/reference/microsoft-mail-apis.md A7, C1, C3.
  */
+/** Settings New-InboundConnector and Set-InboundConnector share (their pages list the same ones). */
+const CONNECTOR_SETTINGS = [
+  'ConnectorType',
+  'SenderDomains',
+  'SenderIPAddresses',
+  'RestrictDomainsToIPAddresses',
+  'TlsSenderCertificateName',
+  'RestrictDomainsToCertificate',
+  'RequireTls',
+  'Comment',
+];
+
 const DOCUMENTED: Readonly<Record<string, readonly string[]>> = {
   // Connect-ExchangeOnline.md: [[-DelegatedOrganization] <String>] is the partner (GDAP) switch.
   'Connect-ExchangeOnline': ['ShowBanner', 'DelegatedOrganization'],
@@ -42,28 +54,8 @@ const DOCUMENTED: Readonly<Record<string, readonly string[]>> = {
   'New-ApplicationAccessPolicy': ['AppId', 'PolicyScopeGroupId', 'AccessRight', 'Description'],
   'Test-ApplicationAccessPolicy': ['Identity', 'AppId'],
   'Get-InboundConnector': ['Identity'],
-  'New-InboundConnector': [
-    'Name',
-    'ConnectorType',
-    'SenderDomains',
-    'SenderIPAddresses',
-    'RestrictDomainsToIPAddresses',
-    'TlsSenderCertificateName',
-    'RestrictDomainsToCertificate',
-    'RequireTls',
-    'Comment',
-  ],
-  'Set-InboundConnector': [
-    'Identity',
-    'ConnectorType',
-    'SenderDomains',
-    'SenderIPAddresses',
-    'RestrictDomainsToIPAddresses',
-    'TlsSenderCertificateName',
-    'RestrictDomainsToCertificate',
-    'RequireTls',
-    'Comment',
-  ],
+  'New-InboundConnector': ['Name', ...CONNECTOR_SETTINGS],
+  'Set-InboundConnector': ['Identity', ...CONNECTOR_SETTINGS],
   'Get-Mailbox': ['Identity'],
   'Set-Mailbox': ['Identity', 'MaxSendSize'],
   'Get-DistributionGroupMember': ['Identity', 'ResultSize'],

@@ -11,7 +11,7 @@ import {
 import type { TransportDeps } from '../../../../appliance/src/delivery/transport.ts';
 import { createLogger } from '../../../../appliance/src/log.ts';
 import { AcsSimulator, type AcsSimulatorOptions } from '../../../helpers/sim/acs.ts';
-import { CLIENT, startHarness, TENANT } from '../../../helpers/sim/graph-harness.ts';
+import { CLIENT, type Harness, startHarness, TENANT } from '../../../helpers/sim/graph-harness.ts';
 import { simFetch } from '../../../helpers/sim/token-client.ts';
 import {
   credentialFiles,
@@ -266,23 +266,29 @@ describe('ACS transport: authentication', () => {
     );
   });
 
+  /** An ACS simulator that verifies Entra tokens, and a transport with real MSAL tokens for it. */
+  async function entraSetup(h: Harness, scope?: string): Promise<AcsTransport> {
+    const { deps: d } = await setup(
+      { entra: h.entra, tenantId: TENANT },
+      {},
+      { tokens: h.tokens, credentials: h.credentials },
+    );
+    const app = { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' };
+    return new AcsTransport(
+      route({
+        endpoint: sim.endpoint,
+        auth: { type: 'entra', app, ...(scope === undefined ? {} : { scope }) },
+      }),
+      d,
+    );
+  }
+
   it('uses a real Entra token for https://communication.azure.com, and a new one after ACS finds it expired', async () => {
     const h = await startHarness();
     try {
       let skew = 0;
       h.entra.now = () => Date.now() + skew;
-      const { deps: d } = await setup(
-        { entra: h.entra, tenantId: TENANT },
-        {},
-        { tokens: h.tokens, credentials: h.credentials },
-      );
-      const t = new AcsTransport(
-        route({
-          endpoint: sim.endpoint,
-          auth: { type: 'entra', app: { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' } },
-        }),
-        d,
-      );
+      const t = await entraSetup(h);
       const msg = () => job(messageFile(dir, fixture('multipart-alternative.eml')));
       expect((await t.deliver(msg())).kind).toBe('delivered');
       expect(sim.sent[0]!.auth).toBe('bearer');
@@ -304,22 +310,7 @@ describe('ACS transport: authentication', () => {
   it('asks for an explicit auth.scope instead of the communication scope (gateway, private endpoint)', async () => {
     const h = await startHarness();
     try {
-      const { deps: d } = await setup(
-        { entra: h.entra, tenantId: TENANT },
-        {},
-        { tokens: h.tokens, credentials: h.credentials },
-      );
-      const t = new AcsTransport(
-        route({
-          endpoint: sim.endpoint,
-          auth: {
-            type: 'entra',
-            app: { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' },
-            scope: 'api://relay-acs-gateway/.default',
-          },
-        }),
-        d,
-      );
+      const t = await entraSetup(h, 'api://relay-acs-gateway/.default');
       const out = await t.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))));
       expect(h.entra.issued.map((i) => i.scope)).toEqual(['api://relay-acs-gateway/.default']);
       // The simulator is ACS itself, not such a gateway: a token for another audience is refused.
