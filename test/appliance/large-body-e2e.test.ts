@@ -10,8 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../appliance/src/config/schema.ts';
 import { removeDir, startTestAppliance, type TestAppliance, tempDir, waitFor } from '../helpers/appliance.ts';
 import { AcsSimulator } from '../helpers/sim/acs.ts';
-import { CLIENT, type Harness, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
-import { testPki } from '../helpers/sim/pki.ts';
+import { CLIENT, type Harness, simCloudConfig, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
 
 const MiB = 1024 * 1024;
 const ACS_SENDER = 'DoNotReply@contoso.com';
@@ -63,12 +62,7 @@ function config(c: ConfigInput): ConfigInput {
       'graph-secret': { file: join(h.dir, 'secret.txt') },
       'acs-key': { file: join(dir, 'acs-key.txt') },
     },
-    cloud: {
-      authorityHost: h.entra.url,
-      graphBaseUrl: h.graph.baseUrl,
-      caFile: testPki().caFile,
-      requestTimeout: '10s',
-    },
+    cloud: simCloudConfig(h, '10s'),
   };
 }
 

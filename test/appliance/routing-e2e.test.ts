@@ -21,8 +21,7 @@ import {
 } from '../helpers/appliance.ts';
 import { captureIo } from '../helpers/io.ts';
 import { AcsSimulator } from '../helpers/sim/acs.ts';
-import { CLIENT, type Harness, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
-import { testPki } from '../helpers/sim/pki.ts';
+import { CLIENT, type Harness, simCloudConfig, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
 import { SmtpSink } from '../helpers/sim/smtp-sink.ts';
 
 const ACS_SENDER = 'DoNotReply@contoso.com';
@@ -99,12 +98,7 @@ function routing(c: ConfigInput): ConfigInput {
       'graph-secret': { file: join(h.dir, 'secret.txt') },
       'acs-key': { file: join(dir, 'acs-key.txt') },
     },
-    cloud: {
-      authorityHost: h.entra.url,
-      graphBaseUrl: h.graph.baseUrl,
-      caFile: testPki().caFile,
-      requestTimeout: '5s',
-    },
+    cloud: simCloudConfig(h, '5s'),
   };
 }
 

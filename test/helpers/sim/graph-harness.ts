@@ -38,7 +38,12 @@ export interface Harness {
   readonly dir: string;
   readonly credentials: CredentialStore;
   readonly tokens: MsalTokenSourceFactory;
-  transport(route?: Record<string, unknown>, credentials?: CredentialStore): GraphTransport;
+  /** A Graph transport on the simulators; `cloud` replaces the resolved cloud (gateway names, scopes). */
+  transport(
+    route?: Record<string, unknown>,
+    credentials?: CredentialStore,
+    cloud?: ResolvedCloud,
+  ): GraphTransport;
   close(): Promise<void>;
 }
 
@@ -95,7 +100,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     dir,
     credentials,
     tokens,
-    transport(route = {}, creds = credentials) {
+    transport(route = {}, creds = credentials, cloudOverride = cloud) {
       const cfg = routeSchema.parse({
         name: 'graph',
         type: 'graph',
@@ -123,7 +128,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         fetch: http.fetch,
         connectionClosed: http.connectionClosed,
         now,
-        cloud,
+        cloud: cloudOverride,
       });
     },
     async close() {
@@ -132,6 +137,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await http.close();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** Config `cloud:` of an appliance that reaches these simulators (test CA trusted). */
+export function simCloudConfig(h: Pick<Harness, 'entra' | 'graph'>, requestTimeout = '5s') {
+  return {
+    authorityHost: h.entra.url,
+    graphBaseUrl: h.graph.baseUrl,
+    caFile: testPki().caFile,
+    requestTimeout,
   };
 }
 

@@ -1,17 +1,12 @@
 // Explicit token scopes (issue 15, item 2): Graph reached under a gateway name whose resource is not
 // that name. Entra knows only the real resource (AADSTS500011 invalid_resource otherwise, as it
 // answers for a gateway host); the Graph fake accepts only tokens for that resource.
-
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MsalTokenSourceFactory } from '../../../../appliance/src/auth/msal-token-source.ts';
 import { cloudSchema, resolveCloud } from '../../../../appliance/src/config/cloud.ts';
-import { routeSchema } from '../../../../appliance/src/config/schema.ts';
-import {
-  type GraphRouteConfig,
-  GraphTransport,
-} from '../../../../appliance/src/delivery/graph/graph-transport.ts';
-import { createLogger, silentLogger } from '../../../../appliance/src/log.ts';
+import type { GraphTransport } from '../../../../appliance/src/delivery/graph/graph-transport.ts';
+import { createLogger } from '../../../../appliance/src/log.ts';
 import {
   CLIENT,
   type Harness,
@@ -36,22 +31,10 @@ afterAll(async () => {
 });
 
 function transport(cloud: Record<string, unknown>): GraphTransport {
-  const cfg = routeSchema.parse({
-    name: 'graph',
-    type: 'graph',
-    tenantId: TENANT,
-    clientId: CLIENT,
-    clientSecret: 'graph-secret',
-    requestTimeout: '10s',
-  }) as GraphRouteConfig;
-  return new GraphTransport(cfg, {
-    logger: silentLogger(),
-    credentials: h.credentials,
-    tokens: h.tokens,
-    fetch: h.http.fetch,
-    now: Date.now,
-    cloud: resolveCloud(cloudSchema.parse({ authorityHost: h.entra.url, graphBaseUrl: gateway, ...cloud })),
-  });
+  const resolved = resolveCloud(
+    cloudSchema.parse({ authorityHost: h.entra.url, graphBaseUrl: gateway, ...cloud }),
+  );
+  return h.transport({}, h.credentials, resolved);
 }
 
 const mail = { from: 'scanner@contoso.com', to: 'alice@contoso.com', subject: 'via gateway', text: 'hi' };
