@@ -97,6 +97,10 @@ export const ErrorCodes = {
   RELAY_PROTOCOL_ERROR: {
     summary: 'smtp-server refused a command (syntax, command order, early talker, line too long)',
   },
+  RELAY_PROXY_REFUSED: {
+    summary: 'a PROXY protocol header was missing, malformed, or sent by a source that is not trusted',
+    smtp: { code: 421, enhanced: '4.7.0' },
+  },
   RELAY_RULE_REJECTED: {
     summary: 'a routing rule rejected the message',
     smtp: { code: 550, enhanced: '5.7.1' },

@@ -2,7 +2,7 @@
 // certificates), AUTH exposure, limits, abuse controls and content hygiene. schema.ts only imports
 // `listenerSchema`; receiver/tls.ts turns `tls` into Node TLS options.
 import { z } from 'zod';
-import { duration, ipAddress, name, port, size } from './fields.ts';
+import { cidr, duration, ipAddress, name, port, size } from './fields.ts';
 
 /** TLS versions in order; below TLSv1.2 is "legacy" and needs an explicit opt-in. */
 export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
@@ -104,6 +104,18 @@ const contentSchema = z
   })
   .prefault({});
 
+/**
+ * PROXY protocol v1/v2 (haproxy.org proxy-protocol.txt) for listeners behind a load balancer that
+ * does not keep client addresses: the carried source address is the one the allowlist, abuse
+ * controls and logs see. Only `trustedSources` may send it and must send it.
+ */
+const proxyProtocolSchema = z.strictObject({
+  /** Load balancer addresses/ranges (CIDR). A header from anyone else, or none from these, is refused. */
+  trustedSources: z.array(cidr).min(1),
+  /** How long a trusted source has to send the complete header after connecting. */
+  headerTimeout: duration.default(10_000),
+});
+
 export const listenerSchema = z.strictObject({
   name,
   address: ipAddress.default('127.0.0.1'),
@@ -127,6 +139,8 @@ export const listenerSchema = z.strictObject({
   maxUnknownCommands: z.number().int().min(1).max(10).default(5),
   authFailures: authFailuresSchema,
   content: contentSchema,
+  /** Opt-in PROXY protocol; absent: connections are taken at their socket address. */
+  proxyProtocol: proxyProtocolSchema.optional(),
 });
 
 export type ListenerInput = z.input<typeof listenerSchema>;

@@ -4,10 +4,12 @@
 // before STARTTLS (the receiver hides AUTH until TLS is up, which the library would answer with
 // "500 command not recognized"). All hook the one place a connection is born, `connect()`, and use
 // only the connection's public `send`/`close`.
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { RelayError } from '../errors.ts';
+import { looksLikeProxyCommand, type ProxyIntake, readProxyHeader, refuseSocket } from './proxy-intake.ts';
 
 export type GuardCode =
   | 'RELAY_SESSION_TIMEOUT'
@@ -25,6 +27,8 @@ export interface ConnectionGuards {
    * one (syntax, command order, early talker, line too long), so every refusal is logged and counted.
    */
   readonly onGuard: (code: GuardCode, sessionId: string, reply?: string) => void;
+  /** PROXY protocol on this listener (replaces smtp-server's v1-only `useProxy`). */
+  readonly proxy?: ProxyIntake;
 }
 
 type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
@@ -34,10 +38,47 @@ const UNKNOWN_COMMAND_REPLY = 'Error: command not recognized';
 
 export class GuardedSmtpServer extends SMTPServer {
   private readonly guards: ConnectionGuards;
+  /** Sockets of a PROXY listener from untrusted peers: their first line must not be a header. */
+  private readonly untrusted = new WeakSet<Socket>();
 
   constructor(options: SMTPServerOptions, guards: ConnectionGuards) {
     super(options);
     this.guards = guards;
+  }
+
+  override _expectsProxyHeader(socket: Socket): boolean {
+    const proxy = this.guards.proxy;
+    return proxy ? proxy.trusts(socket.remoteAddress ?? '') : super._expectsProxyHeader(socket);
+  }
+
+  override _handleProxy(socket: Socket, callback: Parameters<SMTPServer['_handleProxy']>[1]): void {
+    const proxy = this.guards.proxy;
+    if (!proxy) {
+      super._handleProxy(socket, callback);
+      return;
+    }
+    // The session id format smtp-server itself gives connections.
+    const id = BigInt(`0x${randomBytes(10).toString('hex')}`)
+      .toString(32)
+      .padStart(16, '0');
+    const peer = socket.remoteAddress ?? '';
+    if (!proxy.trusts(peer)) {
+      this.untrusted.add(socket);
+      setImmediate(() => callback(null, { id }));
+      return;
+    }
+    void readProxyHeader(socket, proxy.headerTimeoutMs).then((r) => {
+      if (!r.ok) {
+        proxy.onRefused(peer, r.reason);
+        refuseSocket(socket);
+        callback(new Error(r.reason));
+        return;
+      }
+      callback(null, {
+        id,
+        ...(r.source ? { remoteAddress: r.source.address, remotePort: r.source.port } : {}),
+      });
+    });
   }
 
   override connect(socket: Socket | TLSSocket, socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
@@ -70,6 +111,8 @@ export class GuardedSmtpServer extends SMTPServer {
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
 
+    if (this.guards.proxy && this.untrusted.has(socket)) this.refuseUntrustedHeader(conn, socket);
+
     let unknown = 0;
     const originalSend = conn.send.bind(conn);
     conn.send = (code, data, context) => {
@@ -92,6 +135,24 @@ export class GuardedSmtpServer extends SMTPServer {
         onGuard('RELAY_PROTOCOL_ERROR', conn.id, `${code} ${data}`.slice(0, 200));
       }
       originalSend(code, data, context);
+    };
+  }
+
+  /** An untrusted peer whose first line is a PROXY header is refused before smtp-server answers it. */
+  private refuseUntrustedHeader(conn: Connection, socket: Socket | TLSSocket): void {
+    const proxy = this.guards.proxy as ProxyIntake;
+    const original = conn._onCommand.bind(conn);
+    conn._onCommand = (command, callback) => {
+      conn._onCommand = original;
+      if (!looksLikeProxyCommand(command)) {
+        original(command, callback);
+        return;
+      }
+      proxy.onRefused(
+        socket.remoteAddress ?? '',
+        'PROXY header from a source not in proxyProtocol.trustedSources',
+      );
+      refuseSocket(socket);
     };
   }
 }

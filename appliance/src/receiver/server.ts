@@ -18,6 +18,7 @@ import { CarryCheck } from './carry-check.ts';
 import { type DataPathDeps, queuedReply, receiveData } from './data-path.ts';
 import { type GuardCode, GuardedSmtpServer } from './guarded-server.ts';
 import { effectivePolicy } from './policy.ts';
+import { trustedSources } from './proxy-intake.ts';
 import { SessionGates } from './session-gates.ts';
 import { effectiveCiphers, TlsReloader, tlsOptions } from './tls.ts';
 
@@ -89,6 +90,7 @@ export class Receiver {
         sessionTimeoutMs: listener.sessionTimeout,
         maxUnknownCommands: listener.maxUnknownCommands,
         startTls: listener.tls.mode === 'starttls',
+        ...(listener.proxyProtocol ? { proxy: this.proxyIntake(listener) } : {}),
         onGuard: (code, sessionId, reply) => {
           this.deps.metrics.inc('relaykit_rejected_total', { reason: code });
           const st = this.gates.get(sessionId);
@@ -243,6 +245,27 @@ export class Receiver {
       },
       stream,
     );
+  }
+
+  private proxyIntake(l: ListenerConfig) {
+    const p = l.proxyProtocol as NonNullable<ListenerConfig['proxyProtocol']>;
+    return {
+      trusts: trustedSources(p.trustedSources),
+      headerTimeoutMs: p.headerTimeout,
+      onRefused: (peer: string, reason: string) => {
+        this.deps.metrics.inc('relaykit_rejected_total', { reason: 'RELAY_PROXY_REFUSED' });
+        this.deps.logger.warn(
+          {
+            listener: l.name,
+            ip: peer,
+            code: 'RELAY_PROXY_REFUSED',
+            rule: `listeners.${l.name}.proxyProtocol`,
+            reason,
+          },
+          `smtp: PROXY protocol refused: ${reason}`,
+        );
+      },
+    };
   }
 
   /** For the health endpoint and tests. */
