@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { benchContent } from './content.ts';
+import { benchFleet } from './fleet.ts';
 import { type BenchFigure, benchGraphMemory, benchGraphRate } from './graph.ts';
 import { benchLoad } from './load.ts';
 import { benchFs, benchIntake, describeFs } from './smtp.ts';
@@ -71,6 +72,10 @@ const BENCHES: Bench[] = [
   {
     name: 'load: appliance process, 10 KB messages to a 100 ms 4-concurrent Graph (RSS, CPU, reply time, rate)',
     run: async () => figureLines(await benchLoad()),
+  },
+  {
+    name: 'fleet: relaykit tenant add --all over 50 clients, then fleet status over 50 stacks (fake engine)',
+    run: () => benchFleet(50),
   },
 ];
 

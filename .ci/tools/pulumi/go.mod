@@ -1,6 +1,7 @@
-// Tools module: pins the Pulumi CLI and its Node.js language host to the version of the npm
-// @pulumi/pulumi SDK (package-lock.json) so .ci/install/40-pulumi-cli.sh can build them from the Go
-// module proxy (the npm `pulumi` package only downloads a binary, which these machines cannot reach).
+// Tools module: pins the Pulumi CLI (pkg/v3 with sdk/v3 at the same version) so
+// .ci/install/40-pulumi-cli.sh can build it from the Go module proxy (the npm `pulumi` package only
+// downloads a binary, which these machines cannot reach). v3.276.0, not the npm SDK's 3.270.0: the
+// proxy answers 403 "not available" for pkg/v3@v3.270.0; the CLI accepts older SDKs.
 module relaykit.local/ci-tools/pulumi
 
 go 1.26.6
