@@ -4,7 +4,7 @@
 // Content-Type application/json and the session's CSRF token, the only shape the API accepts.
 
 export const STYLE = `
-:root{--fg:#1a1a1a;--muted:#4a4a4a;--bg:#f6f7f9;--card:#fff;--line:#d5d9e0;--link:#0b57d0;
+:root{--fg:#1a1a1a;--muted:#4a4a4a;--bg:#f6f7f9;--card:#ffffff;--line:#d5d9e0;--link:#0b57d0;
 --ok-fg:#14532d;--ok-bg:#dcfce7;--warn-fg:#713f12;--warn-bg:#fef3c7;--bad-fg:#7f1d1d;--bad-bg:#fee2e2}
 *{box-sizing:border-box}
 body{margin:0;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:var(--fg);background:var(--bg)}

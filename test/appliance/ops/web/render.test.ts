@@ -83,3 +83,37 @@ describe('intake rates', () => {
     expect(w.sample(t0 + 600_000, 600, 4)).toEqual({ accepted: 67.5, refused: 0 });
   });
 });
+
+describe('contrast', () => {
+  // WCAG 2.x relative luminance and contrast ratio; AA asks 4.5:1 for body text.
+  const luminance = (hex: string) => {
+    const [r, g, b] = [1, 3, 5].map((i) => {
+      const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    }) as [number, number, number];
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a: string, b: string) => {
+    const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+    return (hi + 0.05) / (lo + 0.05);
+  };
+
+  it('every state badge, muted text and link meets WCAG AA (4.5:1) on its background', async () => {
+    const { STYLE } = await import('../../../../appliance/src/ops/web/assets.ts');
+    const v = (name: string) => {
+      const m = new RegExp(`--${name}:(#[0-9a-f]{6})`).exec(STYLE);
+      if (!m) throw new Error(`no --${name} in the style`);
+      return m[1] as string;
+    };
+    const pairs: [string, string][] = [
+      ['ok-fg', 'ok-bg'],
+      ['warn-fg', 'warn-bg'],
+      ['bad-fg', 'bad-bg'],
+      ['muted', 'card'],
+      ['muted', 'bg'],
+      ['link', 'card'],
+      ['fg', 'bg'],
+    ];
+    for (const [fg, bg] of pairs) expect(ratio(v(fg), v(bg)), `${fg} on ${bg}`).toBeGreaterThanOrEqual(4.5);
+  });
+});
