@@ -294,7 +294,8 @@ vm_boot() {
     -device virtio-net-pci,netdev=n0 >"$T/qemu-$fw.log" 2>&1 &
   local qpid=$!
   local banner
-  if banner=$(wait_banner "$smtp" 600 "$qpid"); then
+  # Under software emulation on a busy 2-core machine the first boot has taken up to 10 min.
+  if banner=$(wait_banner "$smtp" 900 "$qpid"); then
     local secs
     secs=$(elapsed "$t")
     figure "boot_${fw}_seconds_to_banner" "$secs"
