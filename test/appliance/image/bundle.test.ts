@@ -57,7 +57,7 @@ describe('appliance bundle', () => {
     const v = run(['--version']);
     expect(v.status).toBe(0);
     expect(v.stdout.trim()).toBe(pkg.version);
-    const check = run(['check', '--config', join(ROOT, 'appliance/config.example.yaml')]);
+    const check = run(['check', '--schema-only', '--config', join(ROOT, 'appliance/config.example.yaml')]);
     expect(check.stderr).not.toMatch(/Dynamic require|ERR_MODULE_NOT_FOUND|is not defined/);
     expect(check.stdout).toMatch(/^ok: .*config\.example\.yaml is valid/);
     expect(check.status).toBe(0);
