@@ -16,6 +16,7 @@ import { scanExpiry } from './ops/expiry.ts';
 import { HealthModel, type HealthReport } from './ops/health.ts';
 import { boundPort, type HttpDeps, startHttp } from './ops/http.ts';
 import { createMetrics, type Metrics } from './ops/metrics.ts';
+import { createNotices, type Notices } from './ops/notices/index.ts';
 import { QueueAdmin } from './ops/queue-admin.ts';
 import { RouteStateTracker } from './ops/route-state.ts';
 import { testRoute } from './ops/test-route.ts';
@@ -32,6 +33,8 @@ export interface ApplianceOptions {
   readonly fetch?: typeof globalThis.fetch;
   readonly now?: () => number;
   readonly spoolFaults?: SpoolFaults;
+  /** How often alerts look at the health model (default 30 s; tests make it short). */
+  readonly alertCheckInterval?: number;
 }
 
 export interface Appliance {
@@ -48,6 +51,8 @@ export interface Appliance {
   /** The one health model (/healthz, /readyz, /status, alerts). */
   readonly healthModel: HealthModel;
   readonly routeStates: RouteStateTracker;
+  /** DSNs and operator alerts. */
+  readonly notices: Notices;
   health(): Promise<HealthReport>;
   /** SIGTERM path: stop intake, drain deliveries within the deadline, close everything. */
   stop(): Promise<{ drained: boolean }>;
@@ -85,6 +90,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       }),
     );
   }
+  let notices: Notices | undefined;
   const routeStates = new RouteStateTracker(config.routes, now(), (change) => logRouteChange(logger, change));
   const engine = new DeliveryEngine({
     spool,
@@ -97,6 +103,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     observer: (event) => {
       if (event.kind === 'attempt') routeStates.observe(event);
       logDeliveryEvent(logger, event);
+      notices?.onEvent(event);
     },
   });
   const receiver = new Receiver({
@@ -155,6 +162,19 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     expiry: () => scanExpiry(config, now()),
     folderBytes: async () => (await spoolDiskUse(spool.root)).folders,
   });
+  const started = await createNotices({
+    config,
+    spool,
+    logger: logger.child({ room: 'notices' }),
+    now,
+    version,
+    health: healthModel,
+    routes: routeStates,
+    onSpooled: (entry) => engine.add(entry),
+    ...(opts.fetch === undefined ? {} : { fetch: opts.fetch }),
+    ...(opts.alertCheckInterval === undefined ? {} : { checkInterval: opts.alertCheckInterval }),
+  });
+  notices = started;
   const health = async (): Promise<HealthReport> => {
     const { ready, disk } = await healthModel.readiness();
     const transportHealth = Object.fromEntries(
@@ -237,6 +257,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     transports,
     healthModel,
     routeStates,
+    notices: started,
     health,
     stop() {
       stopping ??= (async () => {
@@ -244,6 +265,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
         const closing = receiver.close(deadline);
         const { finished } = await engine.drain(deadline);
         await closing;
+        await started.stop();
         await Promise.all([...transports.values()].map((t) => t.close?.()));
         await credentials.close?.();
         await cloudHttp.close();
