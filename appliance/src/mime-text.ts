@@ -49,11 +49,16 @@ const LONG_QP_LINE = 64 * 1024;
 
 /**
  * Where a streamed quoted-printable body may be cut so both pieces decode as the whole would: after
- * the last line break (trailing blanks and soft breaks are per line). Returns 0 to wait for more.
+ * the last hard line break. Not after a soft one ("=" ending the line, trailing blanks aside): the
+ * decoder joins the lines around it, so a stray "=" or "=X" before it and the hex digits after it
+ * form one escape ("==\r\naa" decodes to 0xAA whole, "=" + "aa" in pieces). Returns 0 to wait.
  */
 export function quotedPrintableCut(buf: Buffer): number {
-  const nl = buf.lastIndexOf(0x0a);
-  if (nl >= 0) return nl + 1;
+  for (let nl = buf.lastIndexOf(0x0a); nl >= 0; nl = nl > 0 ? buf.lastIndexOf(0x0a, nl - 1) : -1) {
+    let end = nl;
+    while (end > 0 && (buf[end - 1] === 0x0d || buf[end - 1] === 0x20 || buf[end - 1] === 0x09)) end--;
+    if (buf[end - 1] !== 0x3d) return nl + 1;
+  }
   if (buf.length < LONG_QP_LINE) return 0;
   // An over-long line: cut before a possibly incomplete "=X" and before trailing blanks.
   let cut = buf.length;

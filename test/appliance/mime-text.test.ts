@@ -50,6 +50,9 @@ describe('quoted-printable', () => {
           expect(Buffer.concat(out).equals(decodeQuotedPrintable(all))).toBe(true);
         },
       ),
+      // A stray "=" before a soft line break joins with the next line's hex digits (found by this
+      // property once at random): kept as a fixed case so it runs every time.
+      { examples: [[['=', '=\r\n', 'a', 'a'], []]] },
     );
   });
 });
