@@ -21,6 +21,20 @@ export const LEAF_FILES = [
  * bottom layer up; an import not allowed here runs up a layer or sideways into a room it must not
  * see (routing is pure and sees no spool; the receiver sees no delivery).
  */
+/** Every room below the composition root (cli/, app.ts, main.ts), which may import them all. */
+const BELOW_COMPOSITION = [
+  'leaf',
+  'config',
+  'spool',
+  'net',
+  'credentials',
+  'auth',
+  'routing',
+  'receiver',
+  'delivery',
+  'ops',
+] as const;
+
 export const ROOM_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   leaf: [],
   config: ['leaf'],
@@ -32,32 +46,8 @@ export const ROOM_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   receiver: ['leaf', 'config', 'spool', 'routing'],
   delivery: ['leaf', 'config', 'spool', 'net', 'credentials', 'auth'],
   ops: ['leaf', 'config', 'spool', 'net', 'credentials', 'auth', 'routing', 'receiver', 'delivery'],
-  cli: [
-    'leaf',
-    'config',
-    'spool',
-    'net',
-    'credentials',
-    'auth',
-    'routing',
-    'receiver',
-    'delivery',
-    'ops',
-    'root',
-  ],
-  root: [
-    'leaf',
-    'config',
-    'spool',
-    'net',
-    'credentials',
-    'auth',
-    'routing',
-    'receiver',
-    'delivery',
-    'ops',
-    'cli',
-  ],
+  cli: [...BELOW_COMPOSITION, 'root'],
+  root: [...BELOW_COMPOSITION, 'cli'],
 };
 
 /** One folder per transport under delivery/: they import delivery's contract, never each other. */

@@ -60,6 +60,11 @@ function memorySink(failAt?: number): BodySink & { parts: Buffer[]; aborted: boo
   return sink;
 }
 
+/** Step 1 over `stream` with a fresh content pass and header block. */
+function streamInto(stream: Readable, sink: BodySink | undefined, max = 1e6, failure?: unknown) {
+  return streamBody(stream, contentFor(context(), DATE), new HeaderBlock(1024), sink, max, failure);
+}
+
 const MESSAGE = 'From: scanner@contoso.com\r\nSubject: Scan 7\r\nMessage-ID: <m7@mfd>\r\n\r\nhello\r\n';
 
 describe('step 1, streamBody (stream and size limits)', () => {
@@ -84,7 +89,7 @@ describe('step 1, streamBody (stream and size limits)', () => {
   it('past maxMessageSize stores nothing more but still drains the stream to its end', async () => {
     const stream = Readable.from([Buffer.from(MESSAGE), Buffer.alloc(5000, 0x61), Buffer.from('\r\n')]);
     const sink = memorySink();
-    const outcome = await streamBody(stream, contentFor(context(), DATE), new HeaderBlock(1024), sink, 200);
+    const outcome = await streamInto(stream, sink, 200);
     expect(outcome.tooLarge).toBe(true);
     expect(outcome.lost).toBe(false);
     expect(stream.readableEnded).toBe(true);
@@ -93,20 +98,14 @@ describe('step 1, streamBody (stream and size limits)', () => {
 
   it("smtp-server's sizeExceeded flag counts as too large", async () => {
     const stream = Object.assign(Readable.from([Buffer.from(MESSAGE)]), { sizeExceeded: true });
-    const outcome = await streamBody(
-      stream,
-      contentFor(context(), DATE),
-      new HeaderBlock(1024),
-      memorySink(),
-      1e6,
-    );
+    const outcome = await streamInto(stream, memorySink());
     expect(outcome.tooLarge).toBe(true);
   });
 
   it('a failed write aborts the sink, keeps the cause and drains the rest', async () => {
     const stream = Readable.from([Buffer.from(MESSAGE), Buffer.from('more\r\n')]);
     const sink = memorySink(1);
-    const outcome = await streamBody(stream, contentFor(context(), DATE), new HeaderBlock(1024), sink, 1e6);
+    const outcome = await streamInto(stream, sink);
     expect(outcome.writeFailed).toBe(true);
     expect((outcome.failure as NodeJS.ErrnoException).code).toBe('ENOSPC');
     expect(sink.aborted).toBe(true);
@@ -115,14 +114,7 @@ describe('step 1, streamBody (stream and size limits)', () => {
 
   it('no sink (the entry could not be opened) is a failed write', async () => {
     const opened = new Error('EACCES');
-    const outcome = await streamBody(
-      Readable.from([Buffer.from(MESSAGE)]),
-      contentFor(context(), DATE),
-      new HeaderBlock(1024),
-      undefined,
-      1e6,
-      opened,
-    );
+    const outcome = await streamInto(Readable.from([Buffer.from(MESSAGE)]), undefined, 1e6, opened);
     expect(outcome).toMatchObject({ lost: false, writeFailed: true, failure: opened });
   });
 
@@ -134,13 +126,7 @@ describe('step 1, streamBody (stream and size limits)', () => {
         this.destroy(reset);
       },
     });
-    const outcome = await streamBody(
-      stream,
-      contentFor(context(), DATE),
-      new HeaderBlock(1024),
-      memorySink(),
-      1e6,
-    );
+    const outcome = await streamInto(stream, memorySink());
     expect(outcome.lost).toBe(true);
     expect(outcome.streamError).toBe(reset);
   });
