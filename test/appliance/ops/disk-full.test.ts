@@ -51,16 +51,22 @@ function fill(path: string): void {
   }
 }
 
+/** A 4 MiB tmpfs mounted for this test, the appliance's spool on it. */
+async function startOnTmpfs(minFreeSpace: string): Promise<{ fs: string; t: TestAppliance }> {
+  const fs = join(sandbox.dir, 'spoolfs');
+  mkdirSync(fs);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', fs]);
+  mounted = fs;
+  const t = await sandbox.start((c) => ({
+    ...c,
+    spool: { ...c.spool, directory: join(fs, 'spool'), minFreeSpace },
+  }));
+  return { fs, t };
+}
+
 describe('spool on a full disk', () => {
   it('/readyz 503 while /healthz stays 200, 452 to devices, and recovery when space returns', async () => {
-    const fs = join(sandbox.dir, 'spoolfs');
-    mkdirSync(fs);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', fs]);
-    mounted = fs;
-    const t = await sandbox.start((c) => ({
-      ...c,
-      spool: { ...c.spool, directory: join(fs, 'spool'), minFreeSpace: '512KB' },
-    }));
+    const { fs, t } = await startOnTmpfs('512KB');
     expect((await get(t, '/readyz')).status).toBe(200);
     await sendMail(t.port, { subject: 'before' });
     // Delivered and removed from the spool first: its freed pages would otherwise take the next one.
@@ -94,14 +100,7 @@ describe('spool on a full disk', () => {
   });
 
   it('free space under spool.minFreeSpace alone turns /readyz 503 before any write fails (mail still taken)', async () => {
-    const fs = join(sandbox.dir, 'spoolfs');
-    mkdirSync(fs);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', fs]);
-    mounted = fs;
-    const t = await sandbox.start((c) => ({
-      ...c,
-      spool: { ...c.spool, directory: join(fs, 'spool'), minFreeSpace: '3MB' },
-    }));
+    const { fs, t } = await startOnTmpfs('3MB');
     expect((await get(t, '/readyz')).status).toBe(200);
     // 1.5 MB taken: writes still work, but less than 3 MB is free.
     const fd = openSync(join(fs, 'half'), 'w');
