@@ -10,6 +10,7 @@ import { QueueAdmin } from '../ops/queue-admin.ts';
 import type { SpoolEntry, SpoolFolder } from '../spool/spool.ts';
 import { Spool } from '../spool/spool.ts';
 import { type CliContext, configOption, jsonOption, loadCommandConfig, UsageError } from './command-kit.ts';
+import { addHandoff } from './handoff.ts';
 import { type CliIo, println } from './io.ts';
 import { age, fields, isoTime, relative, size, table } from './table.ts';
 
@@ -232,6 +233,7 @@ export function registerQueue(program: Command, cli: CliContext): void {
           },
   );
   addDelete(queue, 'queue', cli, 'delete a queued message (it is never delivered)');
+  addHandoff(queue, cli);
 }
 
 export function registerDead(program: Command, cli: CliContext): void {
