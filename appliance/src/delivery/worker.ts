@@ -11,8 +11,9 @@ import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { MetricsSink } from '../metrics-sink.ts';
 import type { QueueControl } from '../spool/queue-control.ts';
-import type { Delivery, SpoolHeader } from '../spool/record.ts';
+import type { Delivery } from '../spool/record.ts';
 import type { Spool, SpoolEntry } from '../spool/spool.ts';
+import type { EntryRuntime, RouteLane } from './engine-state.ts';
 import { type DeliveryEvent, type DeliveryObserver, outcomeEvents } from './events.ts';
 import { legOutcome } from './leg-outcome.ts';
 import { type Task, TaskHeap } from './task-heap.ts';
@@ -28,28 +29,6 @@ export interface EngineOptions {
   readonly now?: () => number;
   /** Told of every recorded outcome (health, logs, notices); never awaited. */
   readonly observer?: DeliveryObserver;
-}
-
-interface EntryRuntime {
-  readonly header: SpoolHeader;
-  readonly message: SpoolEntry['message'];
-  deliveries: Delivery[];
-  /** Bumped whenever a leg is rescheduled; tasks carrying an older token are stale. */
-  readonly tokens: number[];
-  readonly running: Set<number>;
-  /** Serialises state writes of one entry (two legs may finish together). */
-  lock: Promise<void>;
-  deleted: boolean;
-  /** Whether a state file may exist beside the entry (recovered entries, or saved since). */
-  hasState: boolean;
-}
-
-interface RouteLane {
-  readonly transport: Transport | undefined;
-  readonly limit: number;
-  active: number;
-  /** Due tasks by concurrency key ("" when the transport has none), served round-robin. */
-  readonly ready: Map<string, Task[]>;
 }
 
 const MAX_TIMER = 2 ** 31 - 1;
