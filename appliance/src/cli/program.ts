@@ -4,12 +4,13 @@
 // Adding a command: write cli/<name>.ts exporting `register<Name>(program, cli)` that declares the
 // command with commander (arguments, options — configOption() for anything that reads the config —
 // description) and passes its body through cli.action(); add it to COMMANDS; add it to the README's
-// CLI reference. The tree walk below gives it --help, --version, the usage line after a usage error
+// CLI reference. command-tree.ts gives it --help, --version, the usage line after a usage error
 // and exit 2 for one; test/appliance/cli/conventions.test.ts checks every command help lists.
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { version } from '../version.ts';
 import { registerCheck } from './check.ts';
 import { type CliContext, createContext, EXIT, PROGRAM } from './command-kit.ts';
+import { applyConventions, rootCommand, runProgram } from './command-tree.ts';
 import { registerHashPassword } from './hash-password.ts';
 import { registerHealth } from './health.ts';
 import { type CliIo, processIo } from './io.ts';
@@ -29,34 +30,15 @@ const COMMANDS: readonly ((program: Command, cli: CliContext) => void)[] = [
   registerHealth,
 ];
 
-function fullName(cmd: Command): string {
-  const names: string[] = [];
-  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
-  return names.join(' ');
-}
-
-function* walk(cmd: Command): Generator<Command> {
-  yield cmd;
-  for (const sub of cmd.commands) yield* walk(sub);
-}
-
 export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
-  const program = new Command(PROGRAM)
-    .description('relaykit edge appliance: SMTP in, durable spool, delivery through Microsoft 365')
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-    })
-    // git's style: "usage:" in lower case, so every command's help and usage lines read the same.
-    .configureHelp({ styleTitle: (t) => (t === 'Usage:' ? 'usage:' : t), showGlobalOptions: false });
+  const program = rootCommand(
+    PROGRAM,
+    'relaykit edge appliance: SMTP in, durable spool, delivery through Microsoft 365',
+    io,
+  );
   const cli = createContext(io, setExit);
   for (const register of COMMANDS) register(program, cli);
-  for (const cmd of walk(program)) {
-    if (cmd !== program) cmd.helpCommand(false);
-    cmd.version(version, '-V, --version', 'print the version and exit');
-    cmd.showHelpAfterError(`usage: ${fullName(cmd)} ${cmd.usage()}\n(see '${fullName(cmd)} --help')`);
-  }
+  applyConventions(program, version);
   return program;
 }
 
@@ -66,16 +48,5 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   const program = buildProgram(io, (code) => {
     exit = code;
   });
-  if (argv.length === 0) {
-    program.outputHelp();
-    return EXIT.ok;
-  }
-  try {
-    await program.parseAsync([...argv], { from: 'user' });
-    return exit;
-  } catch (err) {
-    // --help and --version end with exit code 0; every other commander exit is a usage error.
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    throw err;
-  }
+  return runProgram(program, argv, () => exit);
 }
