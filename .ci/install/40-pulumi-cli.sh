@@ -10,6 +10,8 @@
 # Building takes a long time on 2 cores (thousands of packages), so CI does not depend on it: with no
 # cached binary the build runs only when RELAYKIT_CI_BUILD_PULUMI=1, and the fake-engine tests cover
 # every command either way (README "MSP onboarding").
+# The version stamp (-X …version.Version) matters: without it `pulumi version` is empty and the
+# Automation API refuses to refresh ("Failed to get Pulumi version").
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../tools/pulumi" && pwd)
 version=$(grep -oE 'github.com/pulumi/pulumi/pkg/v3 v[0-9.]+' "$here/go.mod" | head -1 | cut -d' ' -f2)
@@ -24,7 +26,9 @@ if [ ! -x "$cache/pulumi" ]; then
   work=$(mktemp -d)
   cp "$here/go.mod" "$here/go.sum" "$here/tools.go" "$work/"
   mkdir -p "$cache"
-  if ! (cd "$work" && GOFLAGS=-mod=mod go build -o "$cache/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) \
+  if ! (cd "$work" && GOFLAGS=-mod=mod go build \
+    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$version" \
+    -o "$cache/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi) \
     >/tmp/ci-pulumi-build.log 2>&1; then
     echo "ci: building pulumi $version failed"; tail -20 /tmp/ci-pulumi-build.log; exit 1
   fi
