@@ -49,8 +49,18 @@ export function hmacHeaders(
   accessKey: string,
   now: Date,
 ): Record<string, string> {
+  return hmacHeadersFor(method, url, contentHash(body), accessKey, now);
+}
+
+/** The same, for a body hashed as it was streamed (`hash` = contentHash of its bytes). */
+export function hmacHeadersFor(
+  method: string,
+  url: URL,
+  hash: string,
+  accessKey: string,
+  now: Date,
+): Record<string, string> {
   const date = now.toUTCString();
-  const hash = contentHash(body);
   const signature = createHmac('sha256', Buffer.from(accessKey, 'base64'))
     .update(stringToSign(method, url, date, hash), 'utf8')
     .digest('base64');

@@ -5,12 +5,15 @@
 // a timeout tied to the job's abort signal; failures come back as classified LegFailures
 // (acs-errors.ts). Touches the network only through the injected fetch.
 import { createHash, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RelayError } from '../../errors.ts';
 import { errnoOf, parseRetryAfter, timedSignal } from '../../net/http-failure.ts';
 import type { FailureFacts } from '../failure.ts';
 import type { LegFailure } from '../recipient-outcomes.ts';
 import type { DeliveryJob } from '../transport.ts';
+import { contentHash } from './acs-auth.ts';
+import type { StreamedBody } from './acs-body.ts';
 import { classifyAcsFailure } from './acs-errors.ts';
 
 export type ChunkResult =
@@ -18,10 +21,13 @@ export type ChunkResult =
   | { readonly ok: false; readonly failure: LegFailure };
 
 export interface Auth {
-  headers(method: string, url: URL, body: string): Record<string, string>;
+  /** `contentHash`: base64 SHA-256 of the request body (of '' for a GET). */
+  headers(method: string, url: URL, contentHash: string): Record<string, string>;
   /** Called after a 401 so the next request re-reads the key or forces a new token. */
   rejected(): void;
 }
+
+const EMPTY_HASH = contentHash('');
 
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
 
@@ -83,22 +89,26 @@ export class AcsClient {
     auth: Auth,
     method: 'GET' | 'POST',
     url: URL,
-    body: string,
+    body: StreamedBody | undefined,
     extra: Record<string, string> = {},
   ): Promise<{ response: Response; json: unknown } | { failure: LegFailure }> {
     const timed = timedSignal(job.signal, this.o.requestTimeout);
     const headers: Record<string, string> = {
       accept: 'application/json',
       'x-ms-client-request-id': randomUUID(),
-      ...auth.headers(method, url, body),
+      ...auth.headers(method, url, body?.hash ?? EMPTY_HASH),
       ...extra,
     };
-    if (method === 'POST') headers['content-type'] = 'application/json';
+    if (body !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(body.bytes);
+    }
     try {
       const response = await this.o.fetch(url, {
         method,
         headers,
-        ...(method === 'POST' ? { body } : {}),
+        // Streamed: the base64 is made piece by piece as the socket takes it.
+        ...(body === undefined ? {} : { body: Readable.from(body.chunks()), duplex: 'half' }),
         signal: timed.signal,
         redirect: 'error',
       });
@@ -169,7 +179,7 @@ export class AcsClient {
   async sendChunk(
     job: DeliveryJob,
     target: { endpoint: URL; auth: Auth },
-    body: string,
+    body: StreamedBody,
     operationId: string,
   ): Promise<ChunkResult> {
     const { endpoint, auth } = target;
@@ -177,7 +187,7 @@ export class AcsClient {
     // A later attempt first asks whether an earlier one already got through (a timeout after the
     // request left us): the Operation-Id is stable, so the operation can be found and resumed.
     if (job.attempt > 1) {
-      const r = await this.request(job, auth, 'GET', statusUrl, '');
+      const r = await this.request(job, auth, 'GET', statusUrl, undefined);
       if ('failure' in r) return { ok: false, failure: r.failure };
       if (r.response.status === 200)
         return this.pollFrom(job, auth, statusUrl, operationId, r.response, r.json);
@@ -248,7 +258,7 @@ export class AcsClient {
           },
         };
       }
-      const r = await this.request(job, auth, 'GET', statusUrl, '');
+      const r = await this.request(job, auth, 'GET', statusUrl, undefined);
       if ('failure' in r) {
         if (r.failure.outcome === 'permanent' || job.signal.aborted) return { ok: false, failure: r.failure };
         continue;

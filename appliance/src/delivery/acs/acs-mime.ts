@@ -3,7 +3,7 @@
 // carries, the sender rewritten to a provisioned ACS sender, and the leg's envelope recipients
 // (authoritative) placed in To/Cc when the headers show them there, Bcc otherwise, split into
 // request-sized chunks. Pure apart from parsing; no I/O.
-import { Transform, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { type AddressObject, type EmailAddress, type ParsedMail, simpleParser } from 'mailparser';
 import { RelayError } from '../../errors.ts';
@@ -53,9 +53,14 @@ export interface PlacedRecipient {
   readonly displayName?: string;
 }
 
+/** An attachment as the template holds it: its bytes stay decoded until a body is written. */
+export type AttachmentMeta = Omit<AcsAttachment, 'contentInBase64'>;
+
 /** The parts of a message that are the same for every chunk of a leg. */
 export interface AcsTemplate {
-  readonly base: Omit<AcsEmailMessage, 'recipients'>;
+  readonly base: Omit<AcsEmailMessage, 'recipients' | 'attachments'> & { attachments?: AttachmentMeta[] };
+  /** The decoded bytes of base.attachments, same order; base64 is made only while a body is read. */
+  readonly contents: readonly Buffer[];
   /** The original From, when it was replaced by a provisioned sender. */
   readonly rewrittenFrom?: string;
   /** Header display lists, used to place envelope recipients. */
@@ -172,7 +177,8 @@ export class TextDecoderIconv extends Transform {
   }
 }
 
-export async function parseMime(raw: Buffer): Promise<ParsedMail> {
+/** Takes the message as bytes or as a stream (the transport streams it from the spool file). */
+export async function parseMime(raw: Buffer | Readable): Promise<ParsedMail> {
   try {
     return await simpleParser(raw, {
       Iconv: TextDecoderIconv,
@@ -222,12 +228,12 @@ export function buildTemplate(mail: ParsedMail, mailFrom: string, options: Conve
   }
 
   const cids = new Set<string>();
-  const attachments: AcsAttachment[] = mail.attachments.map((a, i) => {
+  const contents = mail.attachments.map((a) => a.content);
+  const attachments: AttachmentMeta[] = mail.attachments.map((a, i) => {
     const contentType = a.contentType || 'application/octet-stream';
-    const att: AcsAttachment = {
+    const att: AttachmentMeta = {
       name: a.filename || attachmentName(i, contentType),
       contentType,
-      contentInBase64: a.content.toString('base64'),
     };
     // An inline part with a Content-ID is an embedded image the HTML refers to as cid:.
     // ACS refuses a request with a repeated contentId; the HTML can only mean the first anyway.
@@ -243,7 +249,7 @@ export function buildTemplate(mail: ParsedMail, mailFrom: string, options: Conve
   if (mail.html !== false && mail.html !== '') content.html = mail.html;
   if (content.plainText === undefined && content.html === undefined) content.plainText = '';
 
-  const base: Omit<AcsEmailMessage, 'recipients'> = {
+  const base: AcsTemplate['base'] = {
     senderAddress,
     content,
     ...(attachments.length > 0 ? { attachments } : {}),
@@ -253,6 +259,7 @@ export function buildTemplate(mail: ParsedMail, mailFrom: string, options: Conve
   };
   return {
     base,
+    contents,
     ...(keep || original === undefined ? {} : { rewrittenFrom: original }),
     headerTo: flatten(mail.to),
     headerCc: flatten(mail.cc),
@@ -283,7 +290,16 @@ export function placeRecipients(template: AcsTemplate, envelope: readonly string
   return out;
 }
 
-export function messageFor(template: AcsTemplate, recipients: readonly PlacedRecipient[]): AcsEmailMessage {
+/**
+ * The whole `EmailMessage` object of one chunk. `encode` gives each attachment's contentInBase64;
+ * the default builds the real base64 string (tests, small messages), the streamed body (acs-body.ts)
+ * puts a marker there instead.
+ */
+export function messageFor(
+  template: AcsTemplate,
+  recipients: readonly PlacedRecipient[],
+  encode: (content: Buffer, index: number) => string = (content) => content.toString('base64'),
+): AcsEmailMessage {
   const pick = (kind: RecipientKind): AcsAddress[] =>
     recipients
       .filter((r) => r.kind === kind)
@@ -293,8 +309,19 @@ export function messageFor(template: AcsTemplate, recipients: readonly PlacedRec
   const cc = pick('cc');
   const bcc = pick('bcc');
   // `to` is required by the schema even when every recipient of a chunk is Bcc.
+  const { attachments, ...rest } = template.base;
   return {
-    ...template.base,
+    ...rest,
+    ...(attachments === undefined
+      ? {}
+      : {
+          attachments: attachments.map((a, i) => ({
+            name: a.name,
+            contentType: a.contentType,
+            contentInBase64: encode(template.contents[i]!, i),
+            ...(a.contentId === undefined ? {} : { contentId: a.contentId }),
+          })),
+        }),
     recipients: { to: pick('to'), ...(cc.length > 0 ? { cc } : {}), ...(bcc.length > 0 ? { bcc } : {}) },
   };
 }

@@ -10,18 +10,18 @@ import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from '.
 import {
   type DeliveryJob,
   type DeliveryOutcome,
-  readMessage,
+  openMessage,
   type Transport,
   type TransportDeps,
   type TransportHealth,
 } from '../transport.ts';
-import { hmacHeaders, parseConnectionString } from './acs-auth.ts';
+import { hmacHeadersFor, parseConnectionString } from './acs-auth.ts';
+import { acsBody } from './acs-body.ts';
 import { AcsClient, type Auth, type ChunkResult, checkEndpoint, operationIdFor } from './acs-client.ts';
 import {
   type AcsTemplate,
   buildTemplate,
   DEFAULT_PASS_HEADERS,
-  messageFor,
   type PlacedRecipient,
   parseMime,
   placeRecipients,
@@ -98,7 +98,8 @@ export class AcsTransport implements Transport {
 
     let template: AcsTemplate;
     try {
-      const mail = await parseMime(await readMessage(job.message));
+      // Parsed from the spool file as a stream: the raw message is never held whole.
+      const mail = await parseMime(openMessage(job.message));
       template = buildTemplate(mail, job.mailFrom, {
         sender: {
           senderAddress: cfg.senderAddress,
@@ -126,12 +127,10 @@ export class AcsTransport implements Transport {
         recipients.map((r) => r.address),
       ),
     }));
-    // Every chunk is checked before any is sent; bodies are rebuilt when sent so that a leg of many
-    // chunks holds one near-10 MB string at a time, not one per chunk.
-    const bodyOf = (recipients: readonly PlacedRecipient[]) =>
-      JSON.stringify(messageFor(template, recipients));
+    // Every chunk is checked before any is sent. Bodies are streamed (acs-body.ts): the base64 of
+    // the attachments is made piece by piece while the request is written, never held whole.
     for (const c of chunks) {
-      const bytes = Buffer.byteLength(bodyOf(c.recipients));
+      const bytes = acsBody(template, c.recipients).bytes;
       if (bytes > cfg.maxRequestSize) return this.tooLarge(bytes, 'request');
     }
 
@@ -155,7 +154,7 @@ export class AcsTransport implements Transport {
         });
         continue;
       }
-      const body = bodyOf(c.recipients);
+      const body = acsBody(template, c.recipients);
       const result = await this.client.sendChunk(job, auth, body, c.operationId);
       results.push({ chunk: c, result });
       this.deps.logger.debug(
@@ -164,7 +163,7 @@ export class AcsTransport implements Transport {
           leg: job.leg,
           operationId: c.operationId,
           recipients: c.recipients.length,
-          bytes: Buffer.byteLength(body),
+          bytes: body.bytes,
           ...(result.ok
             ? { status: 'Succeeded' }
             : { code: result.failure.code, reason: result.failure.reason }),
@@ -207,7 +206,7 @@ export class AcsTransport implements Transport {
       return {
         endpoint,
         auth: {
-          headers: (method, url, body) => hmacHeaders(method, url, body, conn.accessKey, new Date(now())),
+          headers: (method, url, hash) => hmacHeadersFor(method, url, hash, conn.accessKey, new Date(now())),
           rejected: () => this.deps.credentials.invalidate(name),
         },
       };
