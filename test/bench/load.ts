@@ -5,7 +5,8 @@
 // with 2,000 messages queued, CPU per delivered message (intake, spool, routing, delivery); at the
 // client: SMTP reply time after the end of DATA at a steady 100 msg/s; at the simulator: delivered
 // rate for one and for ten mailboxes. BENCH_APP_ROOT=DIR runs the appliance of another checkout;
-// BENCH_LOAD_QUICK=1 stops after the one-mailbox phase; BENCH_NODE_FLAGS adds Node flags to the child.
+// BENCH_LOAD_QUICK=1 stops after the one-mailbox phase; BENCH_NODE_FLAGS replaces the shipped
+// NODE_OPTIONS heap flags the child runs with.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -15,6 +16,7 @@ import { stringify } from 'yaml';
 import { CLIENT, SECRET, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
 import { testPki } from '../helpers/sim/pki.ts';
 import type { BenchFigure } from './graph.ts';
+import { shippedNodeOptions } from './node-options.ts';
 import { cpuMs, startProcess, stop } from './smtp.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -205,8 +207,9 @@ export async function benchLoad(): Promise<BenchFigure[]> {
       cloud: { authorityHost: h.entra.url, graphBaseUrl: h.graph.baseUrl, caFile: testPki().caFile },
     }),
   );
-  // BENCH_NODE_FLAGS: extra Node flags for the appliance process (e.g. heap sizing experiments).
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // The heap flags the images ship (relaykit.service NODE_OPTIONS); BENCH_NODE_FLAGS replaces them
+  // (BENCH_NODE_FLAGS=' ' for Node's defaults).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? shippedNodeOptions()).split(' ').filter(Boolean);
   const entry = await applianceEntry(dir);
   const { proc, match } = await startProcess(
     [...flags, entry, 'run', '--config', cfg],
