@@ -19,7 +19,6 @@ import { createMetrics, type Metrics } from './ops/metrics.ts';
 import { createNotices, type Notices } from './ops/notices/index.ts';
 import { QueueAdmin } from './ops/queue-admin.ts';
 import { RouteStateTracker } from './ops/route-state.ts';
-import { testRoute } from './ops/test-route.ts';
 import { createPageSource } from './ops/web/source.ts';
 import { type BoundListener, Receiver } from './receiver/server.ts';
 import { compileRules } from './routing/router.ts';
@@ -79,7 +78,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
   for (const route of config.routes) {
     transports.set(
       route.name,
-      createTransport(route, {
+      await createTransport(route, {
         logger: logger.child({ route: route.name }),
         credentials,
         tokens,
@@ -217,10 +216,12 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       startedAt,
       now,
     }),
-    testRoute: (name, to, signal) => {
+    testRoute: async (name, to, signal) => {
       const route = config.routes.find((r) => r.name === name);
       const transport = transports.get(name);
       if (!route || !transport) throw new Error(`no route ${name}`);
+      // Loaded on first use: an operator's test message is rare, the relay's idle RSS is not.
+      const { testRoute } = await import('./ops/test-route.ts');
       return testRoute(route, to, {
         transport,
         tokens,

@@ -66,7 +66,7 @@ async function run(opts: TestRouteOpts, cli: CliContext): Promise<number> {
   const credentials = createCredentialStore(config, { logger, cloudHttp });
   const tokens = createTokenSources(config, { logger, credentials, fetch: cloudHttp.fetch });
   const cloud = resolveCloud(config.cloud);
-  const transport = createTransport(route, {
+  const transport = await createTransport(route, {
     logger,
     credentials,
     tokens,

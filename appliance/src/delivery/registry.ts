@@ -1,21 +1,18 @@
-// Maps a route's type to the transport that serves it. Each transport module registers here; the
-// engine asks for one Transport per configured route.
+// Maps a route's type to the transport that serves it. Each transport module is loaded only when a
+// configured route uses it (issue 15: idle RSS): a Graph-only relay never loads mailparser for ACS
+// or nodemailer for SMTP. The engine asks for one Transport per configured route at start-up.
 import type { RouteConfig } from '../config/schema.ts';
-import { createAcsTransport } from './acs/acs-transport.ts';
-import { createCaptureTransport } from './capture/capture-transport.ts';
-import { createGraphTransport } from './graph/graph-transport.ts';
-import { createSmtpTransport } from './smtp/smtp-transport.ts';
 import type { Transport, TransportDeps } from './transport.ts';
 
-export function createTransport(route: RouteConfig, deps: TransportDeps): Transport {
+export async function createTransport(route: RouteConfig, deps: TransportDeps): Promise<Transport> {
   switch (route.type) {
     case 'capture':
-      return createCaptureTransport(route, deps);
+      return (await import('./capture/capture-transport.ts')).createCaptureTransport(route, deps);
     case 'graph':
-      return createGraphTransport(route, deps);
+      return (await import('./graph/graph-transport.ts')).createGraphTransport(route, deps);
     case 'acs':
-      return createAcsTransport(route, deps);
+      return (await import('./acs/acs-transport.ts')).createAcsTransport(route, deps);
     case 'smtp':
-      return createSmtpTransport(route, deps);
+      return (await import('./smtp/smtp-transport.ts')).createSmtpTransport(route, deps);
   }
 }

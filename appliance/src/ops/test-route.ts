@@ -11,7 +11,7 @@ import type { TokenSourceFactory } from '../auth/token-source.ts';
 import type { ResolvedCloud } from '../config/cloud.ts';
 import type { RouteConfig } from '../config/schema.ts';
 import type { CredentialStore } from '../credentials/store.ts';
-import { ACS_SCOPE } from '../delivery/acs/acs-transport.ts';
+import { ACS_SCOPE } from '../delivery/acs/acs-auth.ts';
 import { resolveSmtpRoute } from '../delivery/smtp/smtp-presets.ts';
 import type { DeliveryOutcome, Transport } from '../delivery/transport.ts';
 import { isRelayError } from '../errors.ts';

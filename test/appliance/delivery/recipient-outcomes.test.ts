@@ -99,9 +99,9 @@ describe('classification rows of the acs and smtp transports', () => {
 });
 
 describe('registry', () => {
-  it('builds the acs and smtp transports from their config', () => {
+  it('builds the acs and smtp transports from their config', async () => {
     const d = deps({ credentials: credentialFiles(tempDir(), {}).store });
-    const acs = createTransport(
+    const acs = await createTransport(
       routeSchema.parse({
         name: 'acs',
         type: 'acs',
@@ -111,10 +111,10 @@ describe('registry', () => {
       d,
     );
     expect([acs.type, acs.route]).toEqual(['acs', 'acs']);
-    const smtp = createTransport(routeSchema.parse({ name: 'hve', type: 'smtp', preset: 'hve' }), d);
+    const smtp = await createTransport(routeSchema.parse({ name: 'hve', type: 'smtp', preset: 'hve' }), d);
     expect([smtp.type, smtp.route]).toEqual(['smtp', 'hve']);
-    expect(() =>
+    await expect(
       createTransport(routeSchema.parse({ name: 'mx', type: 'smtp', preset: 'exo-connector' }), d),
-    ).toThrow(/routes\.mx\.host: required/);
+    ).rejects.toThrow(/routes\.mx\.host: required/);
   });
 });

@@ -4,6 +4,9 @@
 import { createHash, createHmac } from 'node:crypto';
 import { RelayError } from '../../errors.ts';
 
+/** The Entra scope of the ACS data plane (reference B2); here so naming it loads no transport. */
+export const ACS_SCOPE = 'https://communication.azure.com/.default';
+
 export interface AcsConnection {
   readonly endpoint: string;
   readonly accessKey: string;

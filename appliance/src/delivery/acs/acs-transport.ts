@@ -15,7 +15,7 @@ import {
   type TransportDeps,
   type TransportHealth,
 } from '../transport.ts';
-import { hmacHeadersFor, parseConnectionString } from './acs-auth.ts';
+import { ACS_SCOPE, hmacHeadersFor, parseConnectionString } from './acs-auth.ts';
 import { acsBody } from './acs-body.ts';
 import { AcsClient, type Auth, type ChunkResult, checkEndpoint, operationIdFor } from './acs-client.ts';
 import {
@@ -29,7 +29,7 @@ import {
 
 export type AcsRouteConfig = Extract<RouteConfig, { type: 'acs' }>;
 
-export const ACS_SCOPE = 'https://communication.azure.com/.default';
+export { ACS_SCOPE } from './acs-auth.ts';
 
 export class AcsTransport implements Transport {
   readonly route: string;
