@@ -1,15 +1,14 @@
 // fleet/ room: what every `relaykit` command shares — the context (streams, clock, environment, the
 // engine and the per-client folders), --json, the usage-error type and the action wrapper that turns
 // a command's result or failure into an exit status (no stack traces), as the appliance CLI does.
-import { type Command, CommanderError, Option } from 'commander';
+import { Option } from 'commander';
+import { EXIT, exitAction, jsonOption, UsageError } from '../../appliance/src/cli/command-tree.ts';
 import { type CliIo, println } from '../../appliance/src/cli/io.ts';
 import { ClientFileError } from './client-file.ts';
 import type { FleetEngine } from './engine.ts';
 
 export const PROGRAM = 'relaykit';
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
-export class UsageError extends Error {}
+export { EXIT, jsonOption, UsageError };
 
 /** A failure the command explains in its message (printed as is, exit 1). */
 export class FleetError extends Error {}
@@ -28,10 +27,6 @@ export interface FleetContext extends FleetDeps {
   action<A extends unknown[]>(body: (...args: A) => Promise<number>): (...args: A) => Promise<void>;
 }
 
-export function jsonOption(): Option {
-  return new Option('--json', 'print JSON for scripts instead of the human view');
-}
-
 /** Where per-client folders go: --out, $RELAYKIT_CLIENTS_DIR, else ./relaykit-clients. */
 export function outOption(): Option {
   return new Option('--out <dir>', 'folder holding one folder per client')
@@ -43,24 +38,11 @@ export function createFleetContext(deps: FleetDeps, setExit: (code: number) => v
   return {
     ...deps,
     now: deps.io.now ?? Date.now,
-    action<A extends unknown[]>(body: (...args: A) => Promise<number>) {
-      return async (...args: A): Promise<void> => {
-        const command = args[args.length - 1] as Command;
-        try {
-          setExit(await body(...args));
-        } catch (err) {
-          if (err instanceof CommanderError) throw err;
-          if (err instanceof UsageError)
-            command.error(`error: ${err.message}`, { exitCode: EXIT.usage, code: 'relaykit.usage' });
-          const text =
-            err instanceof ClientFileError || err instanceof FleetError
-              ? err.message
-              : `${PROGRAM}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
-          println(deps.io.stderr, text);
-          setExit(EXIT.failed);
-        }
-      };
-    },
+    action: exitAction(deps.io.stderr, setExit, (err) =>
+      err instanceof ClientFileError || err instanceof FleetError
+        ? err.message
+        : `${PROGRAM}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
+    ),
   };
 }
 

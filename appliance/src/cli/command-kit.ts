@@ -1,18 +1,15 @@
 // CLI room: what every command module shares — the options every command takes the same way
 // (--config with RELAYKIT_CONFIG, --json), the usage-error type, and the action wrapper that turns a
 // command's result or failure into an exit status. Commands import this; program.ts assembles them.
-import { type Command, CommanderError, Option } from 'commander';
+import { Option } from 'commander';
 import { type LoadedConfig, loadConfig } from '../config/load.ts';
 import { isRelayError } from '../errors.ts';
-import { type CliIo, println } from './io.ts';
+import { EXIT, exitAction, jsonOption, UsageError } from './command-tree.ts';
+import type { CliIo } from './io.ts';
+
+export { EXIT, jsonOption, UsageError };
 
 export const PROGRAM = 'relaykit-appliance';
-
-/** Exit statuses shared by every command (route explain adds 2 for "a recipient is rejected"). */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
-/** A command line that is wrong in a way only the command can see: exit 2, the reason and the usage. */
-export class UsageError extends Error {}
 
 export interface CliContext {
   readonly io: CliIo;
@@ -39,32 +36,13 @@ export function loadCommandConfig(opts: { config?: string }): LoadedConfig {
   return loadConfig(configPath(opts));
 }
 
-export function jsonOption(): Option {
-  return new Option('--json', 'print JSON for scripts instead of the human view');
-}
-
 export function createContext(io: CliIo, setExit: (code: number) => void): CliContext {
   return {
     io,
-    action<A extends unknown[]>(body: (...args: A) => Promise<number>) {
-      return async (...args: A): Promise<void> => {
-        const command = args[args.length - 1] as Command;
-        try {
-          setExit(await body(...args));
-        } catch (err) {
-          if (err instanceof CommanderError) throw err;
-          if (err instanceof UsageError) {
-            command.error(`error: ${err.message}`, { exitCode: EXIT.usage, code: 'relaykit.usage' });
-          }
-          println(
-            io.stderr,
-            isRelayError(err)
-              ? `${err.code}: ${err.message}`
-              : `${PROGRAM}: ${err instanceof Error ? err.message : String(err)}`,
-          );
-          setExit(EXIT.failed);
-        }
-      };
-    },
+    action: exitAction(io.stderr, setExit, (err) =>
+      isRelayError(err)
+        ? `${err.code}: ${err.message}`
+        : `${PROGRAM}: ${err instanceof Error ? err.message : String(err)}`,
+    ),
   };
 }

@@ -2,8 +2,8 @@
 // `relaykit` (fleet/) — in one place: git-style "usage:" help, --version and no `help` subcommand on
 // every command, the usage line after a usage error, and a runner that turns commander's exits into
 // statuses (0 for --help/--version, 2 for usage errors). Commander only; no relaykit imports.
-import { Command, CommanderError } from 'commander';
-import type { CliIo } from './io.ts';
+import { Command, CommanderError, Option } from 'commander';
+import { type CliIo, println } from './io.ts';
 
 function fullName(cmd: Command): string {
   const names: string[] = [];
@@ -57,4 +57,41 @@ export async function runProgram(
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     throw err;
   }
+}
+
+/** Exit statuses shared by both command trees (route explain adds 2 for "a recipient is rejected"). */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** A command line that is wrong in a way only the command can see: exit 2, the reason and the usage. */
+export class UsageError extends Error {}
+
+/** `--json`: the same flag, worded the same, on every command that prints something. */
+export function jsonOption(): Option {
+  return new Option('--json', 'print JSON for scripts instead of the human view');
+}
+
+/**
+ * The action wrapper both trees use for commander's .action(): the body's result is the exit status;
+ * a UsageError prints one line and the usage (exit 2); any other failure prints `describe(err)` on
+ * stderr (exit 1). Never a stack trace.
+ */
+export function exitAction(
+  stderr: CliIo['stderr'],
+  setExit: (code: number) => void,
+  describe: (err: unknown) => string,
+) {
+  return <A extends unknown[]>(body: (...args: A) => Promise<number>) =>
+    async (...args: A): Promise<void> => {
+      const command = args[args.length - 1] as Command;
+      try {
+        setExit(await body(...args));
+      } catch (err) {
+        if (err instanceof CommanderError) throw err;
+        if (err instanceof UsageError) {
+          command.error(`error: ${err.message}`, { exitCode: EXIT.usage, code: 'relaykit.usage' });
+        }
+        println(stderr, describe(err));
+        setExit(EXIT.failed);
+      }
+    };
 }
