@@ -266,7 +266,7 @@ describe('check: offline proofs, each naming its key', () => {
   it('an unreadable directory is refused even for root: a read-only mount', async (ctx) => {
     if (process.getuid?.() !== 0) {
       if (process.env.CI) throw new Error('this test mounts a read-only tmpfs and needs root');
-      ctx.skip();
+      ctx.skip(true, 'needs root: the test mounts a read-only tmpfs (CI runs as root)');
     }
     const { execFileSync } = await import('node:child_process');
     const ro = join(dir, 'ro');
