@@ -3,13 +3,11 @@
 // the null sender, Auto-Submitted mail or a report; a delay DSN once; a failing DSN is dead-lettered
 // once and never answered. Alerts: grouped and rate-limited (1,000 dead letters → ≤ 5 messages), one
 // webhook alert for a failing route, and a webhook that hangs never holds up delivery.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../../appliance/src/config/schema.ts';
-import { AlertGrouper, type AlertMessage } from '../../../appliance/src/ops/notices/alerts.ts';
+import { AlertGrouper, type AlertMessage, webhookBody } from '../../../appliance/src/ops/notices/alerts.ts';
 import {
   applianceSandbox,
   captured,
@@ -19,6 +17,7 @@ import {
 } from '../../helpers/appliance.ts';
 import { captureLog } from '../../helpers/log-capture.ts';
 import { SmtpSink } from '../../helpers/sim/smtp-sink.ts';
+import { webhookServer as startWebhook } from '../../helpers/webhook.ts';
 
 const sandbox = applianceSandbox('relaykit-notices-');
 const closers: (() => Promise<void> | void)[] = [];
@@ -258,26 +257,73 @@ describe('operator alerts', () => {
     expect(sent.map((m) => m.key)).toEqual(['a', 'b', 'c', 'd']);
   });
 
-  async function webhookServer(answer: (req: IncomingMessage, body: string) => number | 'hang') {
-    const bodies: unknown[] = [];
-    const server: Server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => {
-        body += d.toString();
-      });
-      req.on('end', () => {
-        bodies.push(JSON.parse(body));
-        const a = answer(req, body);
-        if (a === 'hang') return;
-        res.writeHead(a).end();
-      });
+  const summary: AlertMessage = {
+    kind: 'route-failing',
+    key: 'm365',
+    title: 'relaykit relay.contoso.test: route failing (m365) ×3',
+    text: 'route m365 (graph) failing since 2026-01-05T10:00:00.000Z: RELAY_TOKEN_FAILED invalid_client',
+    hint: 'check the client secret',
+    count: 3,
+    firstAt: '2026-01-05T10:00:00.000Z',
+    lastAt: '2026-01-05T10:15:00.000Z',
+  };
+
+  it('Teams: exactly the message activity a Workflows "webhook request received" flow posts as a card', () => {
+    // Shape from learn.microsoft.com "Send Adaptive Cards using an Incoming Webhook" / "Microsoft Teams -
+    // Webhook" trigger: the flow loops over `attachments` and posts each Adaptive Card `content`.
+    expect(
+      webhookBody(summary, 'teams', { appliance: 'relay.contoso.test', version: '1.2.3' }),
+    ).toStrictEqual({
+      type: 'message',
+      attachments: [
+        {
+          contentType: 'application/vnd.microsoft.card.adaptive',
+          contentUrl: null,
+          content: {
+            $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+            type: 'AdaptiveCard',
+            version: '1.4',
+            body: [
+              {
+                type: 'TextBlock',
+                text: 'relaykit relay.contoso.test: route failing (m365) ×3',
+                weight: 'Bolder',
+                size: 'Medium',
+                wrap: true,
+              },
+              {
+                type: 'TextBlock',
+                text: 'route m365 (graph) failing since 2026-01-05T10:00:00.000Z: RELAY_TOKEN_FAILED invalid_client',
+                wrap: true,
+              },
+              { type: 'TextBlock', text: 'Hint: check the client secret', wrap: true },
+              { type: 'TextBlock', text: '3 alerts since 2026-01-05T10:00:00.000Z', wrap: true },
+            ],
+          },
+        },
+      ],
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    closers.push(() => {
-      server.closeAllConnections();
-      server.close();
+  });
+
+  it('Slack: {"text"} only; json: the alert with the appliance and version', () => {
+    const meta = { appliance: 'relay.contoso.test', version: '1.2.3' };
+    expect(webhookBody(summary, 'slack', meta)).toStrictEqual({
+      text:
+        '*relaykit relay.contoso.test: route failing (m365) ×3*\n' +
+        'route m365 (graph) failing since 2026-01-05T10:00:00.000Z: RELAY_TOKEN_FAILED invalid_client\n' +
+        'Hint: check the client secret\n3 alerts since 2026-01-05T10:00:00.000Z',
     });
-    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, bodies };
+    expect(webhookBody(summary, 'json', meta)).toStrictEqual({
+      ...summary,
+      appliance: 'relay.contoso.test',
+      version: '1.2.3',
+    });
+  });
+
+  async function webhookServer(answer: Parameters<typeof startWebhook>[0]) {
+    const hook = await startWebhook(answer);
+    closers.push(() => hook.close());
+    return hook;
   }
 
   it('a failing route raises exactly one webhook alert (Teams card) however often it is looked at', async () => {

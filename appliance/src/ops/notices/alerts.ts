@@ -105,7 +105,21 @@ export class AlertGrouper {
   }
 }
 
-/** The webhook body: relaykit's JSON, a Teams (Workflows) Adaptive Card message, or Slack's {text}. */
+/**
+ * The webhook body: relaykit's JSON, a Teams (Workflows) Adaptive Card message, or Slack's {text}.
+ *
+ * Teams: Office 365 / Microsoft 365 connector webhooks (MessageCard) are being retired; their
+ * replacement, a Workflows flow started by "When a Teams webhook request is received" (template
+ * "Send webhook alerts to a channel"), accepts Adaptive Cards only and loops over the body's
+ * `attachments`, posting each `content` as a card. So the body is a Bot Framework message activity:
+ * {"type":"message","attachments":[{"contentType":"application/vnd.microsoft.card.adaptive",
+ * "contentUrl":null,"content":{AdaptiveCard}}]}. Sources: learn.microsoft.com/microsoftteams/platform/
+ * webhooks-and-connectors/how-to/connectors-using ("Send Adaptive Cards using an Incoming Webhook";
+ * "Workflows support Adaptive Cards only"), learn.microsoft.com/connectors/teams ("Microsoft Teams -
+ * Webhook"), and MicrosoftDocs/msteams-docs#11302 (a body without `attachments` fails the template's
+ * "Send_each_adaptive_card" foreach). Card version 1.4: rendered by Teams desktop, web and mobile.
+ * No MessageCard fields (@type, @context, summary, sections): Workflows refuses them.
+ */
 export function webhookBody(
   m: AlertMessage,
   format: 'json' | 'teams' | 'slack',
