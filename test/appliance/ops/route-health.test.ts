@@ -2,7 +2,8 @@
 // ACS simulators refuse (Entra 401 invalid_client for a wrong secret, Graph 403 ErrorAccessDenied
 // without Mail.Send, ACS 401 for a wrong key, ACS 403 for a principal without a role). Each time the
 // route turns `failing` in /status with the reason and a hint, exactly one route-state log line is
-// printed, and the mail stays queued (nothing is dead-lettered while the operator fixes config).
+// printed, exactly one alert goes out (webhook and mail through the notice route), and the mail stays
+// queued (nothing is dead-lettered while the operator fixes config).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,6 +15,8 @@ import { captureLog } from '../../helpers/log-capture.ts';
 import { AcsSimulator } from '../../helpers/sim/acs.ts';
 import { CLIENT, type Harness, startHarness, TENANT } from '../../helpers/sim/graph-harness.ts';
 import { testPki } from '../../helpers/sim/pki.ts';
+import { SmtpSink } from '../../helpers/sim/smtp-sink.ts';
+import { type WebhookReceiver, webhookServer } from '../../helpers/webhook.ts';
 
 const sandbox = applianceSandbox();
 const closers: (() => Promise<void>)[] = [];
@@ -50,8 +53,55 @@ function graphConfig(h: Harness, secretFile: string) {
   });
 }
 
+/** Where the operator is told: a webhook (json) and alert mail through a "notices" route to a sink. */
+interface AlertSinks {
+  readonly hook: WebhookReceiver;
+  readonly mail: SmtpSink;
+}
+
+async function alertSinks(): Promise<AlertSinks> {
+  const hook = await webhookServer();
+  const mail = new SmtpSink({ tls: 'none' });
+  await mail.start();
+  closers.push(async () => {
+    hook.close();
+    await mail.close();
+  });
+  return { hook, mail };
+}
+
+/** Adds the notice route and alerts (failing at once, looked at every 20 ms) to a route config. */
+function withAlerts(patch: (c: ConfigInput) => ConfigInput, sinks: AlertSinks) {
+  return (c: ConfigInput): ConfigInput => {
+    const p = patch(c);
+    return {
+      ...p,
+      routes: [
+        ...(p.routes ?? []),
+        { name: 'notices', type: 'smtp', host: '127.0.0.1', port: sinks.mail.port, tls: { mode: 'none' } },
+      ],
+      notices: {
+        route: 'notices',
+        from: 'relay@contoso.com',
+        alerts: {
+          to: ['msp@contoso.com'],
+          webhook: { url: sinks.hook.url, format: 'json' },
+          routeFailingAfter: '0s',
+        },
+      },
+    };
+  };
+}
+
+const ALERT_LOOKS = { alertCheckInterval: 20 };
+
 /** Sends one mail, waits for the route to turn failing, and checks what the operator sees. */
-async function expectFailingRoute(t: TestAppliance, log: ReturnType<typeof captureLog>, route: string) {
+async function expectFailingRoute(
+  t: TestAppliance,
+  log: ReturnType<typeof captureLog>,
+  route: string,
+  sinks: AlertSinks,
+) {
   await sendMail(t.port, { from: 'scanner@contoso.com', to: 'alice@contoso.com', subject: 'stuck' });
   const s = await waitFor(
     async () => {
@@ -69,21 +119,46 @@ async function expectFailingRoute(t: TestAppliance, log: ReturnType<typeof captu
   const stateLines = log.lines().filter((l) => l.event === 'route-state' && l.route === route);
   expect(stateLines).toHaveLength(1);
   expect(stateLines[0]).toMatchObject({ level: 'error', from: 'ok', to: 'failing' });
-  const after = await status(t);
-  expect(after.queue.depth).toBe(1);
+  // Exactly one alert, by webhook and by mail, however often the health model is looked at.
+  await waitFor(() => (sinks.mail.messages.length >= 1 ? true : undefined), 10_000, 'alert mail');
+  for (let i = 0; i < 5; i++) await t.app.notices.check();
+  await t.app.notices.settled();
+  await waitFor(() => (t.app.metrics.get('relaykit_deferred_total', { route }) >= 4 ? true : undefined));
+  await t.app.notices.settled();
+  const hooks = sinks.hook.bodies as { kind: string; key: string; count: number; text: string }[];
+  expect(
+    hooks.filter((b) => b.kind === 'route-failing'),
+    JSON.stringify(hooks),
+  ).toHaveLength(1);
+  expect(hooks.find((b) => b.kind === 'route-failing')).toMatchObject({ key: route, count: 1 });
+  const mails = sinks.mail.messages.filter((m) =>
+    m.raw.toString('utf8').includes(`route failing (${route})`),
+  );
+  expect(mails).toHaveLength(1);
+  expect(mails[0]?.rcptTo).toEqual(['msp@contoso.com']);
+  expect(mails[0]?.mailFrom).toBe('');
+  expect(log.lines().filter((l) => l.event === 'alert' && l.kind === 'route-failing')).toHaveLength(1);
+  const after = await waitFor(async () => {
+    const snap = await status(t);
+    return snap.queue.depth === 1 ? snap : undefined; // the alert mail itself has left the queue
+  });
   expect(after.queue.deadLetters).toBe(0);
   return { route: r, line: stateLines[0] as Record<string, unknown> };
 }
 
 describe('route state from real refusals', () => {
-  it('Graph: a wrong client secret (Entra 401 invalid_client) → failing, one line, mail kept', async () => {
+  it('Graph: a wrong client secret (Entra 401 invalid_client) → failing, one line, one alert, mail kept', async () => {
     const h = await startHarness();
     closers.push(() => h.close());
     const wrong = join(sandbox.dir, 'wrong-secret.txt');
     writeFileSync(wrong, 'not-the-secret\n');
     const log = captureLog();
-    const t = await sandbox.start(graphConfig(h, wrong), { logger: log.logger });
-    const { route, line } = await expectFailingRoute(t, log, 'm365');
+    const sinks = await alertSinks();
+    const t = await sandbox.start(withAlerts(graphConfig(h, wrong), sinks), {
+      logger: log.logger,
+      ...ALERT_LOOKS,
+    });
+    const { route, line } = await expectFailingRoute(t, log, 'm365', sinks);
     expect(route).toMatchObject({
       code: 'RELAY_TOKEN_FAILED',
       reason: expect.stringContaining('invalid_client'),
@@ -94,17 +169,21 @@ describe('route state from real refusals', () => {
     expect(h.graph.delivered).toHaveLength(0);
   });
 
-  it('Graph: an app without Mail.Send (403 ErrorAccessDenied) → failing with the grant hint, mail kept', async () => {
+  it('Graph: an app without Mail.Send (403 ErrorAccessDenied) → failing with the grant hint, one alert, mail kept', async () => {
     const h = await startHarness({ roles: [] });
     closers.push(() => h.close());
     const log = captureLog();
-    const t = await sandbox.start(graphConfig(h, join(h.dir, 'secret.txt')), { logger: log.logger });
-    const { route } = await expectFailingRoute(t, log, 'm365');
+    const sinks = await alertSinks();
+    const t = await sandbox.start(withAlerts(graphConfig(h, join(h.dir, 'secret.txt')), sinks), {
+      logger: log.logger,
+      ...ALERT_LOOKS,
+    });
+    const { route } = await expectFailingRoute(t, log, 'm365', sinks);
     expect(route).toMatchObject({ code: 'RELAY_GRAPH_ACCESS_DENIED' });
     expect(route?.hint).toMatch(/Mail\.Send/);
   });
 
-  it('ACS: a wrong access key (401) → failing, one line, mail kept', async () => {
+  it('ACS: a wrong access key (401) → failing, one line, one alert, mail kept', async () => {
     const sim = new AcsSimulator({ senders: ['DoNotReply@contoso.com'] });
     await sim.start();
     closers.push(() => sim.close());
@@ -114,31 +193,35 @@ describe('route state from real refusals', () => {
       `endpoint=${sim.endpoint}/;accessKey=${Buffer.from('wrong key').toString('base64')}\n`,
     );
     const log = captureLog();
+    const sinks = await alertSinks();
     const t = await sandbox.start(
-      (c) => ({
-        ...c,
-        routes: [
-          {
-            name: 'acs',
-            type: 'acs',
-            auth: { type: 'accessKey', connectionString: 'acs-key' },
-            senderAddress: 'DoNotReply@contoso.com',
-          },
-        ],
-        defaultRoute: 'acs',
-        credentials: { 'acs-key': { file: keyFile } },
-        // The simulator serves https with the test CA, as ACS serves https.
-        cloud: { caFile: testPki().caFile },
-      }),
-      { logger: log.logger },
+      withAlerts(
+        (c) => ({
+          ...c,
+          routes: [
+            {
+              name: 'acs',
+              type: 'acs',
+              auth: { type: 'accessKey', connectionString: 'acs-key' },
+              senderAddress: 'DoNotReply@contoso.com',
+            },
+          ],
+          defaultRoute: 'acs',
+          credentials: { 'acs-key': { file: keyFile } },
+          // The simulator serves https with the test CA, as ACS serves https.
+          cloud: { caFile: testPki().caFile },
+        }),
+        sinks,
+      ),
+      { logger: log.logger, ...ALERT_LOOKS },
     );
-    const { route } = await expectFailingRoute(t, log, 'acs');
+    const { route } = await expectFailingRoute(t, log, 'acs', sinks);
     expect(route).toMatchObject({ code: 'RELAY_ACS_AUTH_FAILED' });
     expect(route?.hint).toMatch(/access key/);
     expect(sim.sent).toHaveLength(0);
   });
 
-  it('ACS: an Entra app without a role on the resource (403) → failing with the role hint, mail kept', async () => {
+  it('ACS: an Entra app without a role on the resource (403) → failing with the role hint, one alert, mail kept', async () => {
     const h = await startHarness();
     closers.push(() => h.close());
     const sim = new AcsSimulator({
@@ -151,28 +234,32 @@ describe('route state from real refusals', () => {
     await sim.start();
     closers.push(() => sim.close());
     const log = captureLog();
+    const sinks = await alertSinks();
     const t = await sandbox.start(
-      (c) => ({
-        ...c,
-        routes: [
-          {
-            name: 'acs',
-            type: 'acs',
-            endpoint: sim.endpoint,
-            auth: {
-              type: 'entra',
-              app: { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' },
+      withAlerts(
+        (c) => ({
+          ...c,
+          routes: [
+            {
+              name: 'acs',
+              type: 'acs',
+              endpoint: sim.endpoint,
+              auth: {
+                type: 'entra',
+                app: { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' },
+              },
+              senderAddress: 'DoNotReply@contoso.com',
             },
-            senderAddress: 'DoNotReply@contoso.com',
-          },
-        ],
-        defaultRoute: 'acs',
-        credentials: { 'graph-secret': { file: join(h.dir, 'secret.txt') } },
-        cloud: { authorityHost: h.entra.url, caFile: testPki().caFile, requestTimeout: '5s' },
-      }),
-      { logger: log.logger },
+          ],
+          defaultRoute: 'acs',
+          credentials: { 'graph-secret': { file: join(h.dir, 'secret.txt') } },
+          cloud: { authorityHost: h.entra.url, caFile: testPki().caFile, requestTimeout: '5s' },
+        }),
+        sinks,
+      ),
+      { logger: log.logger, ...ALERT_LOOKS },
     );
-    const { route } = await expectFailingRoute(t, log, 'acs');
+    const { route } = await expectFailingRoute(t, log, 'acs', sinks);
     expect(route).toMatchObject({ code: 'RELAY_ACS_AUTH_FAILED' });
     expect(route?.hint).toMatch(/role/);
     expect(sim.requests.some((r) => r.status === 403)).toBe(true);
