@@ -367,7 +367,7 @@ describe('routing end to end: Graph, ACS, smarthost and explain agree', () => {
   it('a message over ACS’s 10 MB request limit takes the ACS route’s fallback to Graph', async () => {
     const subject = 'e2e too large for acs';
     const acsRequests = acs.requests.length;
-    const before = t.app.metrics.get('relaykit_fallback_total', { from: 'acs', to: 'graph' });
+    const before = await t.app.metrics.get('relaykit_fallback_total', { from: 'acs', to: 'graph' });
     // 8 MB of attachment is ~10.8 MB once base64-encoded: over ACS's per-request cap, under Graph's.
     const mail = { from: 'scanner@contoso.com', to: ['dave@fabrikam.com'], subject };
     const sent = await send({ ...mail, attachment: randomBytes(8 * 1024 * 1024) });
@@ -391,14 +391,14 @@ describe('routing end to end: Graph, ACS, smarthost and explain agree', () => {
     expect(h.graph.delivered.find((d) => d.subject === subject)?.via).toBe('draft');
     // ACS was never sent the oversized request; the transport knew its limit.
     expect(acs.requests.length).toBe(acsRequests);
-    expect(t.app.metrics.get('relaykit_fallback_total', { from: 'acs', to: 'graph' })).toBe(before + 1);
+    expect(await t.app.metrics.get('relaykit_fallback_total', { from: 'acs', to: 'graph' })).toBe(before + 1);
     expect(await t.app.metrics.render()).toMatch(/relaykit_fallback_total\{from="acs",to="graph"\} [1-9]/);
     await spoolIsEmptyOf(subject);
   }, 30_000);
 
   it('a message over the Graph mailbox’s MaxSendSize takes the Graph route’s fallback to the smarthost', async () => {
     const subject = 'e2e over mailbox limit';
-    const before = t.app.metrics.get('relaykit_fallback_total', { from: 'graph', to: 'smarthost' });
+    const before = await t.app.metrics.get('relaykit_fallback_total', { from: 'graph', to: 'smarthost' });
     const mail = { from: SMALL_MAILBOX, to: ['alice@contoso.com'], subject };
     const sent = await send({ ...mail, attachment: randomBytes(100 * 1024) });
     const events = await settled(sent.messageId);
@@ -414,7 +414,9 @@ describe('routing end to end: Graph, ACS, smarthost and explain agree', () => {
     ]);
     expect([...deliveredRoute(events).values()]).toEqual([leg.fallbacks[0]]);
     expect(sortedStores(subject)).toEqual(expectedStores(ex.legs, (l) => l.fallbacks[0] as string));
-    expect(t.app.metrics.get('relaykit_fallback_total', { from: 'graph', to: 'smarthost' })).toBe(before + 1);
+    expect(await t.app.metrics.get('relaykit_fallback_total', { from: 'graph', to: 'smarthost' })).toBe(
+      before + 1,
+    );
     await spoolIsEmptyOf(subject);
   });
 

@@ -82,7 +82,7 @@ async function probe(ctx: Ctx, path: string, res: ServerResponse): Promise<void>
     return sendJson(res, r.ready ? 200 : 503, r);
   }
   if (path === '/metrics')
-    return sendText(res, 200, await ctx.deps.metrics.render(), 'text/plain; version=0.0.4');
+    return sendText(res, 200, await ctx.deps.metrics.render(), ctx.deps.metrics.contentType);
   return sendJson(res, 200, await ctx.deps.health.snapshot());
 }
 

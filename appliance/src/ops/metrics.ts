@@ -1,55 +1,175 @@
-// Counters and gauges for /metrics (Prometheus text format 0.0.4). Deliberately tiny: a handful of
-// labelled counters does not justify a dependency.
+// The ops room's metrics: the appliance's counter and gauge families in a private prom-client
+// Registry, served as /metrics (Prometheus text format, prom-client's content type). The receiver and
+// the delivery engine see only MetricsSink (inc, set); /status, the page and tests read values back
+// with get() and sum(), which are async because prom-client's reads are.
+//
+// No global default registry and no default process metrics: the appliance's own families only (the
+// VM's node exporter, or the container runtime, reports process and host figures).
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { MetricLabels, MetricsSink } from '../metrics-sink.ts';
 import { version } from '../version.ts';
 
-type Labels = Readonly<Record<string, string>>;
-
-interface Family {
-  readonly help: string;
+interface FamilyDef {
+  readonly name: string;
   readonly type: 'counter' | 'gauge';
-  readonly values: Map<string, { labels: Labels; value: number }>;
+  readonly help: string;
+  readonly labelNames: readonly string[];
 }
 
-function key(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}=${labels[k]}`)
-    .join(',');
-}
+/** Every family /metrics exposes: names, types, help and labels are an interface (docs, dashboards). */
+export const METRIC_FAMILIES: readonly FamilyDef[] = [
+  {
+    name: 'relaykit_build_info',
+    type: 'gauge',
+    help: 'Always 1; the version label is the running relaykit version.',
+    labelNames: ['version'],
+  },
+  {
+    name: 'relaykit_accepted_total',
+    type: 'counter',
+    help: 'Messages accepted (250) and spooled, by listener.',
+    labelNames: ['listener'],
+  },
+  {
+    name: 'relaykit_rejected_total',
+    type: 'counter',
+    help: 'SMTP commands or messages rejected, by reason code.',
+    labelNames: ['reason'],
+  },
+  {
+    name: 'relaykit_delivered_total',
+    type: 'counter',
+    help: 'Delivery legs delivered, by route.',
+    labelNames: ['route'],
+  },
+  {
+    name: 'relaykit_deferred_total',
+    type: 'counter',
+    help: 'Delivery attempts that failed transiently, by route.',
+    labelNames: ['route'],
+  },
+  {
+    name: 'relaykit_dead_lettered_total',
+    type: 'counter',
+    help: 'Delivery legs moved to the dead-letter folder, by route.',
+    labelNames: ['route'],
+  },
+  {
+    name: 'relaykit_fallback_total',
+    type: 'counter',
+    help: 'Delivery legs handed to a fallback route, by from and to route.',
+    labelNames: ['from', 'to'],
+  },
+  { name: 'relaykit_spool_depth', type: 'gauge', help: 'Messages in the queue.', labelNames: [] },
+  {
+    name: 'relaykit_spool_oldest_age_seconds',
+    type: 'gauge',
+    help: 'Age of the oldest queued message.',
+    labelNames: [],
+  },
+  {
+    name: 'relaykit_dead_letter_depth',
+    type: 'gauge',
+    help: 'Messages in the dead-letter folder.',
+    labelNames: [],
+  },
+  {
+    name: 'relaykit_quarantined_total',
+    type: 'counter',
+    help: 'Spool files quarantined as unreadable.',
+    labelNames: [],
+  },
+  {
+    name: 'relaykit_deliveries_in_flight',
+    type: 'gauge',
+    help: 'Deliveries in progress, by route.',
+    labelNames: ['route'],
+  },
+  {
+    name: 'relaykit_spool_filesystem_size_bytes',
+    type: 'gauge',
+    help: 'Size of the file system holding the spool.',
+    labelNames: [],
+  },
+  {
+    name: 'relaykit_spool_filesystem_avail_bytes',
+    type: 'gauge',
+    help: 'Bytes available to the relay on the file system holding the spool.',
+    labelNames: [],
+  },
+  {
+    name: 'relaykit_spool_folder_bytes',
+    type: 'gauge',
+    help: 'Bytes in each spool folder (queue, dead, trace, ...).',
+    labelNames: ['folder'],
+  },
+  {
+    name: 'relaykit_retention_removed_total',
+    type: 'counter',
+    help: 'Trace files and dead letters deleted by spool.retention, by folder.',
+    labelNames: ['folder'],
+  },
+];
 
-function escapeLabel(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
+type Family = Counter<string> | Gauge<string>;
 
-export class Metrics {
+const sameLabels = (a: Partial<Record<string, string | number>>, b: MetricLabels): boolean => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => String(a[k]) === b[k]);
+};
+
+export class Metrics implements MetricsSink {
+  private readonly registry = new Registry();
   private readonly families = new Map<string, Family>();
   private readonly collectors: (() => Promise<void> | void)[] = [];
+  /**
+   * Labelled counters not yet counted. They carry one unlabelled `name 0` sample until their first
+   * count, so a scrape shows the family at zero (as an unlabelled counter does) instead of nothing.
+   */
+  private readonly zeroed = new Set<string>();
+  /** The Content-Type of render()'s text (prom-client's: text format 0.0.4). */
+  readonly contentType: string = this.registry.contentType;
 
-  define(name: string, type: 'counter' | 'gauge', help: string): void {
-    if (!this.families.has(name)) this.families.set(name, { help, type, values: new Map() });
+  constructor(families: readonly FamilyDef[]) {
+    for (const f of families) {
+      const opts = {
+        name: f.name,
+        help: f.help,
+        labelNames: [...f.labelNames],
+        registers: [this.registry],
+      };
+      const family = f.type === 'counter' ? new Counter(opts) : new Gauge(opts);
+      this.families.set(f.name, family);
+      if (f.type === 'counter' && f.labelNames.length > 0) {
+        (family as Counter<string>).inc({}, 0);
+        this.zeroed.add(f.name);
+      }
+    }
   }
 
-  inc(name: string, labels: Labels = {}, by = 1): void {
+  inc(name: string, labels: MetricLabels = {}, by = 1): void {
     const fam = this.family(name);
-    const k = key(labels);
-    const cur = fam.values.get(k);
-    if (cur) cur.value += by;
-    else fam.values.set(k, { labels, value: by });
+    if (!(fam instanceof Counter)) throw new Error(`metric ${name} is a gauge: set it`);
+    if (this.zeroed.delete(name)) fam.remove({});
+    fam.inc({ ...labels }, by);
   }
 
-  set(name: string, labels: Labels, value: number): void {
-    this.family(name).values.set(key(labels), { labels, value });
+  set(name: string, labels: MetricLabels, value: number): void {
+    const fam = this.family(name);
+    if (!(fam instanceof Gauge)) throw new Error(`metric ${name} is a counter: inc it`);
+    fam.set({ ...labels }, value);
   }
 
-  get(name: string, labels: Labels = {}): number {
-    return this.families.get(name)?.values.get(key(labels))?.value ?? 0;
+  /** One series' value (0 when it has none yet). */
+  async get(name: string, labels: MetricLabels = {}): Promise<number> {
+    const { values } = await this.family(name).get();
+    return values.find((v) => sameLabels(v.labels, labels))?.value ?? 0;
   }
 
   /** Sum of a family over every label set (all listeners' accepted, all reasons' rejections). */
-  sum(name: string): number {
-    let n = 0;
-    for (const v of this.families.get(name)?.values.values() ?? []) n += v.value;
-    return n;
+  async sum(name: string): Promise<number> {
+    const { values } = await this.family(name).get();
+    return values.reduce((n, v) => n + v.value, 0);
   }
 
   /** Registers a callback that refreshes gauges just before each scrape. */
@@ -57,20 +177,10 @@ export class Metrics {
     this.collectors.push(fn);
   }
 
+  /** The exposition text for /metrics, gauges refreshed first. */
   async render(): Promise<string> {
     for (const fn of this.collectors) await fn();
-    const lines: string[] = [];
-    for (const [name, fam] of this.families) {
-      lines.push(`# HELP ${name} ${fam.help}`, `# TYPE ${name} ${fam.type}`);
-      if (fam.values.size === 0 && fam.type === 'counter') lines.push(`${name} 0`);
-      for (const { labels, value } of fam.values.values()) {
-        const l = Object.entries(labels)
-          .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
-          .join(',');
-        lines.push(`${name}${l ? `{${l}}` : ''} ${value}`);
-      }
-    }
-    return `${lines.join('\n')}\n`;
+    return this.registry.metrics();
   }
 
   private family(name: string): Family {
@@ -80,41 +190,9 @@ export class Metrics {
   }
 }
 
-/** The appliance's metric families, defined once. */
+/** The appliance's metric families, defined once; build_info set to this version. */
 export function createMetrics(): Metrics {
-  const m = new Metrics();
-  m.define('relaykit_build_info', 'gauge', 'Always 1; the version label is the running relaykit version.');
+  const m = new Metrics(METRIC_FAMILIES);
   m.set('relaykit_build_info', { version }, 1);
-  m.define('relaykit_accepted_total', 'counter', 'Messages accepted (250) and spooled, by listener.');
-  m.define('relaykit_rejected_total', 'counter', 'SMTP commands or messages rejected, by reason code.');
-  m.define('relaykit_delivered_total', 'counter', 'Delivery legs delivered, by route.');
-  m.define('relaykit_deferred_total', 'counter', 'Delivery attempts that failed transiently, by route.');
-  m.define(
-    'relaykit_dead_lettered_total',
-    'counter',
-    'Delivery legs moved to the dead-letter folder, by route.',
-  );
-  m.define(
-    'relaykit_fallback_total',
-    'counter',
-    'Delivery legs handed to a fallback route, by from and to route.',
-  );
-  m.define('relaykit_spool_depth', 'gauge', 'Messages in the queue.');
-  m.define('relaykit_spool_oldest_age_seconds', 'gauge', 'Age of the oldest queued message.');
-  m.define('relaykit_dead_letter_depth', 'gauge', 'Messages in the dead-letter folder.');
-  m.define('relaykit_quarantined_total', 'counter', 'Spool files quarantined as unreadable.');
-  m.define('relaykit_deliveries_in_flight', 'gauge', 'Deliveries in progress, by route.');
-  m.define('relaykit_spool_filesystem_size_bytes', 'gauge', 'Size of the file system holding the spool.');
-  m.define(
-    'relaykit_spool_filesystem_avail_bytes',
-    'gauge',
-    'Bytes available to the relay on the file system holding the spool.',
-  );
-  m.define('relaykit_spool_folder_bytes', 'gauge', 'Bytes in each spool folder (queue, dead, trace, ...).');
-  m.define(
-    'relaykit_retention_removed_total',
-    'counter',
-    'Trace files and dead letters deleted by spool.retention, by folder.',
-  );
   return m;
 }

@@ -130,8 +130,8 @@ describe('delivery engine', () => {
     await engine.whenIdle();
     expect(t.calls.map((c) => c.attempt)).toEqual([1, 2, 3, 4]);
     expect(t.calls.every((c) => c.idempotencyKey === `${id}.0.r1`)).toBe(true);
-    expect(metrics.get('relaykit_deferred_total', { route: 'r1' })).toBe(3);
-    expect(metrics.get('relaykit_delivered_total', { route: 'r1' })).toBe(1);
+    expect(await metrics.get('relaykit_deferred_total', { route: 'r1' })).toBe(3);
+    expect(await metrics.get('relaykit_delivered_total', { route: 'r1' })).toBe(1);
     expect(await spool.list('queue')).toEqual([]);
     expect(await spool.list('dead')).toEqual([]);
   });
@@ -152,7 +152,7 @@ describe('delivery engine', () => {
       'RELAY_GRAPH_SEND_AS_DENIED: ErrorSendAsDenied (hint: grant Send As on the mailbox)',
     );
     expect(dead[0]?.deliveries[0]?.attempts).toHaveLength(1);
-    expect(metrics.get('relaykit_dead_lettered_total', { route: 'r1' })).toBe(1);
+    expect(await metrics.get('relaykit_dead_lettered_total', { route: 'r1' })).toBe(1);
   });
 
   it('hands a permanent failure to the route fallback, once', async () => {
@@ -174,7 +174,7 @@ describe('delivery engine', () => {
     await engine.whenIdle();
     expect(primary.calls).toHaveLength(1);
     expect(fallback.calls).toHaveLength(1);
-    expect(metrics.get('relaykit_fallback_total', { from: 'graph', to: 'acs' })).toBe(1);
+    expect(await metrics.get('relaykit_fallback_total', { from: 'graph', to: 'acs' })).toBe(1);
   });
 
   it('honours a transport-supplied retryAfter instead of the schedule', async () => {

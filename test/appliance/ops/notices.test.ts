@@ -199,9 +199,11 @@ describe('DSN on dead letter (RFC 3464)', () => {
     }));
     await sendMail(t.port, { from: 'scanner@contoso.test', to: 'alice@fabrikam.test', subject: 'slow one' });
     await waitFor(() => (s.messages.length === 1 ? true : undefined), 10_000, 'delay DSN');
-    const before = t.app.metrics.get('relaykit_deferred_total', { route: 'down' });
-    await waitFor(() =>
-      t.app.metrics.get('relaykit_deferred_total', { route: 'down' }) >= before + 5 ? true : undefined,
+    const before = await t.app.metrics.get('relaykit_deferred_total', { route: 'down' });
+    await waitFor(async () =>
+      (await t.app.metrics.get('relaykit_deferred_total', { route: 'down' })) >= before + 5
+        ? true
+        : undefined,
     );
     await t.app.notices.settled();
     expect(s.messages).toHaveLength(1);

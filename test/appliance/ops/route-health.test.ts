@@ -112,7 +112,9 @@ async function expectFailingRoute(
     `route ${route} failing`,
   );
   // Let a few more retries happen: the state line must not repeat, the mail must not move to dead/.
-  await waitFor(() => (t.app.metrics.get('relaykit_deferred_total', { route }) >= 3 ? true : undefined));
+  await waitFor(async () =>
+    (await t.app.metrics.get('relaykit_deferred_total', { route })) >= 3 ? true : undefined,
+  );
   const r = s.routes.find((x) => x.name === route);
   expect(s.overall).toBe('red');
   expect(s.ready).toBe(true);
@@ -123,7 +125,9 @@ async function expectFailingRoute(
   await waitFor(() => (sinks.mail.messages.length >= 1 ? true : undefined), 10_000, 'alert mail');
   for (let i = 0; i < 5; i++) await t.app.notices.check();
   await t.app.notices.settled();
-  await waitFor(() => (t.app.metrics.get('relaykit_deferred_total', { route }) >= 4 ? true : undefined));
+  await waitFor(async () =>
+    (await t.app.metrics.get('relaykit_deferred_total', { route })) >= 4 ? true : undefined,
+  );
   await t.app.notices.settled();
   const hooks = sinks.hook.bodies as { kind: string; key: string; count: number; text: string }[];
   expect(

@@ -89,7 +89,7 @@ describe('real clients', () => {
       30_000,
       '200 captured messages',
     );
-    expect(t.app.metrics.get('relaykit_accepted_total', { listener: 'test' })).toBe(200);
-    expect(t.app.metrics.get('relaykit_delivered_total', { route: 'local' })).toBe(200);
+    expect(await t.app.metrics.get('relaykit_accepted_total', { listener: 'test' })).toBe(200);
+    expect(await t.app.metrics.get('relaykit_delivered_total', { route: 'local' })).toBe(200);
   });
 });

@@ -236,17 +236,18 @@ describe('hostile SMTP corpus', () => {
     const classes = [...byClass].map(
       ([k, v]) => `${k}=${v.cases}(2xx ${v.accepted}/4xx ${v.tempfail}/5xx ${v.rejected})`,
     );
+    const byReason = await rejectsByReason();
     console.log(
       `hostile corpus: ${results.length} sessions, ${results.length - failures.length} passed, ${failures.length} failed in ${elapsed} ms; ` +
         `${classes.join(' ')}; replies ${replies['2xx']} 2xx/${replies['3xx']} 3xx/${replies['4xx']} 4xx/${replies['5xx']} 5xx; ` +
         `delivered ${files.length} (expected ${expectedTotal}), smuggled messages 0, smuggled text kept inside ${smuggledBodies} bodies, ` +
         `relaykit_rejected_total ${rejectedTotal} (4xx+5xx read by clients ${replies['4xx'] + replies['5xx']}), ` +
-        `by reason ${JSON.stringify(rejectsByReason())}`,
+        `by reason ${JSON.stringify(byReason)}`,
     );
   });
 });
 
-function rejectsByReason(): Record<string, number> {
+async function rejectsByReason(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const code of [
     'RELAY_ACCESS_DENIED',
@@ -268,7 +269,7 @@ function rejectsByReason(): Record<string, number> {
     'RELAY_CERT_REJECTED',
     'RELAY_PROTOCOL_ERROR',
   ]) {
-    const n = t.app.metrics.get('relaykit_rejected_total', { reason: code });
+    const n = await t.app.metrics.get('relaykit_rejected_total', { reason: code });
     if (n > 0) out[code] = n;
   }
   return out;

@@ -191,7 +191,7 @@ describe('per-identity limits: exact replies, logged and counted', () => {
       'RELAY_TOO_MANY_RECIPIENTS',
       'RELAY_MESSAGE_TOO_LARGE',
     ]) {
-      expect(t.app.metrics.get('relaykit_rejected_total', { reason })).toBe(1);
+      expect(await t.app.metrics.get('relaykit_rejected_total', { reason })).toBe(1);
     }
     const metrics = await t.app.metrics.render();
     expect(metrics).toContain('relaykit_rejected_total{reason="RELAY_SENDER_DENIED"} 1');
@@ -228,7 +228,7 @@ describe('per-identity limits: exact replies, logged and counted', () => {
     clock += 31_000; // half a minute refills one message
     expect((await c.command('MAIL FROM:<mfp@contoso.com>')).code).toBe(250);
     c.close();
-    expect(t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_RATE_LIMITED' })).toBe(1);
+    expect(await t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_RATE_LIMITED' })).toBe(1);
   });
 });
 
@@ -272,7 +272,7 @@ describe('AUTH failure blocking', () => {
     const c4 = await greeted(t.port, '127.0.0.9');
     expect((await c4.command(good)).code).toBe(235);
     c4.close();
-    expect(t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_AUTH_BLOCKED' })).toBe(2);
+    expect(await t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_AUTH_BLOCKED' })).toBe(2);
     const blocked = logLines.find((l) => l.includes('"code":"RELAY_AUTH_BLOCKED"'));
     expect(JSON.parse(blocked as string)).toMatchObject({
       ip: '127.0.0.9',

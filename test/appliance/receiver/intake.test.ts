@@ -47,8 +47,8 @@ describe('intake: allowlisted devices', () => {
       fs.readdir(join(sandbox.dir, 'spool', 'trace')),
     );
     expect(trace.length).toBe(1);
-    expect(t.app.metrics.get('relaykit_accepted_total', { listener: 'test' })).toBe(1);
-    expect(t.app.metrics.get('relaykit_delivered_total', { route: 'local' })).toBe(1);
+    expect(await t.app.metrics.get('relaykit_accepted_total', { listener: 'test' })).toBe(1);
+    expect(await t.app.metrics.get('relaykit_delivered_total', { route: 'local' })).toBe(1);
   });
 
   it('answers 554 5.7.1 at connect to an address no identity allows (never an open relay)', async () => {
@@ -61,7 +61,7 @@ describe('intake: allowlisted devices', () => {
     expect(r.code).toBe(554);
     expect(r.text).toContain('5.7.1');
     expect(await c.waitClosed()).toBe(true);
-    expect(t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_ACCESS_DENIED' })).toBe(1);
+    expect(await t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_ACCESS_DENIED' })).toBe(1);
   });
 
   it('matches IPv6 ranges for clients on ::1', async (ctx) => {

@@ -151,7 +151,7 @@ describe('TLS policy', () => {
     ).toBe(235);
     expect(await sendOne(c, 'app@contoso.com', 'x@fabrikam.com', 'after tls')).toBe(250);
     c.close();
-    expect(t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_TLS_REQUIRED' })).toBe(1);
+    expect(await t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_TLS_REQUIRED' })).toBe(1);
   });
 
   it('forgets a cleartext login at STARTTLS (RFC 3207 §4.2): the client must log in again', async () => {
@@ -319,7 +319,7 @@ describe('client-certificate identities', () => {
     expect(r.code).toBe(554);
     expect(r.text).toMatch(text);
     expect(await c.waitClosed()).toBe(true);
-    expect(t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_CERT_REJECTED' })).toBe(1);
+    expect(await t.app.metrics.get('relaykit_rejected_total', { reason: 'RELAY_CERT_REJECTED' })).toBe(1);
     const line = logLines.find((l) => l.includes('"code":"RELAY_CERT_REJECTED"'));
     expect(JSON.parse(line as string)).toMatchObject({
       listener: 'lan',

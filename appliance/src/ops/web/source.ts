@@ -60,8 +60,8 @@ export function createPageSource(deps: PageSourceDeps): () => Promise<PageModel>
       deps.spool.list('queue'),
       deps.spool.list('dead'),
     ]);
-    const accepted = deps.metrics.sum('relaykit_accepted_total');
-    const refused = deps.metrics.sum('relaykit_rejected_total');
+    const accepted = await deps.metrics.sum('relaykit_accepted_total');
+    const refused = await deps.metrics.sum('relaykit_rejected_total');
     const rate = rates.sample(now, accepted, refused);
     const extra = await Promise.all(
       (deps.certificates?.() ?? [])
