@@ -87,7 +87,9 @@ export interface AcsSimulatorOptions {
 
 const API_VERSIONS = new Set(['2023-03-31', '2025-09-01']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+// Padded base64 only (length a multiple of 4): stricter than the docs say, as .NET's
+// Convert.FromBase64String is; relaykit sends canonical text, and a lax check would hide a bare tail.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 class Window {
   private readonly hits: number[] = [];

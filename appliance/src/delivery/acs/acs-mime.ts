@@ -7,6 +7,7 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { type AddressObject, type EmailAddress, type ParsedMail, simpleParser } from 'mailparser';
 import { RelayError } from '../../errors.ts';
+import type { AttachmentContent, SpooledBase64 } from './acs-base64-copy.ts';
 
 export interface AcsAddress {
   address: string;
@@ -59,8 +60,11 @@ export type AttachmentMeta = Omit<AcsAttachment, 'contentInBase64'>;
 /** The parts of a message that are the same for every chunk of a leg. */
 export interface AcsTemplate {
   readonly base: Omit<AcsEmailMessage, 'recipients' | 'attachments'> & { attachments?: AttachmentMeta[] };
-  /** The decoded bytes of base.attachments, same order; base64 is made only while a body is read. */
-  readonly contents: readonly Buffer[];
+  /**
+   * The contents of base.attachments, same order: decoded bytes, encoded only while a body is read,
+   * or base64 left in the spool file and copied from there (acs-base64-copy.ts).
+   */
+  readonly contents: readonly AttachmentContent[];
   /** The original From, when it was replaced by a provisioned sender. */
   readonly rewrittenFrom?: string;
   /** Header display lists, used to place envelope recipients. */
@@ -200,8 +204,16 @@ export async function parseMime(raw: Buffer | Readable): Promise<ParsedMail> {
   }
 }
 
-/** Everything but the recipients, from a parsed message and the envelope sender. */
-export function buildTemplate(mail: ParsedMail, mailFrom: string, options: ConvertOptions): AcsTemplate {
+/**
+ * Everything but the recipients, from a parsed message and the envelope sender. `spooled` names the
+ * attachments whose base64 stays in the spool file (parseSpooled).
+ */
+export function buildTemplate(
+  mail: ParsedMail,
+  mailFrom: string,
+  options: ConvertOptions,
+  spooled: ReadonlyMap<ParsedMail['attachments'][number], SpooledBase64> = new Map(),
+): AcsTemplate {
   const from = flatten(mail.from)[0];
   const original = from?.address ?? (mailFrom === '' ? undefined : mailFrom);
   const allowed = new Set([options.sender.senderAddress, ...options.sender.provisionedSenders].map(lower));
@@ -228,7 +240,7 @@ export function buildTemplate(mail: ParsedMail, mailFrom: string, options: Conve
   }
 
   const cids = new Set<string>();
-  const contents = mail.attachments.map((a) => a.content);
+  const contents = mail.attachments.map((a): AttachmentContent => spooled.get(a) ?? a.content);
   const attachments: AttachmentMeta[] = mail.attachments.map((a, i) => {
     const contentType = a.contentType || 'application/octet-stream';
     const att: AttachmentMeta = {
@@ -298,7 +310,10 @@ export function placeRecipients(template: AcsTemplate, envelope: readonly string
 export function messageFor(
   template: AcsTemplate,
   recipients: readonly PlacedRecipient[],
-  encode: (content: Buffer, index: number) => string = (content) => content.toString('base64'),
+  encode: (content: AttachmentContent, index: number) => string = (content) => {
+    if (Buffer.isBuffer(content)) return content.toString('base64');
+    throw new Error('acs-mime: a spooled attachment is copied only by the streamed body (acs-body.ts)');
+  },
 ): AcsEmailMessage {
   const pick = (kind: RecipientKind): AcsAddress[] =>
     recipients

@@ -7,16 +7,16 @@
 import type { RouteConfig } from '../../config/schema.ts';
 import { RelayError } from '../../errors.ts';
 import { chunk, combineOutcomes, type LegFailure, type RecipientResult } from '../recipient-outcomes.ts';
-import {
-  type DeliveryJob,
-  type DeliveryOutcome,
-  openMessage,
-  type Transport,
-  type TransportDeps,
-  type TransportHealth,
+import type {
+  DeliveryJob,
+  DeliveryOutcome,
+  Transport,
+  TransportDeps,
+  TransportHealth,
 } from '../transport.ts';
 import { ACS_SCOPE, hmacHeadersFor, parseConnectionString } from './acs-auth.ts';
-import { acsBody } from './acs-body.ts';
+import { parseSpooled } from './acs-base64-copy.ts';
+import { acsBody, bodyPlan, type StreamedBody } from './acs-body.ts';
 import { AcsClient, type Auth, type ChunkResult, checkEndpoint, operationIdFor } from './acs-client.ts';
 import {
   type AcsTemplate,
@@ -98,23 +98,25 @@ export class AcsTransport implements Transport {
 
     let template: AcsTemplate;
     try {
-      // Parsed from the spool file as a stream: the raw message is never held whole.
-      const mail = await parseMime(openMessage(job.message));
-      template = buildTemplate(mail, job.mailFrom, {
-        sender: {
-          senderAddress: cfg.senderAddress,
-          provisionedSenders: cfg.provisionedSenders,
-          replyToOriginalSender: cfg.replyToOriginalSender,
+      // Parsed from the spool file as a stream: the raw message is never held whole, and base64
+      // attachments stay in the file until the request copies them from there.
+      const { mail, spooled } = await parseSpooled(job.message, parseMime);
+      template = buildTemplate(
+        mail,
+        job.mailFrom,
+        {
+          sender: {
+            senderAddress: cfg.senderAddress,
+            provisionedSenders: cfg.provisionedSenders,
+            replyToOriginalSender: cfg.replyToOriginalSender,
+          },
+          passHeaders: [...DEFAULT_PASS_HEADERS, ...cfg.passHeaders],
+          userEngagementTrackingDisabled: cfg.userEngagementTrackingDisabled,
         },
-        passHeaders: [...DEFAULT_PASS_HEADERS, ...cfg.passHeaders],
-        userEngagementTrackingDisabled: cfg.userEngagementTrackingDisabled,
-      });
+        spooled,
+      );
     } catch (err) {
-      if (err instanceof RelayError && err.code === 'RELAY_ACS_MIME_INVALID') {
-        // A route that sends the bytes as they are (SMTP) may still take it.
-        return { kind: 'permanent', code: err.code, reason: err.message, fallbackEligible: true };
-      }
-      throw err;
+      return mimeInvalid(err);
     }
 
     const placed = placeRecipients(template, job.recipients);
@@ -128,9 +130,9 @@ export class AcsTransport implements Transport {
       ),
     }));
     // Every chunk is checked before any is sent. Bodies are streamed (acs-body.ts): the base64 of
-    // the attachments is made piece by piece while the request is written, never held whole.
+    // the attachments is made or copied piece by piece while the request is written, never held whole.
     for (const c of chunks) {
-      const bytes = acsBody(template, c.recipients).bytes;
+      const bytes = bodyPlan(template, c.recipients).bytes;
       if (bytes > cfg.maxRequestSize) return this.tooLarge(bytes, 'request');
     }
 
@@ -154,7 +156,12 @@ export class AcsTransport implements Transport {
         });
         continue;
       }
-      const body = acsBody(template, c.recipients);
+      let body: StreamedBody;
+      try {
+        body = await acsBody(template, c.recipients);
+      } catch (err) {
+        return mimeInvalid(err);
+      }
       const result = await this.client.sendChunk(job, auth, body, c.operationId);
       results.push({ chunk: c, result });
       this.deps.logger.debug(
@@ -262,6 +269,14 @@ export class AcsTransport implements Transport {
       ops.join(','),
     );
   }
+}
+
+/** A message that cannot become an ACS request; a route that sends the bytes as they are (SMTP) may still take it. */
+function mimeInvalid(err: unknown): DeliveryOutcome {
+  if (err instanceof RelayError && err.code === 'RELAY_ACS_MIME_INVALID') {
+    return { kind: 'permanent', code: err.code, reason: err.message, fallbackEligible: true };
+  }
+  throw err;
 }
 
 export function createAcsTransport(route: AcsRouteConfig, deps: TransportDeps): Transport {

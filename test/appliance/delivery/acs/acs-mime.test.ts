@@ -81,6 +81,12 @@ function message(parts: { type: string; name: string; b64: string }[], subject =
   );
 }
 
+async function all(pieces: AsyncIterable<Buffer>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const p of pieces) out.push(p);
+  return out;
+}
+
 async function body(raw: string) {
   const t = buildTemplate(await parseMime(Buffer.from(raw)), 'scanner@contoso.com', OPTS);
   return acsBody(t, placeRecipients(t, ['alice@fabrikam.com']));
@@ -95,7 +101,7 @@ describe('streamed ACS request body', () => {
         { type: 'text/plain', name: 'b.txt', b64: 'Zm8=' },
       ]),
     );
-    const bytes = Buffer.concat([...b.chunks()]);
+    const bytes = Buffer.concat(await all(b.chunks()));
     expect(bytes.length).toBe(b.bytes);
     expect(b.hash).toBe(createHash('sha256').update(bytes).digest('base64'));
     const json = JSON.parse(bytes.toString('utf8'));
@@ -105,14 +111,14 @@ describe('streamed ACS request body', () => {
     ]);
     expect(json.recipients).toEqual({ to: [{ address: 'alice@fabrikam.com' }] });
     // A second read gives the same bytes (hash first, then the send).
-    expect(Buffer.concat([...b.chunks()]).equals(bytes)).toBe(true);
+    expect(Buffer.concat(await all(b.chunks())).equals(bytes)).toBe(true);
   });
 
   it('encodes a large attachment in pieces that join into one valid base64 string', async () => {
     const data = Buffer.alloc(200_001, 0xab);
     const b64 = data.toString('base64').replace(/.{76}/g, '$&\r\n');
     const b = await body(message([{ type: 'application/pdf', name: 'scan.pdf', b64 }]));
-    const pieces = [...b.chunks()];
+    const pieces = await all(b.chunks());
     expect(pieces.length).toBeGreaterThan(4);
     expect(Math.max(...pieces.map((p) => p.length))).toBeLessThanOrEqual(64 * 1024);
     const json = JSON.parse(Buffer.concat(pieces).toString('utf8'));
@@ -122,7 +128,7 @@ describe('streamed ACS request body', () => {
 
   it('leaves message text that looks like a placeholder alone', async () => {
     const b = await body(message([{ type: 'text/plain', name: 'a.txt', b64: 'Zm9v' }], '\\u0001 "x"'));
-    const json = JSON.parse(Buffer.concat([...b.chunks()]).toString('utf8'));
+    const json = JSON.parse(Buffer.concat(await all(b.chunks())).toString('utf8'));
     expect(json.content.subject).toBe('\\u0001 "x"');
     expect(json.attachments[0].contentInBase64).toBe('Zm9v');
   });
