@@ -59,7 +59,7 @@ export async function runProgram(
   }
 }
 
-/** Exit statuses shared by both command trees (route explain adds 2 for "a recipient is rejected"). */
+/** Exit statuses shared by both command trees (route explain adds 3 for "a recipient is refused"). */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 /** A command line that is wrong in a way only the command can see: exit 2, the reason and the usage. */

@@ -9,7 +9,7 @@ import { AccessMap } from '../receiver/access.ts';
 import { formatExplanation, formatRejection } from '../routing/explain.ts';
 import type { RouteInput } from '../routing/router.ts';
 import { compileRules } from '../routing/rules.ts';
-import { type CliContext, configOption, configPath, UsageError } from './command-kit.ts';
+import { type CliContext, configOption, configPath, EXIT, UsageError } from './command-kit.ts';
 import { deliveryTokens, explainFully } from './explain-checks.ts';
 import { println } from './io.ts';
 
@@ -21,7 +21,13 @@ const HELP_AFTER = `
   Without --identity, the identity comes from --auth-user, else from --source-ip (as the receiver
   finds it); without any, identity conditions cannot hold.
 
-Exit status: 0 every recipient routed, 2 some recipient rejected or a usage error, 1 bad config.`;
+Exit status: 0 every recipient routed, 3 some recipient refused, 2 a usage error, 1 bad config.`;
+
+/**
+ * The answer "the appliance would refuse a recipient": its own status, so a script can tell it from a
+ * usage error (2) and an unreadable config (1), as grep tells "no match" (1) from trouble (2).
+ */
+export const EXIT_REFUSED = 3;
 
 function stripBrackets(address: string): string {
   const a = address.trim();
@@ -149,7 +155,7 @@ async function explain(values: ExplainOpts, cli: CliContext): Promise<number> {
     const lines = formatExplanation(routing, (leg, i) => deliveryTokens(deliveries[i], leg.route));
     for (const line of [...lines, ...refusals.map(formatRejection)]) println(stdout, line);
   }
-  return routing.rejections.length + refusals.length > 0 ? 2 : 0;
+  return routing.rejections.length + refusals.length > 0 ? EXIT_REFUSED : EXIT.ok;
 }
 
 /**

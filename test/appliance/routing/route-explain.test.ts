@@ -65,9 +65,10 @@ describe('route explain', () => {
     );
   });
 
-  it('exits 2 and says whether a rejection happens at RCPT or after DATA', async () => {
+  it('exits 3 (refused, documented in routing.md) and says whether a rejection happens at RCPT or after DATA', async () => {
     const rcpt = await explain([...base, '--from', '<x@blocked.example>', '--to', 'bob@contoso.com']);
-    expect(rcpt.code).toBe(2);
+    expect(rcpt.code).toBe(3);
+    expect(rcpt.err).toBe('');
     expect(rcpt.out).toBe(
       'REJECT 553 5.7.1  rule=blocked-sender  to=bob@contoso.com  at=RCPT  reply="Sender not allowed"  because: MAIL FROM "x@blocked.example" matches "*@blocked.example"\n',
     );
@@ -80,7 +81,7 @@ describe('route explain', () => {
       '--size',
       '11MB',
     ]);
-    expect(data.code).toBe(2);
+    expect(data.code).toBe(3);
     expect(data.out.split('\n')).toEqual([
       'ROUTE  local  rule=default  to=bob@contoso.com  because: no rule matched',
       'REJECT 552 5.3.4  rule=too-big-external  to=a@fabrikam.com  at=DATA  reply="Too large for external delivery"  because: recipient domain "fabrikam.com" is external (not in acceptedDomains); size 11534336 bytes is over 10485760',
@@ -105,6 +106,17 @@ describe('route explain', () => {
       direct.legs.map(({ route, rule, recipients }) => ({ route, rule, recipients })),
     );
     expect(direct.legs.map((l) => l.rule)).toEqual(['scans-external', 'invoices']);
+  });
+
+  it('with --json a refusal still exits 3 and is listed under rejections', async () => {
+    const r = await explain([...base, '--from', 'x@blocked.example', '--to', 'bob@contoso.com', '--json']);
+    expect(r.code).toBe(3);
+    expect(r.err).toBe('');
+    const printed = JSON.parse(r.out) as { legs: unknown[]; rejections: { rule: string; at: string }[] };
+    expect(printed.legs).toEqual([]);
+    expect(printed.rejections.map(({ rule, at }) => ({ rule, at }))).toEqual([
+      { rule: 'blocked-sender', at: 'RCPT' },
+    ]);
   });
 
   it('groups rejections of one rule by stage', () => {
@@ -175,7 +187,7 @@ rules:
     expect(r.err).toMatch(/rules\[0\]\.match\.mailFrom: "x y" is not an address pattern/);
   });
 
-  it('runs as `relaykit-appliance route explain` and exits 2 on a rejection', () => {
+  it('runs as `relaykit-appliance route explain`: exits 3 on a refusal, 2 on a usage error', () => {
     const bin = fileURLToPath(new URL('../../../appliance/bin/relaykit-appliance.js', import.meta.url));
     const args = [
       'route',
@@ -192,7 +204,7 @@ rules:
       timeout: 30_000,
     });
     expect(r.stderr).toBe('');
-    expect(r.status).toBe(2);
+    expect(r.status).toBe(3);
     expect(r.stdout).toMatch(/^REJECT 553 5\.7\.1 {2}rule=blocked-sender {2}to=bob@contoso\.com {2}at=RCPT/);
     const bad = spawnSync(process.execPath, [bin, 'route', 'explian'], { encoding: 'utf8', timeout: 30_000 });
     expect(bad.status).toBe(2);
