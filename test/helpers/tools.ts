@@ -13,6 +13,10 @@ export const TOOLS = {
     apt: 'swaks libnet-ssleay-perl libio-socket-ssl-perl libauthen-sasl-perl',
   },
   'smtp-source': { path: '/usr/sbin/smtp-source', apt: 'postfix' },
+  // The VM's service notifications go through systemd's own client; perl (Essential in Debian) binds
+  // the unix datagram socket that stands in for systemd's, since Node cannot.
+  'systemd-notify': { path: '/usr/bin/systemd-notify', apt: 'systemd' },
+  perl: { path: '/usr/bin/perl', apt: 'perl-base' },
 } as const;
 
 export type ToolName = keyof typeof TOOLS;

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import type { startAppliance as StartAppliance } from '../app.ts';
 import { isRelayError } from '../errors.ts';
 import { createLogger } from '../log.ts';
+import { readyStatus, ServiceNotifier } from '../ops/service-notify.ts';
 import { loadCheckedConfig, riskyWarnings } from './check.ts';
 import { type CliContext, configOption } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
@@ -64,6 +65,9 @@ async function runAppliance(opts: { config?: string }, io: CliIo): Promise<numbe
       println(io.stderr, `  its certificate's SHA-256 fingerprint: ${admin.tls.fingerprint}`);
     }
   }
+  // Under systemd (the VM's relaykit.service, Type=notify): ready once the signal handlers below are
+  // in place, then a watchdog while the relay is alive. Elsewhere NOTIFY_SOCKET is unset: a no-op.
+  const notifier = new ServiceNotifier({ env: process.env, pid: process.pid, logger });
   return new Promise<number>((resolve) => {
     let signalled = false;
     const stop = (signal: string) => {
@@ -75,6 +79,7 @@ async function runAppliance(opts: { config?: string }, io: CliIo): Promise<numbe
       }
       signalled = true;
       logger.info({ signal }, 'stopping: draining deliveries');
+      void notifier.stopping('draining deliveries');
       appliance.stop().then(
         ({ drained }) => {
           logger.info({ drained }, 'stopped');
@@ -90,5 +95,12 @@ async function runAppliance(opts: { config?: string }, io: CliIo): Promise<numbe
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    if (notifier.enabled) {
+      const admin = appliance.adminSurface;
+      void notifier.ready(
+        readyStatus(appliance.listeners, admin && { url: admin.url, fingerprint: admin.tls.fingerprint }),
+      );
+      notifier.startWatchdog(() => appliance.healthModel.liveness().ok);
+    }
   });
 }
