@@ -4,14 +4,13 @@
 // hard-codes a port. The status server binds 0.0.0.0/:: when told to; the probe then asks loopback.
 import { type Command, Option } from 'commander';
 import type { Config } from '../config/schema.ts';
+import { localStatusHost } from '../ops/keepalived-conf.ts';
 import { type CliContext, configOption, EXIT, loadCommandConfig, UsageError } from './command-kit.ts';
 import { println } from './io.ts';
 
 /** The URL the probe asks: the configured status address (a wildcard means loopback) and port. */
 export function healthUrl(http: Config['http'], endpoint: string): string {
-  let host = http.address;
-  if (host === '0.0.0.0') host = '127.0.0.1';
-  if (host === '::') host = '::1';
+  let host = localStatusHost(http.address);
   if (host.includes(':')) host = `[${host}]`;
   return `http://${host}:${http.port}${endpoint.startsWith('/') ? endpoint : `/${endpoint}`}`;
 }

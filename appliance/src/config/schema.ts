@@ -7,6 +7,7 @@ import { adminSchema } from './admin.ts';
 import { cloudSchema, keyVaultSchema } from './cloud.ts';
 import { credentialRef } from './credential-ref.ts';
 import { duration, ipAddress, name, port, size } from './fields.ts';
+import { haIssues, haSchema } from './ha.ts';
 import { identitySchema } from './identity.ts';
 import { listenerSchema } from './listener.ts';
 import { noticesSchema, syslogSchema } from './notices.ts';
@@ -114,6 +115,8 @@ export const configSchema = z
     notices: noticesSchema,
     /** Forward every log line to a remote syslog collector (RFC 5424). */
     syslog: syslogSchema.optional(),
+    /** Opt-in edge pair: a virtual address shared with a second appliance by VRRP; see ha.ts. */
+    ha: haSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const unique = (key: 'listeners' | 'identities' | 'routes' | 'rules') => {
@@ -194,6 +197,9 @@ export const configSchema = z
       }
     });
     refineRules(cfg, ctx);
+    for (const issue of haIssues(cfg)) {
+      ctx.issues.push({ code: 'custom', path: issue.path, message: issue.message, input: cfg.ha });
+    }
   });
 
 export type ConfigInput = z.input<typeof configSchema>;
