@@ -49,6 +49,13 @@ export function job(message: DeliveryJob['message'], overrides: Partial<Delivery
   };
 }
 
+/** The Entra app registration transport tests configure (the fake token factory ignores the secret). */
+export const TEST_APP = {
+  tenantId: 'contoso.onmicrosoft.com',
+  clientId: '11111111-2222-3333-4444-555555555555',
+  clientSecret: 'app',
+} as const;
+
 export interface FakeTokens extends TokenSourceFactory {
   readonly calls: { app: AppCredentialConfig; scope: string; forceRefresh: boolean }[];
   /** Token returned next; each forced refresh mints a new one. */

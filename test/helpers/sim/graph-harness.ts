@@ -189,6 +189,36 @@ export async function writeBlob(
   return { path, sha256: hash.digest('hex') };
 }
 
+/** A harness of its own for one test (options the shared one lacks), closed whatever happens. */
+export async function withHarness<T>(opts: HarnessOptions, fn: (h: Harness) => Promise<T>): Promise<T> {
+  const h = await startHarness(opts);
+  try {
+    return await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+/**
+ * A message from `from` (default scanner@contoso.com) to alice@contoso.com with body "x" and one
+ * attachment of `size` pseudo-random bytes named `<name>.bin`; returns the message and the blob.
+ */
+export async function writeWithAttachment(
+  dir: string,
+  name: string,
+  size: number,
+  from = 'scanner@contoso.com',
+): Promise<{ msg: MessageSource; blob: { path: string; sha256: string } }> {
+  const blob = await writeBlob(dir, `${name}.bin`, size);
+  const msg = await writeMessage(dir, name, {
+    from,
+    to: 'alice@contoso.com',
+    text: 'x',
+    attachments: [{ filename: `${name}.bin`, path: blob.path }],
+  });
+  return { msg, blob };
+}
+
 export function sha256(buf: Buffer | string): string {
   return createHash('sha256').update(buf).digest('hex');
 }

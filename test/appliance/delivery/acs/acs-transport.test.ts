@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { routeSchema } from '../../../../appliance/src/config/schema.ts';
 import { hmacHeaders } from '../../../../appliance/src/delivery/acs/acs-auth.ts';
@@ -8,8 +7,8 @@ import {
   type AcsRouteConfig,
   AcsTransport,
 } from '../../../../appliance/src/delivery/acs/acs-transport.ts';
-import type { TransportDeps } from '../../../../appliance/src/delivery/transport.ts';
-import { createLogger } from '../../../../appliance/src/log.ts';
+import type { DeliveryJob, TransportDeps } from '../../../../appliance/src/delivery/transport.ts';
+import { captureLog } from '../../../helpers/log-capture.ts';
 import { AcsSimulator, type AcsSimulatorOptions } from '../../../helpers/sim/acs.ts';
 import { CLIENT, type Harness, startHarness, TENANT } from '../../../helpers/sim/graph-harness.ts';
 import { simFetch } from '../../../helpers/sim/token-client.ts';
@@ -20,6 +19,7 @@ import {
   fixture,
   job,
   messageFile,
+  TEST_APP,
   tempDir,
 } from '../../../helpers/transport-job.ts';
 
@@ -55,6 +55,19 @@ async function setup(
 afterEach(async () => {
   await sim?.close();
 });
+
+/** Sets up (with `setup`'s arguments), delivers one fixture with this envelope and expects it
+ * delivered; returns the EmailMessage ACS was sent. */
+async function sentFixture(
+  name: string,
+  envelope: Partial<DeliveryJob>,
+  ...setupArgs: Parameters<typeof setup>
+) {
+  const { transport } = await setup(...setupArgs);
+  const out = await transport.deliver(job(messageFile(dir, fixture(name)), envelope));
+  expect(out.kind).toBe('delivered');
+  return sim.sent[0]!.message;
+}
 
 function b64(s: string | Buffer): string {
   return Buffer.from(s).toString('base64');
@@ -101,15 +114,15 @@ describe('ACS transport: MIME to ACS JSON', () => {
   });
 
   it('sends inline images with contentId and keeps cid: links and ordinary attachments', async () => {
-    const { transport } = await setup({}, { provisionedSenders: ['reports@contoso.com'] });
-    const out = await transport.deliver(
-      job(messageFile(dir, fixture('inline-image.eml')), {
+    const m = await sentFixture(
+      'inline-image.eml',
+      {
         mailFrom: 'reports@contoso.com',
         recipients: ['ops@fabrikam.com'],
-      }),
+      },
+      {},
+      { provisionedSenders: ['reports@contoso.com'] },
     );
-    expect(out.kind).toBe('delivered');
-    const m = sim.sent[0]!.message;
     // A provisioned sender goes out as itself; nothing is added to Reply-To.
     expect(m.senderAddress).toBe('reports@contoso.com');
     expect(m.replyTo).toBeUndefined();
@@ -132,15 +145,10 @@ describe('ACS transport: MIME to ACS JSON', () => {
   });
 
   it('decodes non-ASCII names, subjects and RFC 2231 file names', async () => {
-    const { transport } = await setup();
-    const out = await transport.deliver(
-      job(messageFile(dir, fixture('non-ascii.eml')), {
-        mailFrom: 'juergen@contoso.com',
-        recipients: ['zoe@fabrikam.com'],
-      }),
-    );
-    expect(out.kind).toBe('delivered');
-    const m = sim.sent[0]!.message;
+    const m = await sentFixture('non-ascii.eml', {
+      mailFrom: 'juergen@contoso.com',
+      recipients: ['zoe@fabrikam.com'],
+    });
     expect(m.content.subject).toBe('Rechnung für März – 📄');
     expect(m.content.plainText).toBe(
       'Guten Tag Zoë,\n\nanbei die Rechnung für März (Größe: 1 Seite).\nGrüße – Jürgen 📄\n',
@@ -154,15 +162,10 @@ describe('ACS transport: MIME to ACS JSON', () => {
 
   // ISO-8859-1 is decoded as its WHATWG superset windows-1252, as mail clients do: 0x80 is the euro sign.
   it('decodes quoted-printable bodies (soft breaks, ISO-8859-1, =3D) and keeps Reply-To and threading headers', async () => {
-    const { transport } = await setup();
-    const out = await transport.deliver(
-      job(messageFile(dir, fixture('quoted-printable.eml')), {
-        mailFrom: 'accounting@contoso.com',
-        recipients: ['finance@fabrikam.com'],
-      }),
-    );
-    expect(out.kind).toBe('delivered');
-    const m = sim.sent[0]!.message;
+    const m = await sentFixture('quoted-printable.eml', {
+      mailFrom: 'accounting@contoso.com',
+      recipients: ['finance@fabrikam.com'],
+    });
     expect(m.content.subject).toBe('Relevé de compte');
     expect(m.content.plainText).toBe(
       'Bonjour,\n\nVeuillez trouver ci-dessous le relevé de compte du mois. Cette ligne est très longue et a été coupée par un saut de ligne doux pour respecter la limite de 76 caractères.\nMontant dû : 1\u00a0234,56 €\n= fin =\n',
@@ -330,11 +333,7 @@ describe('ACS transport: authentication', () => {
         endpoint: sim.endpoint,
         auth: {
           type: 'entra',
-          app: {
-            tenantId: 'contoso.onmicrosoft.com',
-            clientId: '11111111-2222-3333-4444-555555555555',
-            clientSecret: 's',
-          },
+          app: TEST_APP,
         },
       }),
       deps({ credentials: credentialFiles(dir, {}).store, tokens }),
@@ -347,21 +346,12 @@ describe('ACS transport: authentication', () => {
 
 describe('ACS transport: logs', () => {
   it('logs each operation at debug level without the access key or the signature', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: 'debug',
-      destination: new Writable({
-        write(chunk, _enc, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      }),
-    });
+    const { logger, text } = captureLog('debug');
     const { transport } = await setup({}, {}, { logger });
     expect((await transport.deliver(job(messageFile(dir, fixture('multipart-alternative.eml'))))).kind).toBe(
       'delivered',
     );
-    const log = lines.join('');
+    const log = text();
     expect(log).toContain(sim.sent[0]!.operationId);
     expect(log).not.toContain(sim.accessKey);
     expect(log).not.toContain('Signature=');

@@ -9,8 +9,10 @@ import {
   job,
   sha256,
   startHarness,
+  withHarness,
   writeBlob,
   writeMessage,
+  writeWithAttachment,
 } from '../../../helpers/sim/graph-harness.ts';
 
 let h: Harness;
@@ -294,13 +296,7 @@ describe('permanent errors carry the operator hint', () => {
 
   it('ErrorMessageSizeExceeded says MaxSendSize and deletes the draft', async () => {
     const t = h.transport({ messagesPerMinute: 6000 });
-    const big = await writeBlob(h.dir, 'six.bin', 6 * 1024 * 1024);
-    const msg = await writeMessage(h.dir, 'too-big', {
-      from: 'small@contoso.com',
-      to: 'alice@contoso.com',
-      text: 'x',
-      attachments: [{ filename: 'six.bin', path: big.path }],
-    });
+    const { msg } = await writeWithAttachment(h.dir, 'too-big', 6 * 1024 * 1024, 'small@contoso.com');
     const deleted = h.graph.stats.draftsDeleted;
     const out = await t.deliver(job(msg, { mailFrom: 'small@contoso.com' }));
     expect(out).toMatchObject({
@@ -314,22 +310,12 @@ describe('permanent errors carry the operator hint', () => {
   });
 
   it('names Mail.ReadWrite when the app lacks it on the large path', async () => {
-    const h2 = await startHarness({ roles: ['Mail.Send'] });
-    try {
-      const t = h2.transport();
-      const big = await writeBlob(h2.dir, 'four.bin', 4 * 1024 * 1024);
-      const msg = await writeMessage(h2.dir, 'rw', {
-        from: 'scanner@contoso.com',
-        to: 'alice@contoso.com',
-        text: 'x',
-        attachments: [{ filename: 'four.bin', path: big.path }],
-      });
-      const out = await t.deliver(job(msg));
+    await withHarness({ roles: ['Mail.Send'] }, async (h2) => {
+      const { msg } = await writeWithAttachment(h2.dir, 'rw', 4 * 1024 * 1024);
+      const out = await h2.transport().deliver(job(msg));
       expect(out).toMatchObject({ kind: 'permanent', code: 'RELAY_GRAPH_PERMISSION_MISSING' });
       expect(out.kind === 'permanent' && out.hint).toContain('Mail.ReadWrite');
-    } finally {
-      await h2.close();
-    }
+    });
   });
 });
 
@@ -449,13 +435,7 @@ describe('limits, throttling and duplicates', () => {
     // reaches it, and the outcome names that step.
     const t = h.transport({ messagesPerMinute: 6000, requestTimeout: '3s' });
     h.graph.inject({ op: 'send', hang: true });
-    const big = await writeBlob(h.dir, 'hang.bin', 3_500_000);
-    const msg = await writeMessage(h.dir, 'hang', {
-      from: 'scanner@contoso.com',
-      to: 'alice@contoso.com',
-      text: 'x',
-      attachments: [{ filename: 'hang.bin', path: big.path }],
-    });
+    const { msg } = await writeWithAttachment(h.dir, 'hang', 3_500_000);
     const out = await t.deliver(job(msg));
     expect(out).toMatchObject({ kind: 'transient', code: 'RELAY_TIMEOUT', possibleDuplicate: true });
     expect(out.kind === 'transient' && out.reason).toMatch(/^send: no answer within 3000 ms/);
@@ -467,12 +447,11 @@ describe('tokens', () => {
     // Injected clocks, no waiting: the relay's (token source and transport) and Graph's (Entra sim).
     let relayOffset = 0;
     let graphOffset = 0;
-    const h3 = await startHarness({ now: () => Date.now() + relayOffset });
-    h3.entra.now = () => Date.now() + graphOffset + relayOffset;
-    // 120 s: short enough that msal-node never serves the token from its own cache (it renews
-    // anything within 5 minutes of expiry), so every refresh the relay decides on reaches Entra.
-    h3.entra.tokenLifetimeSec = 120;
-    try {
+    await withHarness({ now: () => Date.now() + relayOffset }, async (h3) => {
+      h3.entra.now = () => Date.now() + graphOffset + relayOffset;
+      // 120 s: short enough that msal-node never serves the token from its own cache (it renews
+      // anything within 5 minutes of expiry), so every refresh the relay decides on reaches Entra.
+      h3.entra.tokenLifetimeSec = 120;
       const t = h3.transport({ messagesPerMinute: 6000 });
       const msg = await writeMessage(h3.dir, 'tok', {
         from: 'scanner@contoso.com',
@@ -496,9 +475,7 @@ describe('tokens', () => {
       expect(h3.graph.stats.unauthorized).toBe(1);
       expect(h3.entra.issued).toHaveLength(3);
       expect(h3.graph.delivered).toHaveLength(4);
-    } finally {
-      await h3.close();
-    }
+    });
   });
 
   it('picks up a rotated client secret after Entra refuses the old one', async () => {
@@ -524,47 +501,27 @@ describe('tokens', () => {
 
 describe('simulator limits the transport must respect', () => {
   it('an expired upload session ends the attempt as transient and removes the draft', async () => {
-    const h2 = await startHarness({ graph: { uploadSessionTtlMs: 0 } });
-    try {
-      const t = h2.transport();
-      const big = await writeBlob(h2.dir, 'exp.bin', 3_200_000);
-      const msg = await writeMessage(h2.dir, 'exp', {
-        from: 'scanner@contoso.com',
-        to: 'alice@contoso.com',
-        text: 'x',
-        attachments: [{ filename: 'exp.bin', path: big.path }],
-      });
-      const out = await t.deliver(job(msg));
+    await withHarness({ graph: { uploadSessionTtlMs: 0 } }, async (h2) => {
+      const { msg } = await writeWithAttachment(h2.dir, 'exp', 3_200_000);
+      const out = await h2.transport().deliver(job(msg));
       expect(out).toMatchObject({
         kind: 'transient',
         hint: expect.stringContaining('upload session expired'),
       });
       expect(h2.graph.openDrafts).toBe(0);
-    } finally {
-      await h2.close();
-    }
+    });
   });
 
   it('a sendMail request over 4 MB gets 413, classified with the setting to change', async () => {
-    const h2 = await startHarness();
-    try {
-      const t = h2.transport({ sendMailMaxSize: '5MB' });
-      const big = await writeBlob(h2.dir, 'over.bin', 3_300_000);
-      const msg = await writeMessage(h2.dir, 'over', {
-        from: 'scanner@contoso.com',
-        to: 'alice@contoso.com',
-        text: 'x',
-        attachments: [{ filename: 'over.bin', path: big.path }],
-      });
-      const out = await t.deliver(job(msg));
+    await withHarness({}, async (h2) => {
+      const { msg } = await writeWithAttachment(h2.dir, 'over', 3_300_000);
+      const out = await h2.transport({ sendMailMaxSize: '5MB' }).deliver(job(msg));
       expect(out).toMatchObject({
         kind: 'permanent',
         code: 'RELAY_GRAPH_REQUEST_TOO_LARGE',
         hint: expect.stringContaining('sendMailMaxSize'),
       });
       expect(h2.graph.stats.status413).toBe(1);
-    } finally {
-      await h2.close();
-    }
+    });
   });
 });

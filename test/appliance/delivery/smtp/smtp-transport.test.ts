@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { routeSchema } from '../../../../appliance/src/config/schema.ts';
 import {
@@ -7,7 +6,7 @@ import {
 } from '../../../../appliance/src/delivery/smtp/smtp-presets.ts';
 import { enhancedCode, SmtpTransport } from '../../../../appliance/src/delivery/smtp/smtp-transport.ts';
 import type { DeliveryOutcome, TransportDeps } from '../../../../appliance/src/delivery/transport.ts';
-import { createLogger } from '../../../../appliance/src/log.ts';
+import { captureLog } from '../../../helpers/log-capture.ts';
 import { createTestPki, type TestPki } from '../../../helpers/pki.ts';
 import { SmtpSink, type SmtpSinkOptions } from '../../../helpers/sim/smtp-sink.ts';
 import {
@@ -18,6 +17,7 @@ import {
   fixture,
   job,
   messageFile,
+  TEST_APP,
   tempDir,
 } from '../../../helpers/transport-job.ts';
 
@@ -152,17 +152,12 @@ describe('SMTP transport: TLS and AUTH', () => {
 
   it('XOAUTH2 with a client-credentials token for the Exchange Online scope; a refused token is refreshed next time', async () => {
     const tokens = fakeTokens('expired-token');
-    const app = {
-      tenantId: 'contoso.onmicrosoft.com',
-      clientId: '11111111-2222-3333-4444-555555555555',
-      clientSecret: 'app',
-    };
     const { transport } = await setup(
       { tokens: { 'scanner@contoso.com': 'token-2' } },
       {
         preset: 'exo-submission',
         host: '127.0.0.1',
-        auth: { type: 'xoauth2', user: 'scanner@contoso.com', app },
+        auth: { type: 'xoauth2', user: 'scanner@contoso.com', app: TEST_APP },
       },
       {},
       tokens,
@@ -184,14 +179,9 @@ describe('SMTP transport: TLS and AUTH', () => {
 
   it('the acs preset asks for the communication scope', async () => {
     const tokens = fakeTokens('t');
-    const app = {
-      tenantId: 'contoso.onmicrosoft.com',
-      clientId: '11111111-2222-3333-4444-555555555555',
-      clientSecret: 'app',
-    };
     const { transport } = await setup(
       { tokens: { 'relay-smtp': 't' } },
-      { preset: 'acs', auth: { type: 'xoauth2', user: 'relay-smtp', app } },
+      { preset: 'acs', auth: { type: 'xoauth2', user: 'relay-smtp', app: TEST_APP } },
       {},
       tokens,
     );
@@ -233,16 +223,7 @@ describe('SMTP transport: TLS and AUTH', () => {
 
 describe('SMTP transport: logs', () => {
   it('logs each transaction at debug level without the password or token', async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: 'debug',
-      destination: new Writable({
-        write(chunk, _enc, cb) {
-          lines.push(String(chunk));
-          cb();
-        },
-      }),
-    });
+    const { logger, text } = captureLog('debug');
     sink = new SmtpSink({
       tls: 'starttls',
       key: pki.server.key,
@@ -257,7 +238,7 @@ describe('SMTP transport: logs', () => {
       deps({ credentials: creds.store, logger }),
     );
     expect((await transport.deliver(job(messageFile(dir, RAW)))).kind).toBe('delivered');
-    const log = lines.join('');
+    const log = text();
     expect(log).toContain('smtp: transaction');
     expect(log).not.toContain('pw-very-secret');
   });
