@@ -1,142 +1,35 @@
 // deploy/kubernetes: the one source of the Kubernetes objects for relaykit (issue 19). A pure
-// function of a few options returns plain objects; relaykit.yaml is its output for the defaults
-// (a test keeps the two equal, `npm run k8s:render` rewrites it). A Pulumi component and a Helm chart
-// are to come from the same function, never from hand-kept copies.
+// function of a few options returns plain objects; from it come relaykit.yaml (kubectl, Argo, Flux),
+// the Helm chart in deploy/helm/relaykit (render.ts, helm-chart.ts) and the Pulumi component
+// (component.ts). Tests keep the committed files equal to the renderer and validate every object
+// against the Kubernetes OpenAPI schemas.
 //
-// Shape: a StatefulSet (each pod owns its spool on its own PVC; no shared RWX volume), a Service that
-// keeps client source addresses (externalTrafficPolicy Local) so the allowlist still works, readiness
-// from /readyz (503 from the first moment of a SIGTERM drain), liveness from /healthz, a
-// PodDisruptionBudget, the restricted security context, a NetworkPolicy, the config from a Secret.
+// Shape: a StatefulSet (each pod owns its spool on its own PVC; no shared RWX volume; workload.ts), a
+// Service that keeps client source addresses (externalTrafficPolicy Local) so the allowlist still
+// works, a headless peers Service (stable pod names for `queue handoff`, metrics endpoints), a
+// PodDisruptionBudget, a NetworkPolicy; optional ServiceMonitor and Key Vault CSI SecretProviderClass
+// (addons.ts). Where an option does more than substitute a value, values.ts helpers keep it
+// expressible as a Helm template.
+import { keyVaultProviderClass, serviceMonitor } from './addons.ts';
+import {
+  DEFAULT_OPTIONS,
+  type K8sObject,
+  type ManifestOptions,
+  metadata,
+  peersLabels,
+  selectorLabels,
+} from './options.ts';
+import { each, nonEmpty, when } from './values.ts';
+import { statefulSet } from './workload.ts';
 
-export interface ManifestOptions {
-  readonly name: string;
-  readonly namespace: string;
-  readonly image: string;
-  readonly replicas: number;
-  /** Size of each pod's spool volume. */
-  readonly spoolSize: string;
-  readonly storageClassName?: string;
-  /** Secret holding config.yaml and relaykit-bundle.json (or a Key Vault CSI SecretProviderClass sync). */
-  readonly configSecret: string;
-  /** SMTP port inside the pod (the config's listener) and on the Service. */
-  readonly smtpPort: number;
-  readonly servicePort: number;
-  /** The config's status port (http.port): /readyz, /healthz, /metrics. */
-  readonly statusPort: number;
-  /** delivery.drainTimeout in seconds; the grace period must exceed it. */
-  readonly drainSeconds: number;
-  /** Client ranges allowed to reach SMTP (NetworkPolicy); empty: from anywhere. */
-  readonly smtpClientCidrs: readonly string[];
-}
+export * from './options.ts';
 
-export const DEFAULT_OPTIONS: ManifestOptions = {
-  name: 'relaykit',
-  namespace: 'relaykit',
-  image: 'relaykit-appliance:0.1.0',
-  replicas: 2,
-  spoolSize: '5Gi',
-  configSecret: 'relaykit-config',
-  smtpPort: 2525,
-  servicePort: 25,
-  statusPort: 8025,
-  drainSeconds: 30,
-  smtpClientCidrs: [],
-};
-
-type Obj = Record<string, unknown>;
-
-export function renderManifests(o: ManifestOptions = DEFAULT_OPTIONS): Obj[] {
-  const labels = { 'app.kubernetes.io/name': 'relaykit', 'app.kubernetes.io/instance': o.name };
-  const meta = (name: string) => ({ name, namespace: o.namespace, labels });
-  const restricted = {
-    runAsNonRoot: true,
-    runAsUser: 10025,
-    runAsGroup: 10025,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
-  const statefulSet = {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: meta(o.name),
-    spec: {
-      serviceName: `${o.name}-peers`,
-      replicas: o.replicas,
-      podManagementPolicy: 'Parallel',
-      selector: { matchLabels: labels },
-      // Kept on scale-down: a removed pod's spool stays until `queue handoff` has emptied it.
-      persistentVolumeClaimRetentionPolicy: { whenScaled: 'Retain', whenDeleted: 'Retain' },
-      template: {
-        metadata: { labels },
-        spec: {
-          automountServiceAccountToken: false,
-          // drainTimeout plus the time the endpoint takes to leave the Service.
-          terminationGracePeriodSeconds: o.drainSeconds + 15,
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: 10025,
-            runAsGroup: 10025,
-            fsGroup: 10025,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
-          containers: [
-            {
-              name: 'relaykit',
-              image: o.image,
-              args: ['run'],
-              env: [
-                { name: 'RELAYKIT_CONFIG', value: '/etc/relaykit/config.yaml' },
-                { name: 'RELAYKIT_BUNDLE', value: '/etc/relaykit/relaykit-bundle.json' },
-              ],
-              ports: [
-                { name: 'smtp', containerPort: o.smtpPort, protocol: 'TCP' },
-                { name: 'status', containerPort: o.statusPort, protocol: 'TCP' },
-              ],
-              readinessProbe: {
-                httpGet: { path: '/readyz', port: 'status' },
-                periodSeconds: 5,
-                failureThreshold: 1,
-              },
-              livenessProbe: {
-                httpGet: { path: '/healthz', port: 'status' },
-                periodSeconds: 10,
-                failureThreshold: 6,
-              },
-              // Endpoints leave the Service a moment after SIGTERM; keep accepting until they have.
-              lifecycle: { preStop: { sleep: { seconds: 5 } } },
-              securityContext: restricted,
-              resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-              volumeMounts: [
-                { name: 'spool', mountPath: '/var/lib/relaykit' },
-                { name: 'config', mountPath: '/etc/relaykit', readOnly: true },
-                { name: 'tmp', mountPath: '/tmp' },
-              ],
-            },
-          ],
-          volumes: [
-            { name: 'config', secret: { secretName: o.configSecret } },
-            { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-          ],
-        },
-      },
-      volumeClaimTemplates: [
-        {
-          metadata: { name: 'spool', labels },
-          spec: {
-            accessModes: ['ReadWriteOnce'],
-            ...(o.storageClassName ? { storageClassName: o.storageClassName } : {}),
-            resources: { requests: { storage: o.spoolSize } },
-          },
-        },
-      ],
-    },
-  };
+export function renderManifests(o: ManifestOptions = DEFAULT_OPTIONS): K8sObject[] {
+  const labels = selectorLabels(o);
   const service = {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(o.name),
+    metadata: metadata(o, o.name),
     spec: {
       type: 'LoadBalancer',
       // Keeps the client source address (no SNAT), so identity networks still decide.
@@ -148,34 +41,54 @@ export function renderManifests(o: ManifestOptions = DEFAULT_OPTIONS): Obj[] {
   const peers = {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: meta(`${o.name}-peers`),
+    metadata: metadata(o, `${o.name}-peers`, peersLabels(o)),
     spec: {
       clusterIP: 'None',
       publishNotReadyAddresses: false,
       selector: labels,
-      ports: [{ name: 'smtp', port: o.smtpPort, targetPort: 'smtp', protocol: 'TCP' }],
+      ports: [
+        { name: 'smtp', port: o.smtpPort, targetPort: 'smtp', protocol: 'TCP' },
+        { name: 'admin', port: o.adminPort, targetPort: 'admin', protocol: 'TCP' },
+      ],
     },
   };
   const pdb = {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
-    metadata: meta(o.name),
+    metadata: metadata(o, o.name),
     spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
   };
-  const from = o.smtpClientCidrs.map((cidr) => ({ ipBlock: { cidr } }));
   const netpol = {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: meta(o.name),
+    metadata: metadata(o, o.name),
     spec: {
       podSelector: { matchLabels: labels },
       policyTypes: ['Ingress'],
       ingress: [
-        { ...(from.length ? { from } : {}), ports: [{ port: o.smtpPort, protocol: 'TCP' }] },
-        // Probes come from the node; metrics scrapers from the cluster.
-        { ports: [{ port: o.statusPort, protocol: 'TCP' }] },
+        {
+          ports: [{ port: o.smtpPort, protocol: 'TCP' }],
+          ...when(nonEmpty(o.smtpClientCidrs), 'from', () =>
+            each(o.smtpClientCidrs, (cidr) => ({ ipBlock: { cidr } })),
+          ),
+        },
+        // Probes come from the node; metrics scrapers (status port, admin listener) from the cluster.
+        {
+          ports: [
+            { port: o.statusPort, protocol: 'TCP' },
+            { port: o.adminPort, protocol: 'TCP' },
+          ],
+        },
       ],
     },
   };
-  return [statefulSet, service, peers, pdb, netpol];
+  return [
+    statefulSet(o),
+    service,
+    peers,
+    pdb,
+    netpol,
+    ...serviceMonitor(o),
+    ...keyVaultProviderClass(o),
+  ] as K8sObject[];
 }
