@@ -1,8 +1,13 @@
-// Writes deploy/kubernetes/relaykit.yaml from manifests.ts (the only way that file changes).
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Writes deploy/kubernetes/relaykit.yaml and the Helm chart deploy/helm/relaykit from manifests.ts
+// (`npm run k8s:render`: the only way those files change; tests compare them with these functions).
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
+import { chartFiles } from './helm-chart.ts';
 import { renderManifests } from './manifests.ts';
+
+export const CHART_DIR = join(import.meta.dirname, '../helm/relaykit');
+export const YAML_PATH = join(import.meta.dirname, 'relaykit.yaml');
 
 export function renderYaml(): string {
   const header =
@@ -15,4 +20,11 @@ export function renderYaml(): string {
   );
 }
 
-if (import.meta.main) writeFileSync(join(import.meta.dirname, 'relaykit.yaml'), renderYaml());
+if (import.meta.main) {
+  writeFileSync(YAML_PATH, renderYaml());
+  rmSync(CHART_DIR, { recursive: true, force: true });
+  for (const [path, text] of Object.entries(chartFiles())) {
+    mkdirSync(dirname(join(CHART_DIR, path)), { recursive: true });
+    writeFileSync(join(CHART_DIR, path), text);
+  }
+}
