@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { ConfigInput } from '../../appliance/src/config/schema.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
-const NODE = join(ROOT, 'node_modules/.bin/node');
+export const ROOT = join(import.meta.dirname, '../..');
+export const NODE = join(ROOT, 'node_modules/.bin/node');
 
 export interface ChildAppliance {
   readonly proc: ChildProcess;
@@ -22,11 +22,18 @@ export async function writeConfig(dir: string, config: ConfigInput): Promise<str
   return path;
 }
 
-/** Starts `relaykit-appliance run --config FILE` and resolves once it logs that it started. */
-export async function startChild(configPath: string, timeoutMs = 20_000): Promise<ChildAppliance> {
-  const proc = spawn(NODE, [join(ROOT, 'appliance/src/main.ts'), 'run', '--config', configPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Starts `relaykit-appliance run --config FILE` and resolves once it logs that it started. `prefix`
+ * runs it through another command that execs it (e.g. `ip netns exec NS`), so the child is the relay.
+ */
+export async function startChild(
+  configPath: string,
+  timeoutMs = 20_000,
+  prefix: readonly string[] = [],
+): Promise<ChildAppliance> {
+  const argv = [NODE, join(ROOT, 'appliance/src/main.ts'), 'run', '--config', configPath];
+  const [cmd, ...args] = [...prefix, ...argv] as [string, ...string[]];
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout?.on('data', (d: Buffer) => {
     out += d.toString();

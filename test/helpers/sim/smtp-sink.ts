@@ -37,6 +37,8 @@ export interface SmtpSinkOptions {
   /** Awaited after the final dot and before the reply: a test holds a delivery in flight with it. */
   readonly beforeReply?: (raw: Buffer) => Promise<void>;
   readonly size?: number;
+  /** Port on 127.0.0.1; 0 (the default) picks a free one. */
+  readonly port?: number;
 }
 
 function replyError(e: SmtpReplyError): Error {
@@ -134,7 +136,7 @@ export class SmtpSink {
     const server = new SMTPServer(options);
     // Without an error listener one bad client (refused certificate) would crash the test process.
     server.on('error', (err: Error) => this.errors.push(err));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => server.listen(o.port ?? 0, '127.0.0.1', () => resolve()));
     this.server = server;
     this.port = (
       (server as unknown as { server: { address(): AddressInfo } }).server.address() as AddressInfo
