@@ -19,6 +19,7 @@ import { createMetrics, type Metrics } from './ops/metrics.ts';
 import { createNotices, type Notices } from './ops/notices/index.ts';
 import { QueueAdmin } from './ops/queue-admin.ts';
 import { RouteStateTracker } from './ops/route-state.ts';
+import type { SyslogStats } from './ops/syslog/sender.ts';
 import { createPageSource } from './ops/web/source.ts';
 import { type BoundListener, Receiver } from './receiver/server.ts';
 import { compileRules } from './routing/router.ts';
@@ -34,6 +35,8 @@ export interface ApplianceOptions {
   readonly spoolFaults?: SpoolFaults;
   /** How often alerts look at the health model (default 30 s; tests make it short). */
   readonly alertCheckInterval?: number;
+  /** The remote syslog sender the logger forwards to, for its metrics (run.ts owns its life). */
+  readonly syslog?: { stats(): SyslogStats };
 }
 
 export interface Appliance {
@@ -119,6 +122,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
   });
   const admin = new QueueAdmin(spool, engine, now);
 
+  let syslogDropped = 0; // the sender's count already added to the counter
   metrics.onCollect(async () => {
     const { depth, oldestReceivedAt } = await spool.depthAndOldest();
     metrics.set('relaykit_spool_depth', {}, depth);
@@ -133,6 +137,13 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     metrics.set('relaykit_spool_filesystem_avail_bytes', {}, disk.filesystem.availableBytes);
     for (const [folder, bytes] of Object.entries(disk.folders)) {
       metrics.set('relaykit_spool_folder_bytes', { folder }, bytes);
+    }
+    const syslog = opts.syslog?.stats();
+    if (syslog) {
+      metrics.set('relaykit_syslog_connected', {}, syslog.connected ? 1 : 0);
+      metrics.set('relaykit_syslog_queued_lines', {}, syslog.queued);
+      metrics.inc('relaykit_syslog_dropped_total', {}, syslog.dropped - syslogDropped);
+      syslogDropped = syslog.dropped;
     }
   });
   const retention = startRetention(spool, config.spool.retention, {

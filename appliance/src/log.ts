@@ -38,9 +38,28 @@ export interface LogOptions {
   level?: string;
   /** Defaults to stdout; tests pass a stream to capture lines. */
   destination?: pino.DestinationStream;
+  /** Also gets every line, after redaction (the remote syslog sender); must never block or throw. */
+  forward?: { write(line: string): void };
+}
+
+/** The destination and the forward, both fed each line; flushing flushes the destination. */
+function tee(dest: pino.DestinationStream, forward: { write(line: string): void }): pino.DestinationStream {
+  const d = dest as pino.DestinationStream & {
+    flush?: (cb: (err?: Error) => void) => void;
+    flushSync?: () => void;
+  };
+  return {
+    write(line: string) {
+      d.write(line);
+      forward.write(line);
+    },
+    ...(d.flush ? { flush: (cb: (err?: Error) => void) => d.flush?.(cb) } : {}),
+    ...(d.flushSync ? { flushSync: () => d.flushSync?.() } : {}),
+  } as pino.DestinationStream;
 }
 
 export function createLogger(options: LogOptions = {}): Logger {
+  const dest = options.destination ?? pino.destination({ fd: 1, sync: false });
   return pino(
     {
       level: options.level ?? 'info',
@@ -49,7 +68,7 @@ export function createLogger(options: LogOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination ?? pino.destination({ fd: 1, sync: false }),
+    options.forward === undefined ? dest : tee(dest, options.forward),
   );
 }
 

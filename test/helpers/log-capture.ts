@@ -11,13 +11,14 @@ export interface CapturedLog {
   text(): string;
 }
 
-export function captureLog(level = 'info'): CapturedLog {
+/** `forward` also gets every line (a remote syslog sender under test). */
+export function captureLog(level = 'info', forward?: { write(line: string): void }): CapturedLog {
   const sink = new PassThrough();
   let text = '';
   sink.on('data', (d: Buffer) => {
     text += d.toString();
   });
-  const logger = createLogger({ level, destination: sink });
+  const logger = createLogger({ level, destination: sink, ...(forward ? { forward } : {}) });
   return {
     logger,
     lines: () =>

@@ -6,6 +6,8 @@ import type { startAppliance as StartAppliance } from '../app.ts';
 import { isRelayError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { readyStatus, ServiceNotifier } from '../ops/service-notify.ts';
+import type { SyslogSender } from '../ops/syslog/sender.ts';
+import { version } from '../version.ts';
 import { loadCheckedConfig, riskyWarnings } from './check.ts';
 import { type CliContext, configOption } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
@@ -21,13 +23,20 @@ export function registerRun(program: Command, cli: CliContext): void {
 async function runAppliance(opts: { config?: string }, io: CliIo): Promise<number> {
   // The same proofs as `check` (ports included): refuse with the same lines, never half-start.
   const { config, source } = await loadCheckedConfig(opts);
-  const logger = createLogger({ level: config.log.level });
+  let syslog: SyslogSender | undefined;
+  if (config.syslog !== undefined) {
+    // Loaded only when configured; it reads syslog.tls.ca now, so a bad file refuses the start.
+    const { SyslogSender } = await import('../ops/syslog/sender.ts');
+    syslog = new SyslogSender({ config: config.syslog, hostname: config.appliance.hostname, version });
+  }
+  const logger = createLogger({ level: config.log.level, ...(syslog ? { forward: syslog } : {}) });
+  syslog?.attach(logger);
   for (const w of riskyWarnings(config)) logger.warn({ warning: w }, 'config: risky setting');
   let appliance: Awaited<ReturnType<typeof StartAppliance>>;
   try {
     // Loaded here, not at the top: the transports' SDKs are heavy and no other command needs them.
     const { startAppliance } = await import('../app.ts');
-    appliance = await startAppliance(config, { logger });
+    appliance = await startAppliance(config, { logger, ...(syslog ? { syslog } : {}) });
   } catch (err) {
     const code = isRelayError(err) ? err.code : (err as NodeJS.ErrnoException).code;
     logger.fatal({ code, reason: (err as Error).message }, 'appliance failed to start');
@@ -35,6 +44,7 @@ async function runAppliance(opts: { config?: string }, io: CliIo): Promise<numbe
       io.stderr,
       `relaykit-appliance: cannot start: ${code ? `${code}: ` : ''}${(err as Error).message}`,
     );
+    await syslog?.close(1000);
     logger.flush();
     return 1;
   }
@@ -81,13 +91,16 @@ async function runAppliance(opts: { config?: string }, io: CliIo): Promise<numbe
       logger.info({ signal }, 'stopping: draining deliveries');
       void notifier.stopping('draining deliveries');
       appliance.stop().then(
-        ({ drained }) => {
+        async ({ drained }) => {
           logger.info({ drained }, 'stopped');
+          // The last lines (the drain included) get a moment to reach the collector.
+          await syslog?.close(2000);
           logger.flush();
           resolve(0);
         },
-        (err: unknown) => {
+        async (err: unknown) => {
           logger.error({ err }, 'stop failed');
+          await syslog?.close(2000);
           logger.flush();
           resolve(1);
         },

@@ -109,6 +109,24 @@ export const METRIC_FAMILIES: readonly FamilyDef[] = [
     help: 'Trace files and dead letters deleted by spool.retention, by folder.',
     labelNames: ['folder'],
   },
+  {
+    name: 'relaykit_syslog_connected',
+    type: 'gauge',
+    help: '1 while the remote syslog collector is connected.',
+    labelNames: [],
+  },
+  {
+    name: 'relaykit_syslog_queued_lines',
+    type: 'gauge',
+    help: 'Log lines waiting for the remote syslog collector.',
+    labelNames: [],
+  },
+  {
+    name: 'relaykit_syslog_dropped_total',
+    type: 'counter',
+    help: 'Log lines dropped (oldest first) because the syslog collector did not take them in time.',
+    labelNames: [],
+  },
 ];
 
 type Family = Counter<string> | Gauge<string>;
