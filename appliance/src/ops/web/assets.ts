@@ -1,5 +1,5 @@
-// The page's only style and script, inlined under a per-response CSP nonce (no CDN, no build, works
-// offline). The script does three things: confirm-then-call for queue actions (a <dialog>, keyboard
+// The page's style and script, inlined under a per-response CSP nonce (no CDN, no build, works
+// offline; the live update is live-update.ts). The script does three things: confirm-then-call for queue actions (a <dialog>, keyboard
 // reachable, Escape cancels), the test-message form, and login. Every call is a same-origin fetch with
 // Content-Type application/json and the session's CSRF token, the only shape the API accepts.
 
@@ -86,11 +86,13 @@ export const PAGE_SCRIPT = `
       delete: ['DELETE', '/api/' + a.folder + '/' + a.id, 'Deleted ' + a.id],
     };
     const [method, url, done] = urls[a.action];
+    // The live update (live-update.ts) holds off while an action runs: the page reloads after it.
+    document.body.dataset.busy = '1';
     try {
       await call(method, url);
       sessionStorage.setItem('relaykit-flash', JSON.stringify({ text: done, light: 'green' }));
       location.reload();
-    } catch (e) { say(a.action + ' failed: ' + e.message, 'red'); }
+    } catch (e) { delete document.body.dataset.busy; say(a.action + ' failed: ' + e.message, 'red'); }
   }
   const form = document.getElementById('test-form');
   if (form) form.addEventListener('submit', async (ev) => {

@@ -7,6 +7,7 @@ import { pageCsp } from '../admin/guard.ts';
 import { randomToken } from '../admin/secret.ts';
 import { LOGIN_SCRIPT, PAGE_SCRIPT, STYLE } from './assets.ts';
 import { html, Markup } from './html.ts';
+import { LIVE_SCRIPT, REFRESH_SECONDS } from './live-update.ts';
 import type { Light, PageEntry, PageModel } from './model.ts';
 
 export interface Viewer {
@@ -65,8 +66,8 @@ export function renderStatusPage(m: PageModel, viewer: Viewer): { html: string; 
   const body = html`
 <header>
   <div><h1>relaykit · ${m.hostname}</h1>
-  <div class="meta">version ${m.version} · up ${age(m.uptimeSeconds * 1000)} · updated <time datetime="${m.generatedAt}">${m.generatedAt.slice(11, 19)} UTC</time></div></div>
-  <div>${badge(m.overall.state, WORDS[m.overall.state], 'overall')} <a href="/">Refresh</a>${
+  <div class="meta" data-live="meta">version ${m.version} · up ${age(m.uptimeSeconds * 1000)} · updated <time datetime="${m.generatedAt}">${m.generatedAt.slice(11, 19)} UTC</time></div></div>
+  <div><span data-live="overall">${badge(m.overall.state, WORDS[m.overall.state], 'overall')}</span> <a href="/">Refresh</a>${
     viewer.lan
       ? html` · <span class="meta">${viewer.user} (${viewer.role})</span> <button type="button" id="logout">Log out</button>`
       : ''
@@ -74,6 +75,9 @@ export function renderStatusPage(m: PageModel, viewer: Viewer): { html: string; 
 </header>
 <main>
 <p id="flash" class="flash" role="status" aria-live="polite" hidden></p>
+<p class="meta"><span id="live-note"></span> <button type="button" id="live-toggle" aria-pressed="false" hidden>Pause updates</button></p>
+<p id="live-news" class="sr-only" role="status" aria-live="polite"></p>
+<div data-live="body">
 ${m.overall.reasons.length > 0 ? html`<ul aria-label="What needs attention">${m.overall.reasons.map((r) => html`<li>${r}</li>`)}</ul>` : ''}
 <div class="cards">
   <div class="card" aria-labelledby="c-intake"><h2 id="c-intake">Intake</h2>${badge(m.intake.state, m.intake.detail)}${m.intake.hint ? html`<p class="hint">Fix: ${m.intake.hint}</p>` : ''}
@@ -108,6 +112,7 @@ ${entryRows(m.queued, 'queue', admin)}</section>
       ? html`<p class="empty">None configured.</p>`
       : html`<ul>${m.expiries.map((x) => html`<li>${badge(x.state, WORDS[x.state])} ${x.kind} <strong>${x.name}</strong>: ${x.detail}</li>`)}</ul>`
   }</section>
+</div>
 ${
   admin
     ? html`<section aria-labelledby="h-test"><h2 id="h-test">Send a test message</h2>
@@ -126,8 +131,9 @@ ${
       `${WORDS[m.overall.state]} · relaykit ${m.hostname}`,
       nonce,
       body,
-      PAGE_SCRIPT,
-      html`<meta name="csrf-token" content="${viewer.csrf}">`,
+      PAGE_SCRIPT + LIVE_SCRIPT,
+      html`<meta name="csrf-token" content="${viewer.csrf}">
+<meta name="refresh-seconds" content="${REFRESH_SECONDS}">`,
     ),
     csp: pageCsp(nonce),
   };

@@ -179,6 +179,95 @@ fetch(${JSON.stringify(target)}, { method: 'POST', credentials: 'include', heade
   });
 });
 
+describe('live update', () => {
+  // The page's clock is Playwright's (page.clock): the 15 s interval is run forward, not waited for.
+  async function openWithClock(): Promise<Page> {
+    browser ??= await launch();
+    const page = await browser.context.newPage();
+    await page.clock.install();
+    await page.goto(`${base}/`);
+    // Set on this document only: still there afterwards means the page was not reloaded.
+    await page.evaluate('window.loadedOnce = true');
+    return page;
+  }
+  const queued = (n: number) =>
+    waitFor(
+      async () => ((await t.app.admin.list('queue')).length === n ? true : undefined),
+      15_000,
+      `${n} queued`,
+    );
+  const shows = (page: Page, name: string, value: string) =>
+    waitFor(
+      async () => ((await metric(page, name)) === value ? true : undefined),
+      15_000,
+      `${name} ${value}`,
+    );
+  const note = (page: Page) => page.locator('#live-note').textContent();
+
+  it('shows messages queued after the page loaded without a reload, keeps focus and typing, and announces it', async () => {
+    const page = await openWithClock();
+    expect(await metric(page, 'queue-depth')).toBe('3');
+    expect(await note(page)).toBe('Updates every 15 s');
+    // A technician is typing in the test form meanwhile.
+    await page.getByLabel('To address').fill('tech@exa');
+    await sendMail(t.port, { subject: 'arrived later', to: 'late@example.com' });
+    await sendMail(t.port, { subject: 'arrived later too', to: 'late2@example.com' });
+    await queued(5);
+    await page.clock.runFor(15_000);
+    await shows(page, 'queue-depth', '5');
+    expect(await page.evaluate('window.loadedOnce')).toBe(true);
+    expect(await page.locator('section[aria-labelledby="h-queue"] tbody tr[data-id]').count()).toBe(5);
+    expect(await page.locator('section[aria-labelledby="h-queue"]').textContent()).toContain(
+      'arrived later too',
+    );
+    expect(await page.locator('#h-queue').textContent()).toBe('Queued messages (5)');
+    expect(await page.evaluate('document.activeElement?.id')).toBe('test-to');
+    expect(await page.getByLabel('To address').inputValue()).toBe('tech@exa');
+    expect(await page.locator('#live-news').textContent()).toBe(
+      'Updated: Needs attention: 5 waiting, 1 dead letters',
+    );
+    expect(await page.locator('#live-news').getAttribute('aria-live')).toBe('polite');
+    expect(await note(page)).toMatch(/^Updated \d\d:\d\d:\d\d UTC · updates every 15 s$/);
+    // The buttons of the new rows work: the click handler is the document's, not the old rows'.
+    await page
+      .getByRole('button', { name: /^Delete / })
+      .last()
+      .click();
+    expect(await page.locator('dialog#confirm').isVisible()).toBe(true);
+  });
+
+  it('holds off while the delete confirmation is open and keeps focus on the focused row; Pause stops it', async () => {
+    const page = await openWithClock();
+    const victim = ids[1] as string;
+    await page.getByRole('button', { name: `Delete ${victim}` }).click();
+    await sendMail(t.port, { subject: 'during the dialog', to: 'late@example.com' });
+    await queued(4);
+    await page.clock.runFor(30_000);
+    expect(await note(page)).toBe('Paused while the confirmation is open');
+    expect(await page.locator('dialog#confirm').isVisible()).toBe(true);
+    expect(await page.evaluate('document.activeElement?.id')).toBe('confirm-no');
+    expect(await metric(page, 'queue-depth')).toBe('3');
+    // Cancel: focus goes back to the Delete button, the next update comes, focus stays on that row.
+    await page.keyboard.press('Escape');
+    await page.clock.runFor(15_000);
+    await shows(page, 'queue-depth', '4');
+    expect(await page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe(
+      `Delete ${victim}`,
+    );
+    // Pause updates (WCAG 2.2.2): nothing changes however long the page stays open.
+    await page.getByRole('button', { name: 'Pause updates' }).click();
+    expect(await page.locator('#live-toggle').getAttribute('aria-pressed')).toBe('true');
+    await sendMail(t.port, { subject: 'while paused', to: 'late@example.com' });
+    await queued(5);
+    await page.clock.runFor(60_000);
+    expect(await note(page)).toBe('Updates paused');
+    expect(await metric(page, 'queue-depth')).toBe('4');
+    await page.getByRole('button', { name: 'Resume updates' }).click();
+    await shows(page, 'queue-depth', '5');
+    expect(await page.evaluate('window.loadedOnce')).toBe(true);
+  });
+});
+
 async function hostilePage(body: string): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html' });
