@@ -26,6 +26,9 @@ const DOCUMENTED_FAMILIES: Record<string, { type: string; labels: string[] }> = 
   relaykit_spool_filesystem_avail_bytes: { type: 'gauge', labels: [] },
   relaykit_spool_folder_bytes: { type: 'gauge', labels: ['folder'] },
   relaykit_retention_removed_total: { type: 'counter', labels: ['folder'] },
+  relaykit_syslog_connected: { type: 'gauge', labels: [] },
+  relaykit_syslog_queued_lines: { type: 'gauge', labels: [] },
+  relaykit_syslog_dropped_total: { type: 'counter', labels: [] },
 };
 
 async function get(t: TestAppliance, path: string) {
