@@ -100,6 +100,10 @@ function emitList(items: Json[], pad: string): string[] {
     }
     const lines = emitObject(body, `${pad}  `);
     lines[0] = `${pad}- ${lines[0]?.slice(pad.length + 2)}`;
+    // Inside {{ range }} the dot is the item: .Values and .Release would not resolve there.
+    if (range && lines.some((l) => /\{\{ [^}]*\.(Values|Release)\./.test(l))) {
+      throw new Error('helm chart: a ranged list item can use only the item ({{ . }})');
+    }
     return range ? [`${pad}{{- range ${range} }}`, ...lines, `${pad}{{- end }}`] : lines;
   });
 }

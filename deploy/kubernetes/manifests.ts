@@ -13,6 +13,7 @@
 import { keyVaultProviderClass, serviceMonitor } from './addons.ts';
 import {
   DEFAULT_OPTIONS,
+  handoffLabels,
   type K8sObject,
   type ManifestOptions,
   metadata,
@@ -68,9 +69,11 @@ export function renderManifests(o: ManifestOptions = DEFAULT_OPTIONS): K8sObject
       ingress: [
         {
           ports: [{ port: o.smtpPort, protocol: 'TCP' }],
-          ...when(nonEmpty(o.smtpClientCidrs), 'from', () =>
-            each(o.smtpClientCidrs, (cidr) => ({ ipBlock: { cidr } })),
-          ),
+          // With client ranges set, the handoff Job (deploy/kubernetes/handoff.ts) still reaches peers.
+          ...when(nonEmpty(o.smtpClientCidrs), 'from', () => [
+            ...each(o.smtpClientCidrs, (cidr) => ({ ipBlock: { cidr } })),
+            { podSelector: { matchLabels: handoffLabels(o) } },
+          ]),
         },
         // Probes come from the node; metrics scrapers (status port, admin listener) from the cluster.
         {

@@ -113,6 +113,11 @@ export function peersLabels(o: ManifestOptions): Record<string, string> {
   return { ...selectorLabels(o), 'app.kubernetes.io/component': 'peers' };
 }
 
+/** Labels of `queue handoff` Job pods: not the relay's, so Services, PDB and StatefulSet skip them. */
+export function handoffLabels(o: ManifestOptions): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'relaykit-handoff', 'app.kubernetes.io/instance': o.name };
+}
+
 export function metadata(o: ManifestOptions, name: string, labels = selectorLabels(o)) {
   return { name, namespace: o.namespace, labels };
 }

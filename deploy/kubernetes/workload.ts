@@ -9,17 +9,40 @@ import { plus, when } from './values.ts';
 /** The image's user and group (appliance/image: uid/gid 10025). */
 const RELAYKIT_UID = 10025;
 
+/** The restricted Pod Security profile for the relay container (and the handoff Job's). */
+export const restrictedContainer = {
+  runAsNonRoot: true,
+  runAsUser: RELAYKIT_UID,
+  runAsGroup: RELAYKIT_UID,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+export const RELAYKIT_ENV = [
+  { name: 'RELAYKIT_CONFIG', value: '/etc/relaykit/config.yaml' },
+  { name: 'RELAYKIT_BUNDLE', value: '/etc/relaykit/relaykit-bundle.json' },
+];
+
+/** Pod-level fields shared by the relay pods and the handoff Job. */
+export function podSecurity(o: ManifestOptions) {
+  return {
+    // The Key Vault CSI driver requests this account's token itself; the relay never needs one.
+    ...when(o.keyVault.enabled, 'serviceAccountName', () => o.keyVault.serviceAccountName),
+    automountServiceAccountToken: false,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: RELAYKIT_UID,
+      runAsGroup: RELAYKIT_UID,
+      fsGroup: RELAYKIT_UID,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+  };
+}
+
 export function statefulSet(o: ManifestOptions) {
   const labels = selectorLabels(o);
-  const restricted = {
-    runAsNonRoot: true,
-    runAsUser: RELAYKIT_UID,
-    runAsGroup: RELAYKIT_UID,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
   return {
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
@@ -34,27 +57,15 @@ export function statefulSet(o: ManifestOptions) {
       template: {
         metadata: { labels },
         spec: {
-          // The Key Vault CSI driver requests this account's token itself; the relay never needs one.
-          ...when(o.keyVault.enabled, 'serviceAccountName', () => o.keyVault.serviceAccountName),
-          automountServiceAccountToken: false,
+          ...podSecurity(o),
           // drainTimeout plus the time the endpoint takes to leave the Service.
           terminationGracePeriodSeconds: plus(o.drainSeconds, 15),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: RELAYKIT_UID,
-            runAsGroup: RELAYKIT_UID,
-            fsGroup: RELAYKIT_UID,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
           containers: [
             {
               name: 'relaykit',
               image: o.image,
               args: ['run'],
-              env: [
-                { name: 'RELAYKIT_CONFIG', value: '/etc/relaykit/config.yaml' },
-                { name: 'RELAYKIT_BUNDLE', value: '/etc/relaykit/relaykit-bundle.json' },
-              ],
+              env: RELAYKIT_ENV,
               ports: [
                 { name: 'smtp', containerPort: o.smtpPort, protocol: 'TCP' },
                 { name: 'status', containerPort: o.statusPort, protocol: 'TCP' },
@@ -72,7 +83,7 @@ export function statefulSet(o: ManifestOptions) {
               },
               // Endpoints leave the Service a moment after SIGTERM; keep accepting until they have.
               lifecycle: { preStop: { sleep: { seconds: 5 } } },
-              securityContext: restricted,
+              securityContext: restrictedContainer,
               resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
               volumeMounts: [
                 { name: 'spool', mountPath: '/var/lib/relaykit' },

@@ -16,10 +16,10 @@ echo '// generated' >hdr.txt
 GOFLAGS=-mod=mod go build -o openapi-gen k8s.io/kube-openapi/cmd/openapi-gen
 ./openapi-gen --output-dir gen --output-pkg relaykit.local/k8s-openapi/gen \
   --output-file zz_generated.openapi.go --go-header-file hdr.txt --report-filename /dev/null \
-  k8s.io/api/core/v1 k8s.io/api/apps/v1 k8s.io/api/policy/v1 k8s.io/api/networking/v1 \
+  k8s.io/api/core/v1 k8s.io/api/apps/v1 k8s.io/api/batch/v1 k8s.io/api/policy/v1 k8s.io/api/networking/v1 \
   k8s.io/apimachinery/pkg/apis/meta/v1 k8s.io/apimachinery/pkg/api/resource \
   k8s.io/apimachinery/pkg/util/intstr k8s.io/apimachinery/pkg/runtime k8s.io/apimachinery/pkg/version
 GOFLAGS=-mod=mod go run ./dump \
   io.k8s.api.apps.v1.StatefulSet io.k8s.api.core.v1.Service io.k8s.api.policy.v1.PodDisruptionBudget \
-  io.k8s.api.networking.v1.NetworkPolicy io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta >"$out"
+  io.k8s.api.networking.v1.NetworkPolicy io.k8s.api.batch.v1.Job io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta >"$out"
 echo "wrote $out"
