@@ -83,10 +83,11 @@ export const DEFAULT_OPTIONS: ManifestOptions = {
 };
 
 /** A rendered Kubernetes object. */
-export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string } } & Record<
-  string,
-  unknown
->;
+export type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+} & Record<string, unknown>;
 
 /** DEFAULT_OPTIONS with some keys (one level into serviceMonitor / keyVault) replaced. */
 export interface OptionOverrides extends Partial<Omit<ManifestOptions, 'serviceMonitor' | 'keyVault'>> {
