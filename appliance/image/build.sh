@@ -173,7 +173,7 @@ build_vm_rootfs() {
   # Nobody boots an appliance from floppy; probing the emulated controller costs seconds at boot.
   prune+=(--dpkgopt="path-exclude=$m/drivers/block/floppy.ko*")
   mmdebstrap --quiet --mode=root --variant=minbase "${SLIM[@]}" "${prune[@]}" \
-    --include=linux-image-amd64,systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,ca-certificates,iproute2,kmod,e2fsprogs,dosfstools,zstd,fdisk \
+    --include=linux-image-amd64,systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,ca-certificates,iproute2,kmod,e2fsprogs,dosfstools,zstd,fdisk,keepalived \
     --essential-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d; echo "COMPRESS=zstd" > "$1"/etc/initramfs-tools/conf.d/relaykit' \
     --customize-hook="sync-in $IMG_SRC/vm/overlay /" \
     --customize-hook='chroot "$1" sh -ec "
@@ -188,6 +188,8 @@ build_vm_rootfs() {
       ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
       systemctl enable systemd-networkd systemd-resolved systemd-timesyncd relaykit-firstboot.service relaykit.service relaykit-console.service relaykit-boot-report.service
       systemctl mask systemd-networkd-wait-online.service
+      # The edge pair (docs/edge-pair.md) is opt-in: relaykit-firstboot enables keepalived for ha:.
+      systemctl disable keepalived.service
       # Not for an appliance updated by image: apt and dpkg timers, ext4 scrub (no LVM snapshots),
       # and mounts nothing here uses (each costs seconds of boot under emulation).
       systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer e2scrub_all.timer e2scrub_reap.service \
@@ -225,6 +227,8 @@ add_app_to_vm_rootfs() {
     await import("/opt/relaykit/relaykit-appliance.mjs");' >/dev/null \
     || die "Node in the VM rootfs cannot load the appliance"
   chroot "$VM/rootfs" relaykit-appliance help >/dev/null || die "relaykit-appliance is not on PATH in the VM rootfs"
+  [ -x "$VM/rootfs/usr/sbin/keepalived" ] && ! chroot "$VM/rootfs" systemctl -q is-enabled keepalived.service \
+    || die "keepalived must be installed and disabled in the VM rootfs (the edge pair is opt-in)"
   ls -d "$VM/rootfs$cache"/*-10025 >/dev/null || die "compile cache not written"
 }
 
