@@ -8,7 +8,7 @@
 // Usage: node appliance/image/bundle.ts <out-dir>
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const repo = resolve(here, '../..');
@@ -49,6 +49,27 @@ function notices(packageDirs: string[]): string {
   return `Packages bundled into relaykit-appliance.mjs and firstboot.mjs:\n\n${parts.join(`\n${'-'.repeat(72)}\n\n`)}`;
 }
 
+/**
+ * `import … from 'node:http'` in an ES module makes Node 24 build the module's ES namespace from
+ * every export, and reading http's lazy WebSocket/CloseEvent/MessageEvent getters loads Node's own
+ * undici (~10 MB of RSS that the relay never uses; it has its own undici). Such imports are served
+ * as CommonJS `require('node:http')` instead, whose properties are read only when used.
+ */
+const lazyHttpBuiltin: Plugin = {
+  name: 'lazy-http-builtin',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      args.kind === 'import-statement' || args.kind === 'dynamic-import'
+        ? { path: 'node:http', namespace: 'relaykit-cjs-builtin' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'relaykit-cjs-builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 export async function bundle(outDir: string): Promise<Metafile> {
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
@@ -72,6 +93,7 @@ export async function bundle(outDir: string): Promise<Metafile> {
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
+    plugins: [lazyHttpBuiltin],
     // Modules inside one bundle have no file of their own: a "run me when I am the main module"
     // guard (import.meta.url against argv[1], import.meta.main) must not fire for an imported
     // module; the entries run their command unconditionally instead.

@@ -53,6 +53,13 @@ describe('appliance bundle', () => {
     expect(dev).toEqual([]);
   });
 
+  it('imports node:http through require only (an ES import of it makes Node 24 load its own undici)', () => {
+    const esImports = readdirSync(out)
+      .filter((f) => f.endsWith('.mjs'))
+      .filter((f) => /(?:from|import)\s*["'](?:node:)?http["']/.test(readFileSync(join(out, f), 'utf8')));
+    expect(esImports).toEqual([]);
+  });
+
   it('runs as the CLI: --version, and a command that loads a config', () => {
     const v = run(['--version']);
     expect(v.status).toBe(0);

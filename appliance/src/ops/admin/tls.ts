@@ -8,7 +8,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import selfsigned from 'selfsigned';
 import type { AdminConfig } from '../../config/admin.ts';
 
 type AdminListener = NonNullable<AdminConfig['listener']>;
@@ -87,6 +86,9 @@ export async function adminTls(
       : []),
   ];
   const notAfter = new Date(now.getTime() + 825 * 86_400_000);
+  // Loaded only here: selfsigned brings an X.509/ASN.1 stack (~600 KB of script) that a relay
+  // without a self-signed admin listener never needs in memory.
+  const { default: selfsigned } = await import('selfsigned');
   const pems = await selfsigned.generate([{ name: 'commonName', value: names[0] ?? 'relaykit' }], {
     keyType: 'ec',
     curve: 'P-256',

@@ -76,7 +76,8 @@ export async function createNotices(deps: NoticeDeps): Promise<Notices> {
       .finally(() => pending.delete(t));
     pending.add(t);
   };
-  const fetch = deps.fetch ?? globalThis.fetch;
+  // Node's own fetch is loaded on first touch (its undici is 2 MB of script): only when a webhook is sent.
+  const fetch: typeof globalThis.fetch = deps.fetch ?? ((input, init) => globalThis.fetch(input, init));
   const send = (m: AlertMessage) => {
     logger.warn({ event: 'alert', kind: m.kind, key: m.key, count: m.count, text: m.text }, m.title);
     const hook = n.alerts.webhook;
