@@ -24,6 +24,9 @@ import { prepareSendMailMime } from './graph-mime.ts';
 
 export type GraphRouteConfig = Extract<RouteConfig, { type: 'graph' }>;
 
+/** Legs in the engine per mailbox request slot (one sending, one prepared and waiting). */
+const PREPARED_PER_SLOT = 2;
+
 export interface GraphTransportOptions {
   /** Share limiters between routes that use the same app and mailboxes. */
   readonly limiters?: MailboxLimiters;
@@ -45,7 +48,11 @@ export class GraphTransport implements Transport {
     this.route = cfg.name;
     this.cfg = cfg;
     this.deps = deps;
-    this.keyConcurrency = cfg.mailboxConcurrency;
+    // The engine may run twice as many legs per mailbox as Graph takes requests: the extra ones read
+    // and shape their message while the limiter holds them, so a slot freed by a finished request
+    // is taken at once instead of after the next message's spool read (the limiter still lets only
+    // mailboxConcurrency requests out).
+    this.keyConcurrency = cfg.mailboxConcurrency * PREPARED_PER_SLOT;
     const cloud = deps.cloud ?? resolveCloud({ preset: 'global', requestTimeout: 30_000 });
     this.graphBaseUrl = cloud.graphBaseUrl;
     this.client = new GraphClient({
