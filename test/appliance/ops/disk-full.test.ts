@@ -1,11 +1,14 @@
 // A real full disk under the spool: a small tmpfs mounted for this test (we are root; CI runs as
 // root too). When a filler file takes the space, /readyz answers 503 naming the disk while /healthz
 // stays 200 (restarting a full relay helps nothing), devices get 452 4.3.1, and when the space comes
-// back the relay is ready and accepts mail again without a restart.
+// back the relay is ready and accepts mail again without a restart. Free space under
+// spool.minFreeSpace raises one disk-low alert and logs its recovery.
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ApplianceOptions } from '../../../appliance/src/app.ts';
+import type { ConfigInput } from '../../../appliance/src/config/schema.ts';
 import {
   applianceSandbox,
   captured,
@@ -13,6 +16,8 @@ import {
   type TestAppliance,
   waitFor,
 } from '../../helpers/appliance.ts';
+import { captureLog } from '../../helpers/log-capture.ts';
+import { webhookServer } from '../../helpers/webhook.ts';
 
 const sandbox = applianceSandbox('relaykit-diskfull-');
 let mounted: string | undefined;
@@ -52,15 +57,19 @@ function fill(path: string): void {
 }
 
 /** A 4 MiB tmpfs mounted for this test, the appliance's spool on it. */
-async function startOnTmpfs(minFreeSpace: string): Promise<{ fs: string; t: TestAppliance }> {
+async function startOnTmpfs(
+  minFreeSpace: string,
+  extra: { patch?: (c: ConfigInput) => ConfigInput; opts?: Partial<ApplianceOptions> } = {},
+): Promise<{ fs: string; t: TestAppliance }> {
   const fs = join(sandbox.dir, 'spoolfs');
   mkdirSync(fs);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', fs]);
   mounted = fs;
-  const t = await sandbox.start((c) => ({
-    ...c,
-    spool: { ...c.spool, directory: join(fs, 'spool'), minFreeSpace },
-  }));
+  const patch = extra.patch ?? ((c: ConfigInput) => c);
+  const t = await sandbox.start(
+    (c) => patch({ ...c, spool: { ...c.spool, directory: join(fs, 'spool'), minFreeSpace } }),
+    extra.opts,
+  );
   return { fs, t };
 }
 
@@ -116,5 +125,48 @@ describe('spool on a full disk', () => {
     expect((r.body.intake as { reason: string }).reason).toMatch(/below spool\.minFreeSpace/);
     expect((await get(t, '/healthz')).status).toBe(200);
     await sendMail(t.port, { subject: 'still taken' });
+  });
+
+  it('low free space raises one disk-low alert however often it is looked at, and its recovery is logged', async () => {
+    const hook = await webhookServer();
+    const log = captureLog();
+    // Each look is 20 minutes after the last: past notices.alerts.interval (15m), so a condition
+    // alert raised at every look would go out again as a summary.
+    let clock = Date.parse('2026-06-01T08:00:00Z');
+    const look = async () => {
+      clock += 20 * 60_000;
+      await t.app.notices.check();
+    };
+    const { fs, t } = await startOnTmpfs('3MB', {
+      patch: (c) => ({ ...c, notices: { alerts: { webhook: { url: hook.url, format: 'json' } } } }),
+      // The test looks itself (notices.check), so the timer never races it.
+      opts: { logger: log.logger, alertCheckInterval: 3_600_000, now: () => clock },
+    });
+    try {
+      await look();
+      await t.app.notices.settled();
+      expect(hook.bodies).toEqual([]);
+      const fd = openSync(join(fs, 'half'), 'w');
+      writeSync(fd, Buffer.alloc(1536 * 1024, 1));
+      closeSync(fd);
+      for (let i = 0; i < 5; i++) await look();
+      await t.app.notices.settled();
+      const low = hook.bodies as { kind: string; key: string; count: number; text: string; hint?: string }[];
+      expect(low).toHaveLength(1);
+      expect(low[0]).toMatchObject({ kind: 'disk-low', key: 'spool', count: 1 });
+      // 3MB is binary: 3 × 1024 × 1024 bytes.
+      expect(low[0]?.text).toMatch(/below spool\.minFreeSpace \(3145728\)/);
+      expect(low[0]?.hint).toMatch(/free disk space/);
+      expect(log.lines().filter((l) => l.event === 'alert' && l.kind === 'disk-low')).toHaveLength(1);
+      rmSync(join(fs, 'half'));
+      for (let i = 0; i < 3; i++) await look();
+      await t.app.notices.settled();
+      const resolved = log.lines().filter((l) => l.event === 'alert-resolved');
+      expect(resolved).toHaveLength(1);
+      expect(resolved[0]).toMatchObject({ kind: 'disk-low', key: 'spool', level: 'info' });
+      expect(hook.bodies).toHaveLength(1);
+    } finally {
+      hook.close();
+    }
   });
 });

@@ -106,6 +106,52 @@ export class AlertGrouper {
 }
 
 /**
+ * Alerts about a condition that holds for a while (a route failing, intake refusing, the spool disk
+ * low, a certificate expiring): raised once when it starts holding (then grouped and rate-limited by
+ * the AlertGrouper like any alert), never again while it holds however often the health model is
+ * looked at, and reported resolved once when it stops holding.
+ */
+export class ConditionAlerts {
+  private readonly active = new Map<string, { alert: Alert; since: number }>();
+  private readonly opts: {
+    readonly raise: (a: Alert) => void;
+    readonly resolved: (a: Alert, since: number) => void;
+    readonly now: () => number;
+  };
+
+  constructor(opts: ConditionAlerts['opts']) {
+    this.opts = opts;
+  }
+
+  /** One look: every condition that holds now. New ones are raised, vanished ones resolved. */
+  update(holding: readonly Alert[]): void {
+    const seen = new Set<string>();
+    for (const a of holding) {
+      const id = `${a.kind}\u0000${a.key}`;
+      seen.add(id);
+      if (this.active.has(id)) continue;
+      this.active.set(id, { alert: a, since: this.opts.now() });
+      this.opts.raise(a);
+    }
+    for (const [id, { alert, since }] of this.active) {
+      if (seen.has(id)) continue;
+      this.active.delete(id);
+      this.opts.resolved(alert, since);
+    }
+  }
+
+  /** Conditions holding now (for tests and the status page). */
+  holding(): Alert[] {
+    return [...this.active.values()].map((v) => v.alert);
+  }
+}
+
+/** The title of an alert kind, e.g. "spool disk low". */
+export function alertTitle(kind: AlertKind): string {
+  return TITLES[kind];
+}
+
+/**
  * The webhook body: relaykit's JSON, a Teams (Workflows) Adaptive Card message, or Slack's {text}.
  *
  * Teams: Office 365 / Microsoft 365 connector webhooks (MessageCard) are being retired; their

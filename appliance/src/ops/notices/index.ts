@@ -10,7 +10,15 @@ import type { Logger } from '../../log.ts';
 import type { Spool, SpoolEntry } from '../../spool/spool.ts';
 import type { HealthModel } from '../health.ts';
 import type { RouteStateTracker } from '../route-state.ts';
-import { AlertGrouper, type AlertMessage, type AlertGrouper as Grouper, webhookBody } from './alerts.ts';
+import {
+  type Alert,
+  AlertGrouper,
+  type AlertMessage,
+  alertTitle,
+  ConditionAlerts,
+  type AlertGrouper as Grouper,
+  webhookBody,
+} from './alerts.ts';
 import { mailDate } from './dsn.ts';
 import { DsnSender } from './dsn-sender.ts';
 import { createOutbox, type NoticeOutbox } from './outbox.ts';
@@ -127,11 +135,23 @@ export async function createNotices(deps: NoticeDeps): Promise<Notices> {
   });
   const dsn = outbox ? new DsnSender({ config, outbox, logger, now, markerDir }) : undefined;
 
-  const check = async () => {
+  const conditions = new ConditionAlerts({
+    raise: (a) => alerts.raise(a),
+    resolved: (a, since) =>
+      logger.info(
+        { event: 'alert-resolved', kind: a.kind, key: a.key, since: new Date(since).toISOString() },
+        `resolved: ${alertTitle(a.kind)}${a.key === 'all' ? '' : ` (${a.key})`}`,
+      ),
+    now,
+  });
+
+  /** The conditions that hold now, from the route states and one health snapshot. */
+  const holding = async (): Promise<Alert[]> => {
     const t = now();
+    const out: Alert[] = [];
     for (const r of deps.routes.all()) {
       if (r.state === 'failing' && t - r.since >= n.alerts.routeFailingAfter) {
-        alerts.raise({
+        out.push({
           kind: 'route-failing',
           key: r.name,
           text: `route ${r.name} (${r.type}) failing since ${new Date(r.since).toISOString()}: ${r.code ?? ''} ${r.reason ?? ''}`.trim(),
@@ -141,24 +161,38 @@ export async function createNotices(deps: NoticeDeps): Promise<Notices> {
     }
     const snap = await deps.health.snapshot();
     if (snap.intake.state === 'refusing') {
-      alerts.raise({
+      out.push({
         kind: 'intake-refusing',
         key: 'intake',
         text: `intake refusing: ${snap.intake.reason}`,
         ...(snap.intake.hint ? { hint: snap.intake.hint } : {}),
       });
-    } else if (snap.disk.state === 'low') {
-      alerts.raise({ kind: 'disk-low', key: 'spool', text: snap.intake.reason ?? 'spool disk low' });
+    }
+    // The same statfs figure as /readyz and relaykit_spool_filesystem_avail_bytes.
+    const d = snap.disk;
+    if (d.freeBytes !== undefined && d.freeBytes < d.minFreeBytes) {
+      out.push({
+        kind: 'disk-low',
+        key: 'spool',
+        text: `free space on the spool file system (${d.path}) is ${d.freeBytes} bytes, below spool.minFreeSpace (${d.minFreeBytes})`,
+        hint: 'free disk space or grow the volume; queued mail is kept and delivered meanwhile',
+      });
     }
     for (const e of snap.expiry) {
       if (e.state !== 'ok') {
-        alerts.raise({
+        out.push({
           kind: 'expiry',
-          key: e.key,
+          // expiring and expired are two conditions: the second is news.
+          key: `${e.key} (${e.state})`,
           text: `${e.key} (${e.subject}) ${e.state === 'expired' ? 'expired' : 'expires'} ${e.expiresAt} (${e.daysLeft} days)`,
         });
       }
     }
+    return out;
+  };
+
+  const check = async () => {
+    conditions.update(await holding());
     alerts.flush();
   };
   const timer = setInterval(() => track(check()), deps.checkInterval ?? 30_000);
