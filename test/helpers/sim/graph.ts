@@ -70,6 +70,11 @@ export interface Fault {
   readonly headers?: Record<string, string>;
   /** Never answer (the client's timeout must fire). */
   readonly hang?: boolean;
+  /**
+   * Work on the request this long, then carry it out and answer as usual — even when the client has
+   * stopped waiting and gone: Graph counts it against the mailbox until it is done.
+   */
+  readonly holdMs?: number;
   /** Do the operation, then answer with `status` anyway (a 504 after the message went out). */
   readonly afterSuccess?: boolean;
 }
@@ -334,7 +339,7 @@ export class GraphSimulator {
       return this.error(res, 400, 'BadRequest', `Unsupported request ${req.method} ${url.pathname}`);
     return this.limited(`${appId}|${user}`, res, req, async () => {
       const fault = this.takeFault(op, user);
-      if (fault !== undefined && !fault.afterSuccess) {
+      if (fault !== undefined && !fault.afterSuccess && fault.holdMs === undefined) {
         await readBody(req, MB4 * 2);
         return this.answerFault(res, fault);
       }
@@ -342,6 +347,7 @@ export class GraphSimulator {
       if (body === undefined) {
         return this.error(res, 413, 'RequestEntityTooLarge', 'The request body is larger than 4 MB.');
       }
+      if (fault?.holdMs !== undefined) await new Promise((r) => setTimeout(r, fault.holdMs));
       this.stats.largestRequest = Math.max(this.stats.largestRequest, body.length);
       const mailbox = this.mailboxes.get(user);
       if (mailbox === undefined)
@@ -411,9 +417,15 @@ export class GraphSimulator {
     this.inFlight.set(key, now);
     this.stats.maxInFlight.set(key, Math.max(this.stats.maxInFlight.get(key) ?? 0, now));
     this.stats.events.push({ event: 'arrive', key, inFlight: now });
+    // A request counts until the service is done with it: its work finished (latency, a held
+    // fault) and its response ended or its connection gone. A client that stops waiting and closes
+    // the connection does not end the work (a held request); an answer never given (a hang fault)
+    // ends with the connection.
     let released = false;
+    let worked = false;
+    let gone = false;
     const release = () => {
-      if (released) return;
+      if (released || !worked) return;
       released = true;
       const left = (this.inFlight.get(key) ?? 1) - 1;
       this.inFlight.set(key, left);
@@ -421,16 +433,23 @@ export class GraphSimulator {
         event: 'end',
         key,
         inFlight: left,
-        ...(res.writableEnded ? { status: res.statusCode } : {}),
+        ...(res.writableEnded && !gone ? { status: res.statusCode } : {}),
       });
     };
-    res.on('close', release);
+    res.on('close', () => {
+      if (!res.writableEnded) gone = true;
+      release();
+    });
     res.on('finish', release);
-    if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
-    await run();
+    try {
+      if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+      await run();
+    } finally {
+      worked = true;
+    }
     // The service is done with a request once it has ended its response; 'finish' (the bytes handed
     // to the kernel) can come after the client has already read them and sent its next request.
-    if (res.writableEnded) release();
+    if (res.writableEnded || gone) release();
   }
 
   /** Checks the per-mailbox message rate; answers 429 and returns false when over it. */

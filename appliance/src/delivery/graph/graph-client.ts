@@ -1,7 +1,8 @@
 // Graph transport, the HTTP client: one Graph request through the (app, mailbox) limiter with a bearer
 // token (refreshed once on 401), a timeout tied to the job's abort signal, and Retry-After honoured on
 // 429/503 (every request of that mailbox holds off, then ramps back up in the limiter); a request
-// aborted by its timeout keeps its limiter slot until its connection has closed. A failure leaves as
+// whose timeout fired keeps its limiter slot while Graph may still work on it: until it is answered,
+// or cut at twice the timeout and its connection has closed. A failure leaves as
 // a GraphStepError carrying the facts graph-errors.ts judges. Touches the network only through the injected fetch.
 import type { TokenSource } from '../../auth/token-source.ts';
 import type { Logger } from '../../log.ts';
@@ -166,23 +167,34 @@ export class GraphClient {
     if (r.auth) {
       headers.authorization = `Bearer ${await this.o.tokens.getToken(this.o.scope, { forceRefresh, signal: a.signal })}`;
     }
-    const timed = timedSignal(a.signal, this.o.requestTimeout);
-    const signal = timed.signal;
-    try {
+    // Our request timeout ends the attempt, not the request: Graph goes on working on a request
+    // whose client has stopped waiting and counts it against the mailbox until it is done. So the
+    // request is left to finish (its answer or its connection's end frees the slot) and is cut only
+    // at twice the timeout or when the job is aborted — and then keeps its slot until its
+    // connection has closed.
+    const hard = timedSignal(a.signal, 2 * this.o.requestTimeout);
+    const call = (async () => {
       const res = await this.o.fetch(r.url, {
         method: r.method,
         headers,
         ...bodyInit(r.body, headers),
-        signal,
+        signal: hard.signal,
       });
       const text = await res.text();
       return { status: res.status, headers: res.headers, text };
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<'TIMEOUT'>((resolve) => {
+      timer = setTimeout(() => resolve('TIMEOUT'), this.o.requestTimeout);
+    });
+    try {
+      const first = await Promise.race([call, timedOut]);
+      if (first !== 'TIMEOUT') return first;
+      hold(this.settled(call, hard, r.url));
+      throw new RequestTimeout();
     } catch (err) {
-      const errno = errnoOf(err, timed) ?? 'ECONNRESET';
-      // Graph counts the request against the mailbox until its connection is gone: an aborted one
-      // keeps its slot until the socket has closed, so a fifth request never overlaps it.
-      if (signal.aborted && this.o.connectionClosed !== undefined)
-        hold(this.o.connectionClosed(r.url, this.o.requestTimeout));
+      const errno = err instanceof RequestTimeout ? 'TIMEOUT' : (errnoOf(err, hard) ?? 'ECONNRESET');
+      if (!(err instanceof RequestTimeout) && hard.signal.aborted) hold(this.settled(call, hard, r.url));
       const sent = r.duplicateRisk === true && errno !== 'ECONNREFUSED' && errno !== 'ABORT';
       throw new GraphStepError(
         `${op}: ${errno === 'TIMEOUT' ? `no answer within ${this.o.requestTimeout} ms` : errno} (mailbox ${a.mailbox})`,
@@ -193,6 +205,25 @@ export class GraphClient {
           requestSent: sent,
         },
       );
+    } finally {
+      clearTimeout(timer);
     }
   }
+
+  /**
+   * Resolves when a request left running is over: answered, failed, or — when it was aborted — its
+   * connection has closed (the service counts it until then).
+   */
+  private async settled(
+    call: Promise<unknown>,
+    hard: ReturnType<typeof timedSignal>,
+    url: string,
+  ): Promise<void> {
+    await call.catch(() => undefined);
+    if (hard.signal.aborted && this.o.connectionClosed !== undefined)
+      await this.o.connectionClosed(url, this.o.requestTimeout);
+  }
 }
+
+/** Our request timeout fired while the request goes on (graph-client once()). */
+class RequestTimeout extends Error {}
