@@ -5,7 +5,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../../appliance/src/receiver/password.ts';
-import { applianceSandbox } from '../../../helpers/appliance.ts';
+import { applianceSandbox, waitFor } from '../../../helpers/appliance.ts';
 import { type Browser, launch, requireChromium, SCREENSHOTS } from '../../../helpers/browser.ts';
 
 const sandbox = applianceSandbox('relaykit-login-');
@@ -62,10 +62,27 @@ describe('admin listener in a browser', () => {
       httpOnly: true,
       sameSite: 'Strict',
     });
+    // A second tab of the same session, its live update on Playwright's clock.
+    const other = await browser.context.newPage();
+    await other.clock.install();
+    await other.goto(`https://127.0.0.1:${port}/`);
+    expect(await other.locator('#live-note').textContent()).toBe('Updates every 15 s');
 
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(`https://127.0.0.1:${port}/login`);
     await page.goto(`https://127.0.0.1:${port}/`);
     expect(new URL(page.url()).pathname).toBe('/login');
+    // The other tab's next update finds the session ended: it says so and stops, it does not
+    // paint the login form into the page.
+    await other.clock.runFor(15_000);
+    const ended = 'Your session ended: reload the page to log in again';
+    await waitFor(
+      async () => ((await other.locator('#live-note').textContent()) === ended ? true : undefined),
+      10_000,
+      'the ended-session note',
+    );
+    expect(await other.locator('#live-news').textContent()).toBe(ended);
+    expect(new URL(other.url()).pathname).toBe('/');
+    expect(await other.locator('#login').count()).toBe(0);
   });
 });
