@@ -425,7 +425,7 @@ describe('routing end to end: Graph, ACS, smarthost and explain agree', () => {
     const mail = { from: 'erp@contoso.com', to: ['alice@contoso.com', 'eve@fabrikam.com'], subject };
     const sent = await send(mail);
     const ex = await explain({ ...mail, subject });
-    expect(ex.exit).toBe(2);
+    expect(ex.exit).toBe(3);
     // The device got the rule's reply at RCPT for exactly the recipients explain rejects there.
     const [rejection] = ex.rejections as [Rejection];
     expect(ex.rejections).toHaveLength(1);
@@ -448,7 +448,7 @@ describe('routing end to end: Graph, ACS, smarthost and explain agree', () => {
     const mail = { from: 'scanner@contoso.com', to: ['frank@fabrikam.com', 'gina@fabrikam.com'], subject };
     const err = await sendRefused(mail);
     const ex = await explain({ ...mail, size: 1000, subject });
-    expect(ex.exit).toBe(2);
+    expect(ex.exit).toBe(3);
     expect(ex.legs).toEqual([]);
     const [rejection] = ex.rejections as [Rejection];
     expect(ex.rejections).toHaveLength(1);
@@ -475,7 +475,7 @@ describe('routing end to end: Graph, ACS, smarthost and explain agree', () => {
     const events = await settled(sent.messageId);
     const size = (events.find((e) => e.event === 'received') as TraceEvent).size as number;
     const ex = await explain({ ...mail, size, subject });
-    expect(ex.exit).toBe(2);
+    expect(ex.exit).toBe(3);
     const [rejection] = ex.rejections as [Rejection];
     expect(ex.rejections).toHaveLength(1);
     expect(rejection.at).toBe('DATA');

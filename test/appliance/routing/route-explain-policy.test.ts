@@ -20,7 +20,7 @@ const scanner = ['--identity', 'scanners', '--from', 'mfd@contoso.com'];
 describe('route explain: identity policy', () => {
   it('a sender the identity may not use is refused at MAIL FROM, before any rule', async () => {
     const r = await explain(['--identity', 'scanners', '--from', 'x@evil.example', '--to', 'a@contoso.com']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.out).toEqual([
       'REJECT 550 5.7.1  rule=identities.scanners.allowedSenders  to=a@contoso.com  at=MAIL  reply="Sender <x@evil.example> not allowed for scanners"  because: identity "scanners" policy',
     ]);
@@ -28,7 +28,7 @@ describe('route explain: identity policy', () => {
 
   it('a recipient domain the identity may not reach is refused at RCPT; the others are routed', async () => {
     const r = await explain([...scanner, '--to', 'a@contoso.com,b@other.example']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.out).toEqual([
       'ROUTE  m365  rule=default  to=a@contoso.com  mailbox=scans@contoso.com  because: no rule matched',
       'REJECT 550 5.7.1  rule=identities.scanners.allowedRecipientDomains  to=b@other.example  at=RCPT  reply="Relay access denied: scanners may not send to <b@other.example>"  because: identity "scanners" policy',
@@ -55,7 +55,7 @@ describe('route explain: identity policy', () => {
 
   it('a message over the identity limit, or the listener cap below it, is refused at end of DATA', async () => {
     const big = await explain([...scanner, '--to', 'a@contoso.com', '--size', '31MB']);
-    expect(big.code).toBe(2);
+    expect(big.code).toBe(3);
     expect(big.out).toEqual([
       'REJECT 552 5.3.4  rule=identities.scanners.maxMessageSize  to=a@contoso.com  at=DATA  reply="Message exceeds fixed maximum message size 31457280"  because: identity "scanners" policy (a client that declares SIZE= is refused at MAIL FROM)',
     ]);
@@ -95,7 +95,7 @@ describe('route explain: route size limits', () => {
 
   it('a message no route of the chain can carry is refused before the 250, naming each limit', async () => {
     const r = await explain([...scanner, '--to', 'c@fabrikam.com', '--size', '26MB']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.out).toEqual([
       'REJECT 552 5.3.4  rule=routes.acs  to=c@fabrikam.com  at=DATA  reply="Message cannot be delivered: route acs takes a message size of at most 9986438 bytes (this one is 27262976); route m365 takes a message size of at most 26214400 bytes (this one is 27262976)"  because: no route of leg acs>m365 can carry it',
     ]);
@@ -103,7 +103,7 @@ describe('route explain: route size limits', () => {
 
   it('one leg no route can carry refuses the whole message, every recipient', async () => {
     const r = await explain([...scanner, '--to', 'a@contoso.com,c@fabrikam.com', '--size', '26MB']);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(3);
     expect(r.out).toEqual([
       'REJECT 552 5.3.4  rule=routes.m365  to=a@contoso.com,c@fabrikam.com  at=DATA  reply="Message cannot be delivered: route m365 takes a message size of at most 26214400 bytes (this one is 27262976)"  because: no route of leg m365 can carry it',
     ]);
