@@ -8,6 +8,7 @@ import type { ResolvedCloud } from '../config/cloud.ts';
 import type { RouteConfig, RouteType } from '../config/schema.ts';
 import type { CredentialStore } from '../credentials/store.ts';
 import type { ErrorCode } from '../errors.ts';
+import { closeFd, openFd, readExactly } from '../fsio.ts';
 import type { Logger } from '../log.ts';
 import type { Delivery, MessageSource, SpoolHeader } from '../spool/record.ts';
 
@@ -140,9 +141,19 @@ export function openMessage(msg: MessageSource, range?: { start: number; end?: n
   return createReadStream(msg.path, { start, end: end - 1 });
 }
 
-/** The whole message in memory: for transports whose request carries it in one piece. */
+/**
+ * The whole message in memory: for transports whose request carries it in one piece. One positioned
+ * read into a buffer of the known length (fsio.ts): two thread-pool round trips per message instead
+ * of a read stream's four, and no stream objects or chunk copies.
+ */
 export async function readMessage(msg: MessageSource): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of openMessage(msg) as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
+  const buf = Buffer.allocUnsafe(msg.length);
+  if (msg.length === 0) return buf;
+  const fd = await openFd(msg.path, 'r');
+  try {
+    await readExactly(fd, buf, msg.offset);
+  } finally {
+    closeFd(fd);
+  }
+  return buf;
 }
