@@ -6,7 +6,7 @@
 // client: SMTP reply time after the end of DATA at a steady 100 msg/s; at the simulator: delivered
 // rate for one and for ten mailboxes. BENCH_APP_ROOT=DIR runs the appliance of another checkout;
 // BENCH_LOAD_QUICK=1 stops after the one-mailbox phase; BENCH_NODE_FLAGS replaces the shipped
-// NODE_OPTIONS heap flags the child runs with.
+// NODE_OPTIONS heap flags and MALLOC_ARENA_MAX the child runs with.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -16,7 +16,7 @@ import { stringify } from 'yaml';
 import { CLIENT, SECRET, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
 import { testPki } from '../helpers/sim/pki.ts';
 import type { BenchFigure } from './graph.ts';
-import { shippedNodeOptions } from './node-options.ts';
+import { shippedMallocEnv, shippedNodeOptions } from './node-options.ts';
 import { cpuMs, startProcess, stop } from './smtp.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -214,6 +214,7 @@ export async function benchLoad(): Promise<BenchFigure[]> {
   const { proc, match } = await startProcess(
     [...flags, entry, 'run', '--config', cfg],
     /"listeners":\[\{"name":"bench","address":"127\.0\.0\.1","port":(\d+)\}\]/,
+    process.env.BENCH_NODE_FLAGS === undefined ? shippedMallocEnv() : {},
   );
   const pid = proc.pid as number;
   const port = Number(match[1]);

@@ -1,12 +1,21 @@
-// The Node heap flags the images ship (NODE_OPTIONS of the VM's relaykit.service; the Containerfile
-// sets the same, test/deploy/heap-flags.test.ts checks). Benchmarks run the appliance with them.
+// The Node heap flags and malloc setting the images ship (NODE_OPTIONS and MALLOC_ARENA_MAX of the
+// VM's relaykit.service; the Containerfile sets the same, test/deploy/heap-flags.test.ts checks).
+// Benchmarks run the appliance with them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function shippedNodeOptions(): string {
-  const unit = readFileSync(
+const unit = () =>
+  readFileSync(
     join(import.meta.dirname, '../../appliance/image/vm/overlay/etc/systemd/system/relaykit.service'),
     'utf8',
   );
-  return /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit)?.[1] ?? '';
+
+export function shippedNodeOptions(): string {
+  return /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit())?.[1] ?? '';
+}
+
+/** The unit's malloc environment (MALLOC_ARENA_MAX), for a child process run as shipped. */
+export function shippedMallocEnv(): Record<string, string> {
+  const arenas = /^Environment=MALLOC_ARENA_MAX=(\d+)$/m.exec(unit())?.[1];
+  return arenas === undefined ? {} : { MALLOC_ARENA_MAX: arenas };
 }

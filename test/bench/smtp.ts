@@ -133,9 +133,10 @@ function stealJiffies(): [number, number] {
 export function startProcess(
   args: string[],
   ready: RegExp,
+  env: Record<string, string> = {},
 ): Promise<{ proc: ChildProcess; match: RegExpExecArray }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(NODE, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     const onData = (d: Buffer) => {
       out += d.toString();

@@ -1,5 +1,6 @@
-// The container and the VM run the relay with the same V8 heap flags (issue 15: RSS on a small edge
-// host), and Node accepts them from NODE_OPTIONS: a flag Node refuses there stops the relay at start.
+// The container and the VM run the relay with the same V8 heap flags and malloc arena limit (issue
+// 15: RSS on a small edge host), and Node accepts the flags from NODE_OPTIONS: a flag Node refuses
+// there stops the relay at start.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,11 +13,16 @@ const containerfile = read('appliance/image/Containerfile');
 
 describe('V8 heap flags of the shipped appliance', () => {
   const fromUnit = /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit)?.[1];
-  const fromImage = /^\s*NODE_OPTIONS="([^"]*)"$/m.exec(containerfile)?.[1];
+  const fromImage = /^\s*NODE_OPTIONS="([^"]*)"(?: \\)?$/m.exec(containerfile)?.[1];
 
   it('are the same in the systemd unit and the Containerfile', () => {
     expect(fromUnit).toBe('--max-semi-space-size=2 --max-old-space-size=192');
     expect(fromImage).toBe(fromUnit);
+  });
+
+  it('come with two glibc malloc arenas in both (MALLOC_ARENA_MAX)', () => {
+    expect(/^Environment=MALLOC_ARENA_MAX=(\d+)$/m.exec(unit)?.[1]).toBe('2');
+    expect(/^\s*MALLOC_ARENA_MAX=(\d+)$/m.exec(containerfile)?.[1]).toBe('2');
   });
 
   it('are taken by Node from NODE_OPTIONS and cap the heap', () => {
