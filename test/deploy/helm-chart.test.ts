@@ -16,6 +16,7 @@ import {
   withDefaults,
 } from '../../deploy/kubernetes/manifests.ts';
 import { CHART_DIR, YAML_PATH } from '../../deploy/kubernetes/render.ts';
+import { KEY_VAULT_ON } from '../helpers/k8s-options.ts';
 import { validateManifest } from '../helpers/k8s-schemas.ts';
 import { missing, type SkipContext } from '../helpers/tools.ts';
 
@@ -96,13 +97,7 @@ describe('Helm chart', () => {
         serviceMonitor: { enabled: true, interval: '15s' },
       },
       {
-        keyVault: {
-          enabled: true,
-          vaultName: 'kv-rk-fabrikam',
-          tenantId: '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90',
-          clientId: '2b7c1d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e',
-          serviceAccountName: 'relaykit-wi',
-        },
+        keyVault: { ...KEY_VAULT_ON, serviceAccountName: 'relaykit-wi' },
       },
     ];
     for (const values of cases) {

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { planResources } from '../../deploy/kubernetes/component.ts';
 import { renderManifests, withDefaults } from '../../deploy/kubernetes/manifests.ts';
 import { settle } from '../../infra/mock-cloud.ts';
+import { KEY_VAULT_ON } from '../helpers/k8s-options.ts';
 import { validateManifest } from '../helpers/k8s-schemas.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: registered inputs are plain JSON walked by path
@@ -119,12 +120,7 @@ describe('RelaykitKubernetes (Pulumi component over the renderer)', () => {
       options: {
         namespace: 'mail',
         serviceMonitor: { enabled: true },
-        keyVault: {
-          enabled: true,
-          vaultName: 'kv-rk-fabrikam',
-          tenantId: '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90',
-          clientId: '2b7c1d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e',
-        },
+        keyVault: KEY_VAULT_ON,
       },
     });
     await settle(pulumi.runtime);

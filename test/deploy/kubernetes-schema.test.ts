@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type K8sObject, renderManifests, withDefaults } from '../../deploy/kubernetes/manifests.ts';
 import { YAML_PATH } from '../../deploy/kubernetes/render.ts';
+import { KEY_VAULT_ON } from '../helpers/k8s-options.ts';
 import { validateManifest } from '../helpers/k8s-schemas.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: mutating plain manifest objects by path
@@ -15,12 +16,7 @@ const everything = withDefaults({
   storageClassName: 'managed-csi-premium',
   smtpClientCidrs: ['10.20.0.0/16'],
   serviceMonitor: { enabled: true },
-  keyVault: {
-    enabled: true,
-    vaultName: 'kv-rk-fabrikam',
-    tenantId: '8f0e3c52-6a1b-4d2e-9c47-3b5a1f2e7d90',
-    clientId: '2b7c1d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e',
-  },
+  keyVault: KEY_VAULT_ON,
 });
 const objectOf = (kind: string): Any =>
   structuredClone(renderManifests(everything).find((o) => o.kind === kind));
