@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../../appliance/src/config/load.ts';
 import type { ConfigInput } from '../../../appliance/src/config/schema.ts';
+import { HA_NODE_A } from '../../fixtures/ha-node.ts';
 
 function config(ha: unknown, over: Partial<Record<keyof ConfigInput, unknown>> = {}): unknown {
   return {
@@ -24,13 +25,7 @@ function issues(raw: unknown): Record<string, string> {
   throw new Error('config unexpectedly valid');
 }
 
-const NODE_A = {
-  virtualAddress: '192.168.10.25/24',
-  interface: 'ens18',
-  routerId: 51,
-  priority: 150,
-  peers: ['192.168.10.12'],
-};
+const NODE_A = HA_NODE_A;
 
 describe('ha config', () => {
   it('is absent unless set, and fills its defaults (seconds as milliseconds) when set', () => {

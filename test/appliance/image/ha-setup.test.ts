@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { haWanted } from '../../../appliance/image/ha-gate.ts';
 import { applyHa, configureHa, type HaHost, planHa } from '../../../appliance/image/ha-setup.ts';
+import { HA_NODE_A } from '../../fixtures/ha-node.ts';
 
 const BASE = {
   appliance: { hostname: 'relaykit-hq-a.contoso.internal' },
@@ -12,13 +13,7 @@ const BASE = {
   routes: [{ name: 'local', type: 'capture' }],
   defaultRoute: 'local',
 };
-const HA = {
-  virtualAddress: '192.168.10.25/24',
-  interface: 'ens18',
-  routerId: 51,
-  priority: 150,
-  peers: ['192.168.10.12'],
-};
+const HA = HA_NODE_A;
 const SOURCE = '/etc/relaykit/config.yaml';
 const CONF = '/etc/keepalived/keepalived.conf';
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { haSchema } from '../../../appliance/src/config/ha.ts';
 import { renderKeepalivedConf } from '../../../appliance/src/ops/keepalived-conf.ts';
+import { HA_NODE_A } from '../../fixtures/ha-node.ts';
 import { missing } from '../../helpers/tools.ts';
 
 const KEEPALIVED = '/usr/sbin/keepalived';
@@ -27,14 +28,7 @@ function input(ha: Record<string, unknown>, http = { address: '127.0.0.1', port:
   };
 }
 
-const NODE_A = {
-  virtualAddress: '192.168.10.25/24',
-  interface: 'ens18',
-  routerId: 51,
-  priority: 150,
-  peers: ['192.168.10.12'],
-  unicastSource: '192.168.10.11',
-};
+const NODE_A = { ...HA_NODE_A, unicastSource: '192.168.10.11' };
 
 describe('renderKeepalivedConf', () => {
   it('renders one BACKUP instance with unicast peers and the readiness script', () => {
