@@ -21,6 +21,7 @@ import { QueueAdmin } from './ops/queue-admin.ts';
 import { RouteStateTracker } from './ops/route-state.ts';
 import type { SyslogStats } from './ops/syslog/sender.ts';
 import { createPageSource } from './ops/web/source.ts';
+import { LockoutState } from './receiver/lockout-state.ts';
 import { type BoundListener, Receiver } from './receiver/server.ts';
 import { compileRules } from './routing/router.ts';
 import { spoolDiskUse, startRetention } from './spool/retention.ts';
@@ -108,8 +109,11 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       notices?.onEvent(event);
     },
   });
+  // AUTH and admin-login lockouts survive a restart (<spool>/state/lockout.json).
+  const lockouts = await LockoutState.open(spool.root, logger.child({ room: 'receiver' }), now);
   const receiver = new Receiver({
     config,
+    lockouts,
     spool,
     rules: compileRules(config),
     logger: logger.child({ room: 'receiver' }),
@@ -247,7 +251,10 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
   let http: Server | undefined;
   try {
     if (config.http.enabled) http = await startHttp(config.http.address, config.http.port, httpDeps, now);
-    adminSurface = await startAdminSurface(config, httpDeps, credentials, now);
+    adminSurface = await startAdminSurface(config, httpDeps, credentials, now, {
+      lockouts,
+      spoolRoot: spool.root,
+    });
   } catch (err) {
     http?.closeAllConnections();
     http?.close();
@@ -286,6 +293,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
           server.closeAllConnections();
           await new Promise((r) => server.close(r));
         }
+        await Promise.all([lockouts.flush(), adminSurface?.flush()]);
         await retention.stop();
         await spool.close();
         return { drained: finished };

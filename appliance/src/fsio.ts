@@ -6,6 +6,8 @@
 // asynchronous on the thread pool, and close is synchronous: closing a regular file that is already
 // fsynced (or was only read) returns at once, and saves one thread-pool round trip per file.
 import { closeSync, fsync as fsyncCb, open as openCb, read as readCb, write as writeCb } from 'node:fs';
+import { mkdir, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 
 const openAsync = promisify(openCb);
@@ -56,5 +58,90 @@ export function closeFd(fd: number, strict = false): void {
     closeSync(fd);
   } catch (err) {
     if (strict) throw err;
+  }
+}
+
+/**
+ * Replaces a file atomically: written to `<path>.tmp`, fsynced, renamed over `path`, and the
+ * directory fsynced, so a crash leaves the old content or the new, never a torn file.
+ */
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fd = await openFd(tmp, 'w', mode);
+  try {
+    await writeAll(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data, 0);
+    await fsyncFd(fd);
+  } finally {
+    closeFd(fd);
+  }
+  await rename(tmp, path);
+  const dir = await openFd(dirname(path), 'r');
+  try {
+    await fsyncFd(dir);
+  } finally {
+    closeFd(dir);
+  }
+}
+
+/**
+ * A small JSON state file (lockouts, sessions) kept across restarts. load() tolerates anything: a
+ * missing file is a fresh start, an unreadable or malformed one is reported once through `warn` and
+ * ignored (never fatal; the next save replaces it). save() is coalesced: at most one write in flight
+ * and one queued, each writing the latest value.
+ */
+export class JsonStateFile<T> {
+  private readonly path: string;
+  private readonly warn: (reason: string) => void;
+  private latest: (() => T) | undefined;
+  private writing: Promise<void> | undefined;
+
+  constructor(path: string, warn: (reason: string) => void) {
+    this.path = path;
+    this.warn = warn;
+  }
+
+  /** The saved value as `parse` accepts it (parse returns undefined or throws for a bad shape). */
+  async load(parse: (raw: unknown) => T | undefined): Promise<T | undefined> {
+    let text: string;
+    try {
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.warn((err as Error).message);
+      return undefined;
+    }
+    try {
+      const value = parse(JSON.parse(text));
+      if (value === undefined) this.warn('unexpected content');
+      return value;
+    } catch (err) {
+      this.warn((err as Error).message);
+      return undefined;
+    }
+  }
+
+  /** Schedules a write of `value()` (called when the write starts, so it is the newest state). */
+  save(value: () => T): void {
+    this.latest = value;
+    this.writing ??= this.drain();
+  }
+
+  /** Resolves when every save so far is on disk (or failed, and was reported). */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private async drain(): Promise<void> {
+    await Promise.resolve();
+    while (this.latest) {
+      const value = this.latest;
+      this.latest = undefined;
+      try {
+        await writeFileAtomic(this.path, JSON.stringify(value()));
+      } catch (err) {
+        this.warn(`cannot write: ${(err as Error).message}`);
+      }
+    }
+    this.writing = undefined;
   }
 }

@@ -1,14 +1,23 @@
 // Abuse controls of the receiver that need memory across connections: failed AUTH attempts per
 // source IP (block after N, for a while) and a per-identity message rate (token bucket). In-memory,
-// bounded, clock injected; no I/O. A restart forgets both, which errs on the side of letting
-// devices send.
+// bounded, clock injected; no I/O. The failure tracker can be snapshotted and restored, and says when
+// it changed, so lockout-state.ts keeps lockouts across a restart; the rate buckets are forgotten
+// (which errs on the side of letting devices send).
 import { isIP } from 'node:net';
 
 export interface AuthFailureOptions {
   readonly limit: number;
   readonly windowMs: number;
   readonly blockMs: number;
+  /** Told after every recorded failure (the state worth saving changed). */
+  readonly onChange?: () => void;
 }
+
+/** A tracker's state worth keeping: key → recent failure times and block end (epoch ms). */
+export type AuthFailureSnapshot = Record<
+  string,
+  { readonly times: readonly number[]; readonly blockedUntil: number }
+>;
 
 interface FailureRecord {
   /** Times of recent failures, oldest first (at most `limit`). */
@@ -69,12 +78,36 @@ export class AuthFailureTracker {
     if (r.blockedUntil > t) return true;
     r.times = r.times.filter((x) => t - x < this.opts.windowMs);
     r.times.push(t);
+    let blocked = false;
     if (r.times.length >= this.opts.limit) {
       r.blockedUntil = t + this.opts.blockMs;
       r.times = [];
-      return true;
+      blocked = true;
     }
-    return false;
+    this.opts.onChange?.();
+    return blocked;
+  }
+
+  /** The records that still matter now (a block in force or failures inside the window). */
+  snapshot(): AuthFailureSnapshot {
+    const t = this.now();
+    const out: Record<string, { times: number[]; blockedUntil: number }> = {};
+    for (const [key, r] of this.records) {
+      const times = r.times.filter((x) => t - x < this.opts.windowMs);
+      if (r.blockedUntil > t || times.length > 0) out[key] = { times, blockedUntil: r.blockedUntil };
+    }
+    return out;
+  }
+
+  /** Takes back a snapshot (at start); expired records are skipped, the size bound still holds. */
+  restore(snapshot: AuthFailureSnapshot): void {
+    const t = this.now();
+    for (const [key, r] of Object.entries(snapshot)) {
+      if (this.records.size >= MAX_TRACKED) break;
+      const times = r.times.filter((x) => t - x < this.opts.windowMs).slice(-this.opts.limit);
+      if (r.blockedUntil > t || times.length > 0)
+        this.records.set(key, { times, blockedUntil: r.blockedUntil });
+    }
   }
 
   /** Failures counted for an address right now (for logs and tests). */

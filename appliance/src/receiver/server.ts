@@ -17,6 +17,7 @@ import type { Spool, SpoolEntry } from '../spool/spool.ts';
 import { CarryCheck } from './carry-check.ts';
 import { type DataPathDeps, queuedReply, receiveData } from './data-path.ts';
 import { type GuardCode, GuardedSmtpServer } from './guarded-server.ts';
+import type { LockoutState } from './lockout-state.ts';
 import { effectivePolicy } from './policy.ts';
 import { trustedSources } from './proxy-intake.ts';
 import { SessionGates } from './session-gates.ts';
@@ -31,6 +32,8 @@ export interface ReceiverDeps {
   /** Called once per committed entry, after the 250 is decided. */
   readonly onAccepted: (entry: SpoolEntry) => void;
   readonly now?: () => number;
+  /** AUTH lockouts kept across restarts (lockout-state.ts). */
+  readonly lockouts?: LockoutState;
 }
 
 /** The listener key behind each connection guard, for the `rule` of its log line. */

@@ -13,6 +13,7 @@ import type { MetricsSink } from '../metrics-sink.ts';
 import { type CompiledRules, rejectAtRcpt, rejectionError } from '../routing/router.ts';
 import { AuthFailureTracker, delay, RateLimiter } from './abuse.ts';
 import { AccessMap } from './access.ts';
+import type { LockoutState } from './lockout-state.ts';
 import { decide, decisionError, effectivePolicy, type IdentityPolicy } from './policy.ts';
 import type { SessionState } from './session-state.ts';
 
@@ -24,6 +25,8 @@ export interface GateDeps {
   readonly now: () => number;
   /** True once the receiver is shutting down: new sessions and transactions get 421. */
   readonly isClosing: () => boolean;
+  /** Lockouts kept across restarts; without it they live in memory only. */
+  readonly lockouts?: LockoutState;
 }
 
 export class SessionGates {
@@ -40,12 +43,14 @@ export class SessionGates {
     this.now = deps.now;
     this.rate = new RateLimiter(this.now);
     for (const l of deps.config.listeners) {
+      const opts = {
+        limit: l.authFailures.limit,
+        windowMs: l.authFailures.window,
+        blockMs: l.authFailures.block,
+      };
       this.authFailures.set(
         l.name,
-        new AuthFailureTracker(
-          { limit: l.authFailures.limit, windowMs: l.authFailures.window, blockMs: l.authFailures.block },
-          this.now,
-        ),
+        deps.lockouts?.tracker(`smtp:${l.name}`, opts) ?? new AuthFailureTracker(opts, this.now),
       );
     }
   }

@@ -1,8 +1,12 @@
-// Who is calling the admin surface: sessions (in memory, random ids, idle and absolute expiry, a CSRF
-// token each), password login against the config's local users (scrypt hashes as for SMTP AUTH, the
-// same constant-time verify and the same per-address lockout), and the monitoring bearer token.
-// A restart ends every session; that only means logging in again.
+// Who is calling the admin surface: sessions (random tokens, idle and absolute expiry, a CSRF token
+// each; kept by the SHA-256 of the token, and across restarts in a state file when one is given),
+// password login against the config's local users (scrypt hashes as for SMTP AUTH, the same
+// constant-time verify and the same per-address lockout, kept across restarts too), and the
+// monitoring bearer token.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
 import type { AdminRole, AdminUser } from '../../config/admin.ts';
+import type { JsonStateFile } from '../../fsio.ts';
 import { AuthFailureTracker, delay } from '../../receiver/abuse.ts';
 import { DUMMY_HASH, verifyPassword } from '../../receiver/password.ts';
 import { HttpError } from './guard.ts';
@@ -15,7 +19,7 @@ export interface Session {
   /** Sent by the page in X-CSRF-Token with every state change. */
   readonly csrf: string;
   readonly createdAt: number;
-  lastSeenAt: number;
+  readonly lastSeenAt: number;
 }
 
 export interface SessionOptions {
@@ -24,48 +28,156 @@ export interface SessionOptions {
   readonly now: () => number;
   /** Oldest sessions are dropped beyond this many (a login flood cannot grow memory). */
   readonly max?: number;
+  /** Sessions kept across restarts (`<spool>/state/admin-sessions.json`); memory only without. */
+  readonly file?: JsonStateFile<SavedSessions>;
+}
+
+/** A session as the state file keeps it: the SHA-256 of its token, never the token itself. */
+export interface SavedSession {
+  readonly tokenSha256: string;
+  readonly user: string;
+  readonly role: AdminRole;
+  readonly csrf: string;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+}
+
+export interface SavedSessions {
+  readonly version: 1;
+  readonly sessions: readonly SavedSession[];
+}
+
+const savedSessionsSchema = z.object({
+  version: z.literal(1),
+  sessions: z
+    .array(
+      z.object({
+        tokenSha256: z.string().regex(/^[0-9a-f]{64}$/),
+        user: z.string(),
+        role: z.enum(['viewer', 'admin']),
+        csrf: z.string(),
+        createdAt: z.number(),
+        lastSeenAt: z.number(),
+      }),
+    )
+    .max(10_000),
+});
+
+/** Reads the saved sessions; a missing or corrupt file (one warning, from the file) means none. */
+export async function loadSessions(file: JsonStateFile<SavedSessions>): Promise<SavedSession[]> {
+  return [...((await file.load((raw) => savedSessionsSchema.parse(raw)))?.sessions ?? [])];
+}
+
+const sha256 = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** Last use is saved at most this often per session (idle expiry after a restart errs early by it). */
+const LAST_SEEN_SAVE_MS = 60_000;
+
+interface SessionRecord {
+  readonly user: string;
+  readonly role: AdminRole;
+  readonly csrf: string;
+  readonly createdAt: number;
+  lastSeenAt: number;
+  savedLastSeenAt: number;
 }
 
 export class SessionStore {
-  private readonly sessions = new Map<string, Session>();
+  /** By SHA-256 of the token: a lookup never needs, and the file never holds, the token itself. */
+  private readonly sessions = new Map<string, SessionRecord>();
   private readonly opts: SessionOptions;
 
-  constructor(opts: SessionOptions) {
+  constructor(opts: SessionOptions, saved: readonly SavedSession[] = []) {
     this.opts = opts;
+    const t = opts.now();
+    for (const s of saved) {
+      if (this.expired(s, t)) continue;
+      this.sessions.set(s.tokenSha256, { ...s, savedLastSeenAt: s.lastSeenAt });
+    }
   }
 
   create(user: string, role: AdminRole): Session {
     const t = this.opts.now();
     const max = this.opts.max ?? 1000;
-    for (const id of this.sessions.keys()) {
+    for (const key of this.sessions.keys()) {
       if (this.sessions.size < max) break;
-      this.sessions.delete(id);
+      this.sessions.delete(key);
     }
-    const s: Session = { id: randomToken(), user, role, csrf: randomToken(), createdAt: t, lastSeenAt: t };
-    this.sessions.set(s.id, s);
-    return s;
+    const id = randomToken();
+    const r: SessionRecord = {
+      user,
+      role,
+      csrf: randomToken(),
+      createdAt: t,
+      lastSeenAt: t,
+      savedLastSeenAt: t,
+    };
+    this.sessions.set(sha256(id), r);
+    this.save();
+    return this.session(id, r);
   }
 
   /** The live session with this id (and marks it used), or undefined when unknown or expired. */
   get(id: string | undefined): Session | undefined {
     if (id === undefined) return undefined;
-    const s = this.sessions.get(id);
-    if (!s) return undefined;
+    const key = sha256(id);
+    const r = this.sessions.get(key);
+    if (!r) return undefined;
     const t = this.opts.now();
-    if (t - s.lastSeenAt >= this.opts.idleMs || t - s.createdAt >= this.opts.maxAgeMs) {
-      this.sessions.delete(id);
+    if (this.expired(r, t)) {
+      this.sessions.delete(key);
+      this.save();
       return undefined;
     }
-    s.lastSeenAt = t;
-    return s;
+    r.lastSeenAt = t;
+    if (t - r.savedLastSeenAt >= LAST_SEEN_SAVE_MS) this.save();
+    return this.session(id, r);
   }
 
   end(id: string): void {
-    this.sessions.delete(id);
+    if (this.sessions.delete(sha256(id))) this.save();
   }
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  private expired(s: { createdAt: number; lastSeenAt: number }, t: number): boolean {
+    return t - s.lastSeenAt >= this.opts.idleMs || t - s.createdAt >= this.opts.maxAgeMs;
+  }
+
+  private session(id: string, r: SessionRecord): Session {
+    const store = this;
+    return {
+      id,
+      user: r.user,
+      role: r.role,
+      csrf: r.csrf,
+      createdAt: r.createdAt,
+      get lastSeenAt() {
+        return store.sessions.get(sha256(id))?.lastSeenAt ?? r.lastSeenAt;
+      },
+    };
+  }
+
+  private save(): void {
+    const file = this.opts.file;
+    if (!file) return;
+    file.save(() => {
+      const sessions: SavedSession[] = [];
+      for (const [tokenSha256, r] of this.sessions) {
+        r.savedLastSeenAt = r.lastSeenAt;
+        sessions.push({
+          tokenSha256,
+          user: r.user,
+          role: r.role,
+          csrf: r.csrf,
+          createdAt: r.createdAt,
+          lastSeenAt: r.lastSeenAt,
+        });
+      }
+      return { version: 1, sessions };
+    });
   }
 }
 
@@ -75,6 +187,8 @@ export interface LoginOptions {
   readonly blockMs: number;
   readonly delayMs: number;
   readonly now: () => number;
+  /** The lockout tracker (kept across restarts by LockoutState); a memory-only one without. */
+  readonly failures?: AuthFailureTracker;
 }
 
 export class PasswordLogin {
@@ -84,10 +198,9 @@ export class PasswordLogin {
 
   constructor(users: readonly AdminUser[], opts: LoginOptions) {
     this.users = new Map(users.map((u) => [u.username.toLowerCase(), u]));
-    this.failures = new AuthFailureTracker(
-      { limit: opts.limit, windowMs: opts.windowMs, blockMs: opts.blockMs },
-      opts.now,
-    );
+    this.failures =
+      opts.failures ??
+      new AuthFailureTracker({ limit: opts.limit, windowMs: opts.windowMs, blockMs: opts.blockMs }, opts.now);
     this.opts = opts;
   }
 

@@ -3,7 +3,8 @@
 // that expire, every action logged with who did it, and the read-only monitoring bearer token.
 // "LAN" here is a loopback address: tests never leave the machine.
 
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { connect } from 'node:tls';
@@ -59,14 +60,13 @@ interface Lan {
   clock: { now: number };
 }
 
-async function startLan(): Promise<Lan> {
+async function startLan(clock = { now: Date.now() }): Promise<Lan> {
   await writeFile(join(sandbox.dir, 'monitor-token'), `${TOKEN}\n`);
   const sink = new PassThrough();
   let out = '';
   sink.on('data', (d: Buffer) => {
     out += d.toString();
   });
-  const clock = { now: Date.now() };
   const t = await sandbox.start(lanConfig(sandbox.dir), {
     logger: createLogger({ level: 'info', destination: sink }),
     now: () => clock.now,
@@ -187,6 +187,52 @@ describe('admin listener', () => {
       .filter((l) => (l.audit as { action?: string } | undefined)?.action === 'login-failed');
     expect(failures.length).toBe(4);
     expect(JSON.stringify(lan.logs())).not.toContain('wrong password');
+  });
+
+  it('login lockout and sessions survive a restart (the state file holds token hashes only); expiry still applies', async () => {
+    const clock = { now: Date.now() };
+    const lan = await startLan(clock);
+    const { cookie } = await session(lan, 'tech', 'correct horse battery');
+    const token = cookie.slice(cookie.indexOf('=') + 1);
+    for (const pw of ['wrong 1', 'wrong 2']) expect((await login(lan, 'tech', pw)).status).toBe(401);
+    expect((await login(lan, 'tech', 'wrong 3')).status).toBe(429);
+
+    await sandbox.stop();
+    const again = await startLan(clock);
+    // Still locked out after the restart, even with the right password; the session still works.
+    expect((await login(again, 'tech', 'correct horse battery')).status).toBe(429);
+    expect((await raw(again.port, { tls, path: '/api/queue', headers: { cookie } })).status).toBe(200);
+    const saved = await readFile(join(sandbox.dir, 'spool', 'state', 'admin-sessions.json'), 'utf8');
+    expect(saved).not.toContain(token);
+    expect(saved).toContain(createHash('sha256').update(token).digest('hex'));
+    expect(await readFile(join(sandbox.dir, 'spool', 'state', 'lockout.json'), 'utf8')).toMatch(/"admin"/);
+
+    // 11 minutes idle (session.idleTimeout 10m), restarted meanwhile: the session is gone, the
+    // 15-minute block is not over yet; 5 minutes later it is.
+    await sandbox.stop();
+    clock.now += 11 * 60_000;
+    const later = await startLan(clock);
+    expect((await raw(later.port, { tls, path: '/api/queue', headers: { cookie } })).status).toBe(401);
+    expect((await login(later, 'tech', 'correct horse battery')).status).toBe(429);
+    clock.now += 5 * 60_000;
+    expect((await login(later, 'tech', 'correct horse battery')).status).toBe(200);
+  });
+
+  it('a corrupt session or lockout state file is ignored with one warning each, never fatal', async () => {
+    await mkdir(join(sandbox.dir, 'spool', 'state'), { recursive: true });
+    await writeFile(
+      join(sandbox.dir, 'spool', 'state', 'admin-sessions.json'),
+      '{"version":1,"sessions":[{"tok',
+    );
+    await writeFile(join(sandbox.dir, 'spool', 'state', 'lockout.json'), '[1,2,3]');
+    const lan = await startLan();
+    const warnings = lan.logs().filter((l) => l.event === 'state-file');
+    expect(warnings.map((w) => String(w.path).split('/').at(-1)).sort()).toEqual([
+      'admin-sessions.json',
+      'lockout.json',
+    ]);
+    expect(warnings.every((w) => w.level === 'warn')).toBe(true);
+    await session(lan, 'tech', 'correct horse battery');
   });
 
   it('a login session is a Secure HttpOnly SameSite=Strict cookie that expires; actions are logged with who', async () => {
