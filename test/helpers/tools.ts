@@ -17,6 +17,8 @@ export const TOOLS = {
   // the unix datagram socket that stands in for systemd's, since Node cannot.
   'systemd-notify': { path: '/usr/bin/systemd-notify', apt: 'systemd' },
   perl: { path: '/usr/bin/perl', apt: 'perl-base' },
+  // A real syslog receiver (imtcp, and the GnuTLS stream driver for RFC 5425).
+  rsyslogd: { path: '/usr/sbin/rsyslogd', apt: 'rsyslog rsyslog-gnutls' },
 } as const;
 
 export type ToolName = keyof typeof TOOLS;
