@@ -1,8 +1,14 @@
 // The `ha:` section (config/ha.ts): defaults with units, and every bad key named by its path.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { runCli } from '../../../appliance/src/cli/program.ts';
 import { ConfigError, parseConfig } from '../../../appliance/src/config/load.ts';
 import type { ConfigInput } from '../../../appliance/src/config/schema.ts';
 import { HA_NODE_A } from '../../fixtures/ha-node.ts';
+import { captureIo } from '../../helpers/io.ts';
 
 function config(ha: unknown, over: Partial<Record<keyof ConfigInput, unknown>> = {}): unknown {
   return {
@@ -110,5 +116,17 @@ describe('ha config', () => {
       'ha.peers[1]': 'a peer is a node address, not the virtual address',
       'ha.peers[2]': 'duplicate peer 192.168.10.25',
     });
+  });
+
+  it('`check` names the bad ha keys, one line each, and exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relaykit-ha-check-'));
+    const path = join(dir, 'config.yaml');
+    writeFileSync(path, stringify(config({ ...NODE_A, priority: 1, peers: [] })));
+    const io = captureIo();
+    const code = await runCli(['check', '--schema-only', '--config', path], io);
+    expect(code).toBe(1);
+    expect(io.err()).toContain('  - ha.priority: ');
+    expect(io.err()).toContain('  - ha.peers: ');
+    rmSync(dir, { recursive: true, force: true });
   });
 });
