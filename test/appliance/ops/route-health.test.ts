@@ -93,7 +93,13 @@ function withAlerts(patch: (c: ConfigInput) => ConfigInput, sinks: AlertSinks) {
   };
 }
 
-const ALERT_LOOKS = { alertCheckInterval: 20 };
+/** An appliance whose log is captured and whose alerts (looked at every 20 ms) go to fresh sinks. */
+async function startWatched(patch: (c: ConfigInput) => ConfigInput) {
+  const log = captureLog();
+  const sinks = await alertSinks();
+  const t = await sandbox.start(withAlerts(patch, sinks), { logger: log.logger, alertCheckInterval: 20 });
+  return { t, log, sinks };
+}
 
 /** Sends one mail, waits for the route to turn failing, and checks what the operator sees. */
 async function expectFailingRoute(
@@ -156,12 +162,7 @@ describe('route state from real refusals', () => {
     closers.push(() => h.close());
     const wrong = join(sandbox.dir, 'wrong-secret.txt');
     writeFileSync(wrong, 'not-the-secret\n');
-    const log = captureLog();
-    const sinks = await alertSinks();
-    const t = await sandbox.start(withAlerts(graphConfig(h, wrong), sinks), {
-      logger: log.logger,
-      ...ALERT_LOOKS,
-    });
+    const { t, log, sinks } = await startWatched(graphConfig(h, wrong));
     const { route, line } = await expectFailingRoute(t, log, 'm365', sinks);
     expect(route).toMatchObject({
       code: 'RELAY_TOKEN_FAILED',
@@ -176,12 +177,7 @@ describe('route state from real refusals', () => {
   it('Graph: an app without Mail.Send (403 ErrorAccessDenied) → failing with the grant hint, one alert, mail kept', async () => {
     const h = await startHarness({ roles: [] });
     closers.push(() => h.close());
-    const log = captureLog();
-    const sinks = await alertSinks();
-    const t = await sandbox.start(withAlerts(graphConfig(h, join(h.dir, 'secret.txt')), sinks), {
-      logger: log.logger,
-      ...ALERT_LOOKS,
-    });
+    const { t, log, sinks } = await startWatched(graphConfig(h, join(h.dir, 'secret.txt')));
     const { route } = await expectFailingRoute(t, log, 'm365', sinks);
     expect(route).toMatchObject({ code: 'RELAY_GRAPH_ACCESS_DENIED' });
     expect(route?.hint).toMatch(/Mail\.Send/);
@@ -196,29 +192,21 @@ describe('route state from real refusals', () => {
       keyFile,
       `endpoint=${sim.endpoint}/;accessKey=${Buffer.from('wrong key').toString('base64')}\n`,
     );
-    const log = captureLog();
-    const sinks = await alertSinks();
-    const t = await sandbox.start(
-      withAlerts(
-        (c) => ({
-          ...c,
-          routes: [
-            {
-              name: 'acs',
-              type: 'acs',
-              auth: { type: 'accessKey', connectionString: 'acs-key' },
-              senderAddress: 'DoNotReply@contoso.com',
-            },
-          ],
-          defaultRoute: 'acs',
-          credentials: { 'acs-key': { file: keyFile } },
-          // The simulator serves https with the test CA, as ACS serves https.
-          cloud: { caFile: testPki().caFile },
-        }),
-        sinks,
-      ),
-      { logger: log.logger, ...ALERT_LOOKS },
-    );
+    const { t, log, sinks } = await startWatched((c) => ({
+      ...c,
+      routes: [
+        {
+          name: 'acs',
+          type: 'acs',
+          auth: { type: 'accessKey', connectionString: 'acs-key' },
+          senderAddress: 'DoNotReply@contoso.com',
+        },
+      ],
+      defaultRoute: 'acs',
+      credentials: { 'acs-key': { file: keyFile } },
+      // The simulator serves https with the test CA, as ACS serves https.
+      cloud: { caFile: testPki().caFile },
+    }));
     const { route } = await expectFailingRoute(t, log, 'acs', sinks);
     expect(route).toMatchObject({ code: 'RELAY_ACS_AUTH_FAILED' });
     expect(route?.hint).toMatch(/access key/);
@@ -237,32 +225,24 @@ describe('route state from real refusals', () => {
     });
     await sim.start();
     closers.push(() => sim.close());
-    const log = captureLog();
-    const sinks = await alertSinks();
-    const t = await sandbox.start(
-      withAlerts(
-        (c) => ({
-          ...c,
-          routes: [
-            {
-              name: 'acs',
-              type: 'acs',
-              endpoint: sim.endpoint,
-              auth: {
-                type: 'entra',
-                app: { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' },
-              },
-              senderAddress: 'DoNotReply@contoso.com',
-            },
-          ],
-          defaultRoute: 'acs',
-          credentials: { 'graph-secret': { file: join(h.dir, 'secret.txt') } },
-          cloud: { authorityHost: h.entra.url, caFile: testPki().caFile, requestTimeout: '5s' },
-        }),
-        sinks,
-      ),
-      { logger: log.logger, ...ALERT_LOOKS },
-    );
+    const { t, log, sinks } = await startWatched((c) => ({
+      ...c,
+      routes: [
+        {
+          name: 'acs',
+          type: 'acs',
+          endpoint: sim.endpoint,
+          auth: {
+            type: 'entra',
+            app: { tenantId: TENANT, clientId: CLIENT, clientSecret: 'graph-secret' },
+          },
+          senderAddress: 'DoNotReply@contoso.com',
+        },
+      ],
+      defaultRoute: 'acs',
+      credentials: { 'graph-secret': { file: join(h.dir, 'secret.txt') } },
+      cloud: { authorityHost: h.entra.url, caFile: testPki().caFile, requestTimeout: '5s' },
+    }));
     const { route } = await expectFailingRoute(t, log, 'acs', sinks);
     expect(route).toMatchObject({ code: 'RELAY_ACS_AUTH_FAILED' });
     expect(route?.hint).toMatch(/role/);
