@@ -10,10 +10,11 @@
 # Needs root (mmdebstrap root mode, container storage) and the Debian packages listed in the README.
 # Usage: build.sh [container|vm|all]   (default all; vm needs the container image for /opt/relaykit)
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/vm/slots.sh"
 
 what=${1:-all}
 [ "$(id -u)" -eq 0 ] || die "run as root (mmdebstrap and container storage need it)"
-need mmdebstrap podman buildah qemu-img mkfs.ext4 mkfs.vfat mcopy mmd syslinux sfdisk npm
+need mmdebstrap podman buildah qemu-img mkfs.ext4 mkfs.vfat mcopy mmd syslinux sfdisk npm zstd
 for f in /usr/lib/systemd/boot/efi/systemd-bootx64.efi /usr/lib/syslinux/mbr/gptmbr.bin; do
   [ -e "$f" ] || die "missing $f (Debian packages systemd-boot-efi, syslinux-common)"
 done
@@ -182,7 +183,8 @@ build_vm_rootfs() {
       passwd -l root >/dev/null
       echo relaykit > /etc/hostname
       printf \"127.0.0.1 localhost\n127.0.1.1 relaykit\n::1 localhost ip6-localhost ip6-loopback\n\" > /etc/hosts
-      printf \"LABEL=relaykit-root / ext4 defaults,noatime,errors=remount-ro 0 1\nLABEL=relaykit-data /var/lib/relaykit ext4 defaults,noatime,nodev,nosuid,x-systemd.growfs 0 2\nLABEL=RKESP /boot/efi vfat noauto,umask=0077,nofail 0 2\n\" > /etc/fstab
+      # No line for /: the root is one of two slots, named on the kernel command line (vm/slots.sh).
+      printf \"LABEL=relaykit-data /var/lib/relaykit ext4 defaults,noatime,nodev,nosuid,x-systemd.growfs 0 2\nLABEL=RKESP /boot/efi vfat noauto,umask=0077,nofail 0 2\n\" > /etc/fstab
       mkdir -p /boot/efi /var/lib/relaykit
       ln -s /var/lib/relaykit/config /etc/relaykit
       ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf
@@ -233,7 +235,9 @@ add_app_to_vm_rootfs() {
 }
 
 # --- 4. disk assembly without loop devices or mounts -----------------------------------------------------
-CMDLINE='root=LABEL=relaykit-root ro console=tty0 console=ttyS0,115200 quiet loglevel=3 systemd.show_status=auto'
+# Common to both root slots: the boot selector (vm/slots.sh) adds root= and relaykit.slot=. The root
+# is mounted rw by the initramfs: with no fstab line for / (it differs per slot) nothing remounts it.
+CMDLINE='rw rootflags=noatime,errors=remount-ro console=tty0 console=ttyS0,115200 quiet loglevel=3 systemd.show_status=auto'
 assemble_disk() {
   local t raw=$OUT/relaykit-appliance-$VERSION.raw
   t=$(now)
@@ -243,32 +247,28 @@ assemble_disk() {
   initrd=$VM/rootfs/boot/initrd.img-$kver
   [ -f "$initrd" ] || die "no initrd for kernel $kver"
 
-  # ESP: FAT32, 128 MiB (kernel + initrd + room for one upgrade), built with mtools.
+  # Root slot A (the system): ext4 populated from the directory, with its kernel and initrd in /boot
+  # (an upgrade copies the new slot's to the ESP). The same file, compressed, is the upgrade file.
+  local root=$VM/root.img root_mib=${RELAYKIT_VM_ROOT_MIB:-1024} artifact
+  rm -f "$root"
+  # /boot/efi is the ESP's mount point; relaykit-esp may have copied boot files into it in the chroot.
+  rm -rf "$VM"/rootfs/boot/efi/*
+  slots_release "$VM/rootfs"
+  chroot "$VM/rootfs" systemctl enable relaykit-upgrade-confirm.service relaykit-upgrade-media.timer >/dev/null 2>&1 \
+    || die "cannot enable the upgrade units in the VM rootfs"
+  mkfs.ext4 -q -L relaykit-root -E root_owner=0:0 -d "$VM/rootfs" "$root" "${root_mib}M"
+  artifact=$(slots_artifact "$root")
+
+  # ESP: FAT32, 128 MiB (kernel + initrd of both slots), built with mtools; the boot configs come
+  # from the slot selector (vm/slots.sh).
   local esp=$VM/esp.img
   rm -f "$esp" && truncate -s 128M "$esp"
   mkfs.vfat -F 32 -h 2048 -n RKESP "$esp" >/dev/null
   export MTOOLS_SKIP_CHECK=1
-  mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/loader ::/loader/entries ::/relaykit ::/syslinux
+  mmd -i "$esp" ::/EFI ::/EFI/BOOT
   mcopy -i "$esp" /usr/lib/systemd/boot/efi/systemd-bootx64.efi ::/EFI/BOOT/BOOTX64.EFI
-  mcopy -i "$esp" "$kernel" ::/relaykit/vmlinuz
-  mcopy -i "$esp" "$initrd" ::/relaykit/initrd.img
-  printf 'default relaykit.conf\ntimeout 0\nconsole-mode keep\neditor no\n' | mcopy -i "$esp" - ::/loader/loader.conf
-  printf 'title relaykit appliance\nlinux /relaykit/vmlinuz\ninitrd /relaykit/initrd.img\noptions %s\n' "$CMDLINE" \
-    | mcopy -i "$esp" - ::/loader/entries/relaykit.conf
-  printf 'SERIAL 0 115200\nDEFAULT relaykit\nPROMPT 0\nTIMEOUT 0\nLABEL relaykit\n  LINUX /relaykit/vmlinuz\n  INITRD /relaykit/initrd.img\n  APPEND %s\n' "$CMDLINE" \
-    | mcopy -i "$esp" - ::/syslinux/syslinux.cfg
+  slots_esp "$esp" "$kernel" "$initrd" "$artifact" "$CMDLINE"
   syslinux --install --directory /syslinux "$esp"
-
-  # Root (the system): ext4 populated from the directory. The kernel and initrd boot from the ESP,
-  # so the root carries no second copy (an in-place kernel upgrade writes them again, see
-  # relaykit-esp). 1 GiB leaves room for one.
-  local root=$VM/root.img root_mib=${RELAYKIT_VM_ROOT_MIB:-1024} aside=$VM/boot-aside
-  rm -rf "$root" "$aside" && mkdir -p "$aside"
-  mv "$VM"/rootfs/boot/vmlinuz-* "$VM"/rootfs/boot/initrd.img-* "$aside/"
-  # /boot/efi is the ESP's mount point; relaykit-esp may have copied boot files into it in the chroot.
-  rm -rf "$VM"/rootfs/boot/efi/*
-  mkfs.ext4 -q -L relaykit-root -E root_owner=0:0 -d "$VM/rootfs" "$root" "${root_mib}M"
-  mv "$aside"/* "$VM/rootfs/boot/" && rmdir "$aside"
 
   # Data (spool, config, state): the last partition, so that relaykit-growdata can extend it to the
   # end of a disk the hypervisor made bigger; the system partitions can be replaced without it.
@@ -279,20 +279,15 @@ assemble_disk() {
   mkfs.ext4 -q -L relaykit-data -E root_owner=10025:10025 -d "$datadir" "$data" "${data_mib}M"
   rm -rf "$datadir"
 
-  # GPT: ESP (legacy-BIOS-bootable for SYSLINUX's gptmbr) + x86-64 root (discoverable partition type).
-  local esp_mib=128 total_mib=$((1 + 128 + root_mib + data_mib + 1))
+  # GPT: ESP (legacy-BIOS-bootable for SYSLINUX's gptmbr), root slots A and B (x86-64 root type;
+  # B stays zeros until the first upgrade), data last.
+  local esp_mib=128 total_mib=$((1 + 128 + 2 * root_mib + data_mib + 1))
   rm -f "$raw" && truncate -s "${total_mib}M" "$raw"
-  sfdisk --quiet "$raw" <<EOF
-label: gpt
-first-lba: 2048
-start=2048, size=$((esp_mib * 2048)), type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="ESP", attrs="LegacyBIOSBootable"
-start=$((2048 + esp_mib * 2048)), size=$((root_mib * 2048)), type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name="relaykit-root"
-start=$((2048 + (esp_mib + root_mib) * 2048)), size=$((data_mib * 2048)), type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="relaykit-data"
-EOF
+  slots_partitions "$esp_mib" "$root_mib" "$data_mib" | sfdisk --quiet "$raw"
   dd if=/usr/lib/syslinux/mbr/gptmbr.bin of="$raw" bs=440 count=1 conv=notrunc status=none
   dd if="$esp" of="$raw" bs=1M seek=1 conv=notrunc,sparse status=none
   dd if="$root" of="$raw" bs=1M seek=$((1 + esp_mib)) conv=notrunc,sparse status=none
-  dd if="$data" of="$raw" bs=1M seek=$((1 + esp_mib + root_mib)) conv=notrunc,sparse status=none
+  dd if="$data" of="$raw" bs=1M seek=$((1 + esp_mib + 2 * root_mib)) conv=notrunc,sparse status=none
   rm -f "$esp" "$root" "$data"
   figure vm_kernel "$kver"
   figure vm_disk_seconds "$(elapsed "$t")"
@@ -318,7 +313,7 @@ convert_disk() {
 
 # SHA256SUMS beside the images, for `sha256sum -c` after a download.
 checksums() {
-  (cd "$OUT" && sha256sum -- relaykit-appliance-"$VERSION".* >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+  (cd "$OUT" && sha256sum -- relaykit-appliance-"$VERSION".* relaykit-appliance-"$VERSION"-root.img.zst >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
   log "SHA256SUMS: $(wc -l <"$OUT/SHA256SUMS") images"
 }
 
@@ -333,6 +328,7 @@ summary() {
       ["VM qcow2 (compressed)", mb(f.vm_qcow2_bytes)],
       ["VM VMDK (streamOptimized)", mb(f.vm_vmdk_bytes)],
       ["VM VHDX (dynamic)", mb(f.vm_vhdx_bytes)],
+      ["VM upgrade file (root slot, zstd)", mb(f.vm_root_upgrade_bytes)],
       ["build time", f.build_seconds === undefined ? "-" : f.build_seconds + " s"],
     ];
     for (const k of ["container_seconds_to_banner", "container_process_seconds_to_banner", "boot_bios_seconds_to_banner", "boot_bios_systemd_seconds",

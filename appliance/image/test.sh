@@ -8,12 +8,15 @@
 #     the VM off via ACPI and reads the captured .eml from the VM's disk with debugfs.
 # Every check is one test in var/image/test-results.json ({passed, failed, skipped, tests}), which
 # .ci/run adds to its totals. Set RELAYKIT_IMAGE_SKIP_BUILD=1 to test images already built.
-# Usage: test.sh [all|container|vm]
+# upgrade (test-upgrade.sh): A/B upgrade of a running VM from an attached medium, rollback of a
+#   broken one, queued mail kept and delivered.
+# Usage: test.sh [all|container|vm|upgrade]
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/test-upgrade.sh"
 only=${1:-all}
 
 [ "$(id -u)" -eq 0 ] || die "run as root"
-need podman qemu-system-x86_64 qemu-img genisoimage swaks curl debugfs openssl
+need podman qemu-system-x86_64 qemu-img genisoimage swaks curl debugfs openssl zstd mtype
 T=$OUT/test
 RESULTS=$OUT/test-results.json
 rm -rf "$T" "$RESULTS" && mkdir -p "$T"
@@ -403,6 +406,7 @@ case $only in all | vm)
   vm_boot uefi "$RAW" raw
   ;;
 esac
+case $only in all | vm | upgrade) upgrade_test ;; esac
 finish
 bash "$IMG_SRC/build.sh" summary
 node -e 'process.exit(require(process.argv[1]).failed === 0 ? 0 : 1)' "$RESULTS"
