@@ -109,7 +109,7 @@ describe('relaykit-upgrade checks the file against SHA256SUMS before anything el
   it('a damaged file is refused with both digests and "nothing written"', () => {
     const good = readFileSync(join(dir, 'SHA256SUMS'), 'utf8').split(' ')[0];
     const bytes = readFileSync(join(dir, name));
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes.writeUInt8((bytes.at(-1) ?? 0) ^ 0xff, bytes.length - 1);
     writeFileSync(join(dir, name), bytes);
     const r = upgrade(join(dir, name));
     expect(r.status).toBe(1);
