@@ -30,6 +30,11 @@ wait_serial() {
 monitor() { # monitor <socket> <HMP command>
   node -e 'const c = require("net").connect(process.argv[1], () => c.end(process.argv[2] + "\n")); c.on("error", (e) => { console.error(e.message); process.exit(1); }); c.resume()' "$1" "$2"
 }
+insert_medium() { # insert_medium <socket> <iso>: as an admin swaps the ISO: eject what is there, insert
+  monitor "$1" "eject -f upgrade"
+  sleep 2
+  monitor "$1" "change upgrade $2 raw"
+}
 
 # derive_root <out.img.zst> <version> [broken]: v1's root file system, another release.
 derive_root() {
@@ -184,13 +189,13 @@ upgrade_run() {
   check "upgrade: three messages accepted and queued while the smarthost is down" queue_three "$smtp" "$serial" "${subjects[@]}"
 
   off=$(serial_size "$serial")
-  monitor "$mon" "change upgrade $UPG/garbled.iso raw"
+  insert_medium "$mon" "$UPG/garbled.iso"
   check "upgrade: a damaged upgrade file is refused with a clear message, nothing written" \
     refused_untouched "$serial" "$off"
 
   off=$(serial_size "$serial")
   t=$(now)
-  monitor "$mon" "change upgrade $UPG/broken.iso raw"
+  insert_medium "$mon" "$UPG/broken.iso"
   check "upgrade: the broken v2 is written into slot b and tried once" \
     wait_serial "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" "$qpid"
   check "upgrade: the broken v2 is not ready within its limit and the VM boots back" \
@@ -207,7 +212,7 @@ upgrade_run() {
 
   off=$(serial_size "$serial")
   t=$(now)
-  monitor "$mon" "change upgrade $UPG/v2.iso raw"
+  insert_medium "$mon" "$UPG/v2.iso"
   if ! check "upgrade: v2 written into slot b, trial boot" \
     wait_serial "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" "$qpid"; then return; fi
   # Only now the smarthost comes up: v1 is gone, so what gets delivered is v2's doing.
