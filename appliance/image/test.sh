@@ -406,7 +406,7 @@ case $only in all | vm)
   vm_boot uefi "$RAW" raw
   ;;
 esac
-case $only in all | vm | upgrade) upgrade_test ;; esac
+case $only in all | upgrade) upgrade_test ;; esac
 finish
 bash "$IMG_SRC/build.sh" summary
 node -e 'process.exit(require(process.argv[1]).failed === 0 ? 0 : 1)' "$RESULTS"
