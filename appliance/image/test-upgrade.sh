@@ -11,7 +11,7 @@
 # v2 is v1's root file system with another /etc/relaykit-release (and, broken, a drop-in that makes
 # relaykit.service fail), edited with debugfs: no second image build.
 
-UPGRADE_READY_BROKEN=120
+UPGRADE_READY_BROKEN=60
 UPGRADE_WAIT=900
 
 # serial_size <log>: where the log ends now (a later wait_serial looks only after it).
