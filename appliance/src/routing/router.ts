@@ -156,7 +156,7 @@ function decide(
 
 /** Routes every recipient of a message: exactly one decision each, grouped into legs and rejections. */
 export function routeMessage(rules: CompiledRules, input: RouteInput): RoutingDecision {
-  const facts = prepareMessage(input);
+  const facts = prepareMessage(input, rules.headerNames);
   const cache: MessageVerdict[] = [];
   const perRecipient = input.recipients.map((r) => decide(rules, facts, r, cache));
   const legs = new Map<number, Leg>();

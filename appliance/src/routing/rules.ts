@@ -59,6 +59,8 @@ export interface CompiledRules {
   /** Route name → the fallback routes that take over in turn after a permanent failure. */
   readonly fallbacks: ReadonlyMap<string, readonly string[]>;
   readonly acceptedDomains: readonly string[];
+  /** Lower-case header field names some rule matches on: the only ones the router prepares. */
+  readonly headerNames: ReadonlySet<string>;
 }
 
 const q = (s: string) => JSON.stringify(s);
@@ -336,5 +338,8 @@ export function compileRules(config: Config): CompiledRules {
     },
     fallbacks: fallbackChains(config.routes),
     acceptedDomains: config.acceptedDomains,
+    headerNames: new Set(
+      config.rules.flatMap((r) => (r.match.header === undefined ? [] : [r.match.header.name.toLowerCase()])),
+    ),
   };
 }
