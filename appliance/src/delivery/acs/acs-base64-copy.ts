@@ -14,6 +14,7 @@ import { Joiner, Splitter } from '@zone-eu/mailsplit';
 import type { Attachment, ParsedMail } from 'mailparser';
 import { RelayError } from '../../errors.ts';
 import type { MessageSource } from '../../spool/record.ts';
+import type { SplitChunk, SplitNode } from '../mime-split.ts';
 import { openMessage } from '../transport.ts';
 
 /** One attachment's base64 as it lies in the spool file. */
@@ -89,19 +90,6 @@ class Base64Check {
     return undefined;
   }
 }
-
-/** The parts of mailsplit's objects this pass reads. */
-interface SplitNode {
-  readonly type: 'node';
-  readonly root: boolean;
-  readonly parentNode: SplitNode | false;
-  readonly multipart: string | false;
-  readonly encoding: string | false;
-  readonly contentType: string | false;
-  readonly disposition: string | false;
-  getHeaders(): Buffer;
-}
-type SplitChunk = SplitNode | { type: 'body' | 'data' | 'none'; value?: Buffer; node?: SplitNode };
 
 /** mailparser's body types (mail-parser.js textTypes): such a part is text unless not inline. */
 const TEXT_TYPES = new Set(['text/plain', 'text/html', 'message/delivery-status']);

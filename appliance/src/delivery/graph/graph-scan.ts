@@ -9,6 +9,7 @@ import { Splitter } from '@zone-eu/mailsplit';
 import iconv from 'iconv-lite';
 import { decodeEncodedWords, decodeQuotedPrintable, quotedPrintableCut } from '../../mime-text.ts';
 import type { MessageSource } from '../../spool/record.ts';
+import type { SplitChunk, SplitNode } from '../mime-split.ts';
 import { openMessage } from '../transport.ts';
 import { type NamedAddress, parseAddresses } from './graph-mime.ts';
 
@@ -35,24 +36,6 @@ export interface MessageScan {
   readonly xHeaders: { name: string; value: string }[];
   readonly attachments: ScannedAttachment[];
 }
-
-/** The parts of mailsplit's node objects used here. */
-interface SplitNode {
-  readonly type: 'node';
-  readonly root: boolean;
-  readonly parentNode: SplitNode | false;
-  readonly multipart: string | false;
-  readonly encoding: string | false;
-  readonly contentType: string | false;
-  readonly charset: string | false;
-  readonly disposition: string | false;
-  readonly filename: string | false;
-  readonly headers:
-    | { getFirst(key: string): string; getList(): { key: string; line: string | Buffer }[] }
-    | false;
-}
-
-type SplitChunk = SplitNode | { type: 'body' | 'data'; value: Buffer; node?: SplitNode };
 
 function charsetDecode(buf: Buffer, charset: string | false): string {
   const cs = (charset || 'utf-8').toLowerCase();
