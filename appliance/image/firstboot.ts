@@ -5,7 +5,15 @@
 // different from the installed one. It may touch: the cidata volume (read-only mount under /run),
 // /etc/relaykit, and /run/relaykit (console facts). It never logs file contents (they hold keys).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BUNDLE_FILE, installBundle, installedDigest, parseBundle } from './bundle-file.ts';
@@ -14,42 +22,88 @@ export interface ConsoleFacts {
   readonly smtpPorts: readonly number[];
   readonly httpAddress: string;
   readonly httpPort: number;
+  /** The LAN admin listener, when configured: where the console reads its certificate from. */
+  readonly admin?: { readonly address: string; readonly port: number };
 }
 
-/** What the console banner needs from the config: listener ports and where /healthz answers. */
+/** A wildcard listen address as the local address to connect to. */
+function localAddress(address: string): string {
+  if (address === '0.0.0.0') return '127.0.0.1';
+  if (address === '::') return '::1';
+  return address;
+}
+
+/**
+ * What the console banner needs from the config: listener ports, where /healthz answers, and where
+ * the admin listener serves its certificate (schema defaults: status 127.0.0.1:8025, admin port 8443).
+ */
 export function consoleFacts(configYaml: string): ConsoleFacts {
   const cfg = (parseYaml(configYaml) ?? {}) as {
     listeners?: { port?: unknown }[];
     http?: { address?: unknown; port?: unknown; enabled?: unknown };
+    admin?: { listener?: { address?: unknown; port?: unknown } };
   };
   const smtpPorts = (cfg.listeners ?? [])
     .map((l) => l.port)
     .filter((p): p is number => typeof p === 'number');
-  let httpAddress = typeof cfg.http?.address === 'string' ? cfg.http.address : '127.0.0.1';
-  if (httpAddress === '0.0.0.0') httpAddress = '127.0.0.1';
-  if (httpAddress === '::') httpAddress = '::1';
+  const httpAddress = localAddress(typeof cfg.http?.address === 'string' ? cfg.http.address : '127.0.0.1');
   const httpPort = typeof cfg.http?.port === 'number' ? cfg.http.port : 8025;
-  return { smtpPorts, httpAddress, httpPort };
+  const l = cfg.admin?.listener;
+  if (l === undefined || l === null || typeof l.address !== 'string')
+    return { smtpPorts, httpAddress, httpPort };
+  const admin = { address: localAddress(l.address), port: typeof l.port === 'number' ? l.port : 8443 };
+  return { smtpPorts, httpAddress, httpPort, admin };
+}
+
+/** /run/relaykit/console.env, sourced by console-status. */
+export function consoleEnv(f: ConsoleFacts): string {
+  const admin = f.admin ? `ADMIN_ADDRESS=${f.admin.address}\nADMIN_PORT=${f.admin.port}\n` : '';
+  return `SMTP_PORTS="${f.smtpPorts.join(' ')}"\nHTTP_ADDRESS=${f.httpAddress}\nHTTP_PORT=${f.httpPort}\n${admin}`;
 }
 
 function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
-function findSeedDevice(waitMs: number): string | undefined {
-  const until = Date.now() + waitMs;
+const SEED_LABELS = ['cidata', 'CIDATA'];
+
+/** Sleeps without a child process (execFileSync('sleep') forked all of Node each second at boot). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * The seed volume, by the link udev makes for every labelled file system (60-persistent-storage.rules:
+ * /dev/disk/by-label/<label>; CD-ROMs once cdrom_id saw a data track). Looking at links costs nothing,
+ * where `blkid -t LABEL=` probes every block device, empty CD drives included — seconds each at boot
+ * under emulation. Only a fresh appliance that found no link asks blkid once at the end.
+ */
+export function findSeedDevice(
+  waitMs: number,
+  opts: { byLabel?: string; blkid?: boolean; sleep?: (ms: number) => void; now?: () => number } = {},
+): string | undefined {
+  const dir = opts.byLabel ?? '/dev/disk/by-label';
+  const sleep = opts.sleep ?? pause;
+  const now = opts.now ?? Date.now;
+  const until = now() + waitMs;
   for (;;) {
-    for (const label of ['cidata', 'CIDATA']) {
-      try {
-        const dev = run('blkid', ['-o', 'device', '-t', `LABEL=${label}`]).split('\n')[0];
-        if (dev) return dev;
-      } catch {
-        // blkid exits 2 when nothing carries the label
-      }
+    for (const label of SEED_LABELS) {
+      const link = join(dir, label);
+      if (existsSync(link)) return realpathSync(link);
     }
-    if (Date.now() >= until) return undefined;
-    execFileSync('sleep', ['1']);
+    if (now() >= until) break;
+    sleep(250);
   }
+  if (!opts.blkid) return undefined;
+  for (const label of SEED_LABELS) {
+    try {
+      const dev = run('blkid', ['-o', 'device', '-t', `LABEL=${label}`]).split('\n')[0];
+      if (dev) return dev;
+    } catch {
+      // blkid exits 2 when nothing carries the label
+    }
+  }
+  return undefined;
 }
 
 function readSeed(device: string): string | undefined {
@@ -65,19 +119,23 @@ function readSeed(device: string): string | undefined {
   }
 }
 
-function userIds(name: string): { uid: number; gid: number } {
-  return { uid: Number(run('id', ['-u', name])), gid: Number(run('id', ['-g', name])) };
+/** uid and gid of a user from /etc/passwd (the image creates relaykit there; no `id` child processes). */
+export function userIds(
+  name: string,
+  passwd = readFileSync('/etc/passwd', 'utf8'),
+): { uid: number; gid: number } {
+  for (const line of passwd.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 4) return { uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  throw new Error(`no user ${name} in /etc/passwd`);
 }
 
 function writeConsoleFacts(dir: string): void {
   try {
     const f = consoleFacts(readFileSync(join(dir, 'config.yaml'), 'utf8'));
     mkdirSync('/run/relaykit', { recursive: true, mode: 0o755 });
-    writeFileSync(
-      '/run/relaykit/console.env',
-      `SMTP_PORTS="${f.smtpPorts.join(' ')}"\nHTTP_ADDRESS=${f.httpAddress}\nHTTP_PORT=${f.httpPort}\n`,
-      { mode: 0o644 },
-    );
+    writeFileSync('/run/relaykit/console.env', consoleEnv(f), { mode: 0o644 });
   } catch (err) {
     console.error(
       `relaykit-firstboot: cannot read listener ports from config.yaml: ${(err as Error).message}`,
@@ -90,7 +148,7 @@ export function firstboot(): number {
   const dir = '/etc/relaykit';
   const provisioned = existsSync(join(dir, 'config.yaml'));
   // On a fresh appliance give udev time to announce the seed; later boots only glance for one.
-  const device = findSeedDevice(provisioned ? 2000 : 20_000);
+  const device = findSeedDevice(provisioned ? 2000 : 20_000, { blkid: !provisioned });
   if (!device) {
     if (!provisioned) {
       console.error(

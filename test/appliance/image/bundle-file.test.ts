@@ -1,4 +1,13 @@
-import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,7 +19,7 @@ import {
   parseBundle,
 } from '../../../appliance/image/bundle-file.ts';
 import { containerBundleConfig } from '../../../appliance/image/container-bundle.ts';
-import { consoleFacts } from '../../../appliance/image/firstboot.ts';
+import { consoleEnv, consoleFacts, findSeedDevice, userIds } from '../../../appliance/image/firstboot.ts';
 
 const CONFIG =
   'listeners:\n  - name: devices\n    address: 0.0.0.0\n    port: 25\nhttp:\n  address: 0.0.0.0\n  port: 8026\n';
@@ -162,11 +171,87 @@ describe('consoleFacts', () => {
     expect(consoleFacts(CONFIG)).toEqual({ smtpPorts: [25], httpAddress: '127.0.0.1', httpPort: 8026 });
   });
 
+  it('names the admin listener (the console reads its certificate there); a wildcard means loopback', () => {
+    const f = consoleFacts('listeners:\n  - port: 25\nadmin:\n  listener:\n    address: 0.0.0.0\n');
+    expect(f.admin).toEqual({ address: '127.0.0.1', port: 8443 });
+    expect(consoleEnv(f)).toBe(
+      'SMTP_PORTS="25"\nHTTP_ADDRESS=127.0.0.1\nHTTP_PORT=8025\nADMIN_ADDRESS=127.0.0.1\nADMIN_PORT=8443\n',
+    );
+    expect(consoleFacts('admin:\n  listener:\n    address: 192.0.2.7\n    port: 9443\n').admin).toEqual({
+      address: '192.0.2.7',
+      port: 9443,
+    });
+    expect(consoleEnv(consoleFacts('listeners:\n  - port: 2525\n'))).not.toContain('ADMIN');
+  });
+
   it('falls back to the schema defaults for http', () => {
     expect(consoleFacts('listeners:\n  - port: 2525\n  - port: 587\n')).toEqual({
       smtpPorts: [2525, 587],
       httpAddress: '127.0.0.1',
       httpPort: 8025,
     });
+  });
+});
+
+describe('findSeedDevice (udev /dev/disk/by-label links)', () => {
+  /** A by-label directory and a clock that moves only when firstboot sleeps. */
+  function fakeUdev() {
+    const byLabel = tempDir();
+    const devices = tempDir();
+    let t = 0;
+    const sleeps: number[] = [];
+    return {
+      byLabel,
+      addLink(label: string, device: string) {
+        writeFileSync(join(devices, device), '');
+        symlinkSync(join(devices, device), join(byLabel, label));
+      },
+      device: (name: string) => join(devices, name),
+      opts: {
+        byLabel,
+        now: () => t,
+        sleep: (ms: number) => {
+          sleeps.push(ms);
+          t += ms;
+        },
+      },
+      sleeps,
+    };
+  }
+
+  it('finds a cidata or CIDATA volume by its link at once, without waiting', () => {
+    const u = fakeUdev();
+    u.addLink('CIDATA', 'sr0');
+    expect(findSeedDevice(20_000, u.opts)).toBe(u.device('sr0'));
+    expect(u.sleeps).toEqual([]);
+  });
+
+  it('waits for udev in 250 ms steps until the link appears', () => {
+    const u = fakeUdev();
+    let rounds = 0;
+    const opts = {
+      ...u.opts,
+      sleep: (ms: number) => {
+        u.opts.sleep(ms);
+        if (++rounds === 3) u.addLink('cidata', 'sr1');
+      },
+    };
+    expect(findSeedDevice(20_000, opts)).toBe(u.device('sr1'));
+    expect(u.sleeps).toEqual([250, 250, 250]);
+  });
+
+  it('gives up after the wait (2 s on a provisioned appliance) without asking blkid', () => {
+    const u = fakeUdev();
+    expect(findSeedDevice(2000, u.opts)).toBeUndefined();
+    expect(u.sleeps.reduce((a, b) => a + b, 0)).toBe(2000);
+  });
+});
+
+describe('userIds', () => {
+  it('reads uid and gid from passwd lines', () => {
+    const passwd =
+      'root:x:0:0:root:/root:/bin/bash\nrelaykit:x:10025:10025::/var/lib/relaykit:/usr/sbin/nologin\n';
+    expect(userIds('relaykit', passwd)).toEqual({ uid: 10025, gid: 10025 });
+    expect(() => userIds('nobody-here', passwd)).toThrow('no user nobody-here in /etc/passwd');
   });
 });
