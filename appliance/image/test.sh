@@ -261,7 +261,20 @@ make_seed() {
   rm -rf "$dir"
   # qemu user-net: forwarded connections arrive from 10.0.2.2. Relative paths (var/...) resolve
   # against /etc/relaykit, which the appliance points at its state directory.
-  make_bundle "$dir" "$(bundle_config 25 8025 10.0.2.0/24 var/outbox)"
+  # The VM's bundle also opens the LAN admin page (TLS with a generated self-signed certificate, one
+  # user): its fingerprint must reach the console.
+  local hash
+  hash=$(printf 'image-test-password\n' | "${PODMAN[@]}" run --rm -i "${RUN_LIMITS[@]}" --network none "$TAG" hash-password) \
+    || die "hash-password in the container image failed"
+  make_bundle "$dir" "$(bundle_config 25 8025 10.0.2.0/24 var/outbox)
+admin:
+  listener:
+    address: 0.0.0.0
+    port: $VM_ADMIN_PORT
+  users:
+    - username: technician
+      passwordHash: \"$hash\"
+      role: admin"
   mkdir -p "$dir/iso"
   cp "$dir/relaykit-bundle.json" "$dir/iso/"
   printf 'instance-id: relaykit-image-test\nlocal-hostname: relaykit\n' >"$dir/iso/meta-data"
@@ -269,10 +282,68 @@ make_seed() {
   genisoimage -quiet -output "$T/seed.iso" -volid cidata -joliet -rock "$dir/iso" 2>/dev/null
 }
 
+VM_ADMIN_PORT=8443
+# console_fingerprint <serial.log>: the SHA-256 fingerprint on the console's "admin page" line.
+console_fingerprint() {
+  tr -d '\r' <"$1" | grep -a 'relaykit: admin page https://' | tail -1 | grep -o 'SHA-256 [0-9A-F:]\{95\}' | cut -d' ' -f2
+}
+# admin_fingerprint_check <serial.log> <forwarded admin port>: the console names the admin page at the
+# VM's address with a fingerprint, and it is the fingerprint of the certificate the page serves.
+admin_fingerprint_check() {
+  local line fp served
+  for _ in $(seq 90); do
+    line=$(tr -d '\r' <"$1" | grep -a 'relaykit: admin page https://10\.0\.2\.15:'"$VM_ADMIN_PORT"'/ certificate SHA-256 ' | tail -1)
+    [ -n "$line" ] && break; sleep 1
+  done
+  [ -n "$line" ] || { echo "no admin page line on the console"; tr -d '\r' <"$1" | grep -a 'relaykit:' | tail -5; return 1; }
+  fp=$(console_fingerprint "$1")
+  [ -n "$fp" ] || { echo "no fingerprint in: $line"; return 1; }
+  served=$(openssl s_client -connect "127.0.0.1:$2" -servername relaykit-test.local </dev/null 2>/dev/null \
+    | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')
+  [ "$served" = "$fp" ] || { echo "console shows $fp, the admin listener serves $served"; return 1; }
+  echo "console: ${line#*relaykit: }; the listener serves the same certificate"
+}
+# watchdog_check <serial.log>: relaykit-boot-report prints the unit's state once the relay has run for
+# longer than WatchdogSec: still active, never restarted, and systemd saw a WATCHDOG=1 after READY=1.
+watchdog_check() {
+  local line
+  line=$(tr -d '\r' <"$1" | grep -a 'relaykit-boot: watchdog ' | tail -1)
+  [ -n "$line" ] || { echo "no watchdog report on the console"; return 1; }
+  node -e '
+    const line = process.argv[1];
+    const p = Object.fromEntries([...line.matchAll(/(\w+)=(\S*)/g)].map((m) => [m[1], m[2]]));
+    const bad = [];
+    if (p.ActiveState !== "active" || p.SubState !== "running") bad.push(`state ${p.ActiveState}/${p.SubState}`);
+    if (p.WatchdogUSec !== "1min") bad.push(`WatchdogUSec=${p.WatchdogUSec}`);
+    if (p.NRestarts !== "0") bad.push(`NRestarts=${p.NRestarts}`);
+    if (!(Number(p.WatchdogTimestampMonotonic) > Number(p.ActiveEnterTimestampMonotonic))) bad.push("no keep-alive after READY=1");
+    if (bad.length) { console.log(bad.join(", ") + " in: " + line); process.exit(1); }
+    const s = (Number(p.WatchdogTimestampMonotonic) - Number(p.ActiveEnterTimestampMonotonic)) / 1e6;
+    console.log(`relaykit.service active, WatchdogUSec=${p.WatchdogUSec}, no restart; last keep-alive ${s.toFixed(0)} s after READY=1`);
+  ' "$line"
+}
+# check_fingerprint_check <overlay> <fw> <serial.log>: `relaykit-appliance check` (from the container
+# image) over the config and admin-tls/ on the VM's data partition prints the console's fingerprint.
+check_fingerprint_check() {
+  local data=$T/data-check-$2.img dump=$T/data-check-$2 raw=$T/disk-check-$2.raw out fp
+  qemu-img convert -O raw "$1" "$raw" && partition_image "$raw" relaykit-data "$data" || return 1
+  rm -f "$raw"
+  rm -rf "$dump" && mkdir -p "$dump"
+  debugfs -R "rdump /config /admin-tls $dump" "$data" >/dev/null 2>&1
+  rm -f "$data"
+  [ -f "$dump/admin-tls/admin-cert.pem" ] || { echo "no admin-tls/admin-cert.pem on the data partition"; return 1; }
+  out=$("${PODMAN[@]}" run --rm "${RUN_LIMITS[@]}" --network none -v "$dump:/var/lib/relaykit:ro" "$TAG" \
+    check --schema-only --config /var/lib/relaykit/config/config.yaml 2>&1) || { echo "check failed: $out"; return 1; }
+  fp=$(console_fingerprint "$3")
+  grep -q "certificate SHA-256 $fp " <<<"$out" || { echo "console shows '$fp', check says: $(grep -a 'admin listener' <<<"$out")"; return 1; }
+  echo "check: $(grep -a 'admin listener' <<<"$out")"
+}
+
 # vm_boot <bios|uefi> <disk-file> <format>: boots, mails, powers off, then inspects the disk.
 vm_boot() {
-  local fw=$1 image=$2 fmt=$3 smtp mon=$T/qemu-$1.mon serial=$T/serial-$1.log overlay=$T/overlay-$1.qcow2
+  local fw=$1 image=$2 fmt=$3 smtp admin mon=$T/qemu-$1.mon serial=$T/serial-$1.log overlay=$T/overlay-$1.qcow2
   smtp=$(free_port)
+  admin=$(free_port)
   # Writes go to an overlay so the disk can be inspected afterwards; the built image stays pristine.
   # The overlay is 1 GiB bigger than the image, as when a hypervisor's disk is resized: first boot
   # must grow the data partition into it.
@@ -293,7 +364,7 @@ vm_boot() {
   qemu-system-x86_64 "${machine[@]}" -m 1024 -smp 2 -cpu max -display none -monitor "unix:$mon,server,nowait" \
     -serial "file:$serial" "${firmware[@]}" \
     -drive "file=$overlay,if=virtio,format=qcow2" -drive "file=$T/seed.iso,media=cdrom,readonly=on" \
-    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$smtp-:25" \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$smtp-:25,hostfwd=tcp:127.0.0.1:$admin-:$VM_ADMIN_PORT" \
     -device virtio-net-pci,netdev=n0 >"$T/qemu-$fw.log" 2>&1 &
   local qpid=$!
   local banner
@@ -318,8 +389,12 @@ vm_boot() {
       [ -n "$l" ] && { echo "$l"; exit 0; }; sleep 1
     done
     echo "no console line with a delivery"; tr -d "\r" <"$1" | grep -a "relaykit" | tail -5; exit 1' _ "$serial"
-  # The boot report (systemd-analyze) comes once systemd has finished booting; give it a while.
-  for _ in $(seq 120); do grep -aq 'relaykit-boot: ' "$serial" && break; sleep 1; done
+  check "VM ($fw): console shows the admin page's certificate SHA-256 fingerprint, the one it serves" \
+    admin_fingerprint_check "$serial" "$admin"
+  # The boot report (systemd-analyze) comes once systemd has finished booting, its watchdog line once
+  # the relay has run for longer than WatchdogSec (60 s); give it a while.
+  for _ in $(seq 300); do grep -aq 'relaykit-boot: watchdog ' "$serial" && break; sleep 1; done
+  check "VM ($fw): relaykit.service is Type=notify with WatchdogSec and its keep-alives arrive" watchdog_check "$serial"
   # ACPI power button: systemd stops the relay with SIGTERM (drain), then powers off.
   node -e 'const c = require("net").connect(process.argv[1], () => c.end("system_powerdown\n")); c.on("error", () => {}); c.resume()' "$mon" || true
   local i
@@ -332,6 +407,8 @@ vm_boot() {
   fi
   wait "$qpid" 2>/dev/null
   check "VM ($fw): data partition grown to the disk's end; bundle and captured message on it" inspect_disk "$overlay" "$subject" "$fw"
+  check "VM ($fw): \`check\` over the VM's config prints the console's admin certificate fingerprint" \
+    check_fingerprint_check "$overlay" "$fw" "$serial"
   boot_report "$fw" "$serial"
 }
 
