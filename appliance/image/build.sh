@@ -173,7 +173,11 @@ build_vm_rootfs() {
   done
   # Nobody boots an appliance from floppy; probing the emulated controller costs seconds at boot.
   prune+=(--dpkgopt="path-exclude=$m/drivers/block/floppy.ko*")
+  # merged-usr hook: /usr merged the debootstrap way (symlinks and a usr-is-merged package) before the
+  # Essential packages go in; otherwise init-system-helpers' "usrmerge | usr-is-merged" is met with
+  # usrmerge, which pulls in the whole of Perl (~55 MB) for a conversion nothing needs (mmdebstrap(1)).
   mmdebstrap --quiet --mode=root --variant=minbase "${SLIM[@]}" "${prune[@]}" \
+    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
     --include=linux-image-amd64,systemd-sysv,udev,dbus,systemd-resolved,systemd-timesyncd,ca-certificates,iproute2,kmod,e2fsprogs,dosfstools,zstd,fdisk,keepalived \
     --essential-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d; echo "COMPRESS=zstd" > "$1"/etc/initramfs-tools/conf.d/relaykit' \
     --customize-hook="sync-in $IMG_SRC/vm/overlay /" \
@@ -206,6 +210,10 @@ build_vm_rootfs() {
         systemd-network-generator.service
       systemctl set-default multi-user.target
       : > /etc/machine-id
+      # Kernel modules stored compressed (zstd, which kmod and udev read): they were the largest raw
+      # part of the system, and VHDX keeps data uncompressed (qcow2 and VMDK deflate their clusters).
+      find /usr/lib/modules -name \"*.ko\" -exec zstd -q --rm -12 {} +
+      for k in \$(ls /usr/lib/modules); do depmod -a \"\$k\"; done
       update-initramfs -u -k all
     "' \
     --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/var/log/*.log "$1"/var/log/apt/*' \
