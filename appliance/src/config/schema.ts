@@ -22,20 +22,46 @@ import { parseSchedule } from './schedule.ts';
 export { identitySchema, userSchema } from './identity.ts';
 export { listenerSchema } from './listener.ts';
 
+/** Deliveries in flight on a route whose `concurrency` is not set (Graph: see graphRouteConcurrency). */
+export const DEFAULT_ROUTE_CONCURRENCY = 4;
+/** Sender mailboxes a Graph route without a fixed `mailbox` is sized for by default. */
+export const GRAPH_DEFAULT_MAILBOXES = 16;
+/** Ceiling of the Graph default: legs beyond the mailboxes' own limits would only wait. */
+export const GRAPH_DEFAULT_CONCURRENCY_CAP = 64;
+
+/**
+ * The default route concurrency of a Graph route. Graph's limit is per (app, mailbox) — 4 concurrent
+ * requests (reference: Outlook service limits) — and each mailbox has its own limiter, so a route
+ * cap of 4 would let ten sender mailboxes share 4 requests. One fixed `mailbox`: its
+ * mailboxConcurrency; envelope senders: mailboxConcurrency × GRAPH_DEFAULT_MAILBOXES, capped.
+ */
+export function graphRouteConcurrency(route: {
+  mailbox?: string | undefined;
+  mailboxConcurrency: number;
+}): number {
+  if (route.mailbox !== undefined) return route.mailboxConcurrency;
+  return Math.min(GRAPH_DEFAULT_CONCURRENCY_CAP, route.mailboxConcurrency * GRAPH_DEFAULT_MAILBOXES);
+}
+
 const routeCommon = {
   name,
-  /** Deliveries in flight at once on this route. */
-  concurrency: z.number().int().min(1).max(256).default(4),
+  /** Deliveries in flight at once on this route. Default: 4; Graph: graphRouteConcurrency. */
+  concurrency: z.number().int().min(1).max(256).optional(),
   /** Route that takes over when delivery here fails permanently (e.g. too large). */
   fallback: name.optional(),
 };
 
-export const routeSchema = z.discriminatedUnion('type', [
-  z.strictObject({ ...routeCommon, ...captureRouteFields }),
-  z.strictObject({ ...routeCommon, ...graphRouteFields }),
-  z.strictObject({ ...routeCommon, ...acsRouteFields }),
-  z.strictObject({ ...routeCommon, ...smtpRouteFields }),
-]);
+export const routeSchema = z
+  .discriminatedUnion('type', [
+    z.strictObject({ ...routeCommon, ...captureRouteFields }),
+    z.strictObject({ ...routeCommon, ...graphRouteFields }),
+    z.strictObject({ ...routeCommon, ...acsRouteFields }),
+    z.strictObject({ ...routeCommon, ...smtpRouteFields }),
+  ])
+  .transform((r) => ({
+    ...r,
+    concurrency: r.concurrency ?? (r.type === 'graph' ? graphRouteConcurrency(r) : DEFAULT_ROUTE_CONCURRENCY),
+  }));
 
 export const spoolSchema = z
   .strictObject({
