@@ -48,10 +48,6 @@ async function runAppliance(opts: { config?: string }, io: CliIo): Promise<numbe
     logger.flush();
     return 1;
   }
-  logger.info(
-    { config: source, listeners: appliance.listeners, http: appliance.httpPort },
-    'appliance started',
-  );
   const first = appliance.listeners[0];
   if (first) {
     const capture = config.routes.find((r) => r.type === 'capture');
@@ -108,6 +104,13 @@ async function runAppliance(opts: { config?: string }, io: CliIo): Promise<numbe
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // Only now, with the handlers in place: whoever waits for this line (a supervisor, a test, a
+    // person about to press Ctrl-C) may signal at once, and a signal before the handlers would kill
+    // the relay undrained (the default action), not stop it.
+    logger.info(
+      { config: source, listeners: appliance.listeners, http: appliance.httpPort },
+      'appliance started',
+    );
     if (notifier.enabled) {
       const admin = appliance.adminSurface;
       void notifier.ready(

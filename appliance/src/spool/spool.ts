@@ -20,6 +20,9 @@ import type { SpoolEntry, SpoolFaults, SpoolFolder } from './spool-entry.ts';
 import { DirSync, SpoolWriter } from './spool-writer.ts';
 import { type TraceEvent, TraceLog } from './trace-log.ts';
 
+/** Sequence for writability probe file names (unique within this process). */
+let probeSeq = 0;
+
 export type { SpoolEntry, SpoolFaults, SpoolFolder } from './spool-entry.ts';
 export { SpoolWriter } from './spool-writer.ts';
 export type { TraceEvent } from './trace-log.ts';
@@ -255,7 +258,10 @@ export class Spool {
 
   /** Health probe: can we create, sync and delete a file in incoming/ right now? */
   async probeWritable(): Promise<boolean> {
-    const path = join(this.root, 'incoming', `.probe-${process.pid}-${Date.now()}.tmp`);
+    // A name of its own per probe: the health model is read by /readyz, /status and the alert checker
+    // at once, and two probes sharing a name (same millisecond) made one fail to unlink the other's
+    // file, so readiness flapped to 503 on a healthy spool.
+    const path = join(this.root, 'incoming', `.probe-${process.pid}-${++probeSeq}.tmp`);
     try {
       this.faults.beforeWrite?.();
       await writeFile(path, 'probe');

@@ -66,6 +66,15 @@ describe('spool entries', () => {
     expect(await readdir(join(dir, 'incoming'))).toEqual([]);
   });
 
+  it('answers writable to many probes at once (/readyz, /status and the alert checker read it together)', async () => {
+    const spool = await Spool.open(dir, silentLogger());
+    // Probes started in the same millisecond once shared a file name: one unlinked the other's
+    // file and a healthy spool read as unwritable (readiness 503).
+    const results = await Promise.all(Array.from({ length: 50 }, () => spool.probeWritable()));
+    expect(results.filter((ok) => !ok)).toHaveLength(0);
+    expect(await readdir(join(dir, 'incoming'))).toEqual([]);
+  });
+
   it('keeps delivery state beside the entry and prefers it over the header plan', async () => {
     const spool = await Spool.open(dir, silentLogger());
     const e = await spoolOne(spool, 'x');
