@@ -23,7 +23,7 @@ import type { SyslogStats } from './ops/syslog/sender.ts';
 import { createPageSource } from './ops/web/source.ts';
 import { LockoutState } from './receiver/lockout-state.ts';
 import { type BoundListener, Receiver } from './receiver/server.ts';
-import { compileRules } from './routing/router.ts';
+import { compileRules, loadHeaderDecoder } from './routing/router.ts';
 import { spoolDiskUse, startRetention } from './spool/retention.ts';
 import { Spool, type SpoolFaults } from './spool/spool.ts';
 import { version } from './version.ts';
@@ -111,11 +111,14 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
   });
   // AUTH and admin-login lockouts survive a restart (<spool>/state/lockout.json).
   const lockouts = await LockoutState.open(spool.root, logger.child({ room: 'receiver' }), now);
+  const rules = compileRules(config);
+  // Header rules read RFC 2047 text: the decoder loads now, so one that cannot load stops the start.
+  if (rules.headerNames.size > 0) await loadHeaderDecoder();
   const receiver = new Receiver({
     config,
     lockouts,
     spool,
-    rules: compileRules(config),
+    rules,
     logger: logger.child({ room: 'receiver' }),
     metrics,
     onAccepted: (entry) => {

@@ -466,6 +466,36 @@ describe('routing end to end: Graph, ACS, smarthost and explain agree', () => {
     expect(sortedStores(subject)).toEqual(expectedStores([]));
   });
 
+  it('a header rule reads an RFC 2047 Subject as decoded (the decoder is loaded at start, not with the first such message)', async () => {
+    // "CONFIDENTIAL e2e encoded" in Base64: the rule's *CONFIDENTIAL* matches only the decoded text.
+    const encoded = `=?UTF-8?B?${Buffer.from('CONFIDENTIAL e2e encoded').toString('base64')}?=`;
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: t.port, ignoreTLS: true });
+    const err = await client
+      .sendMail({
+        from: 'scanner@contoso.com',
+        to: ['frank@fabrikam.com'],
+        headers: { Subject: { prepared: true, value: encoded } },
+        text: 'body',
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e as { response?: string; command?: string },
+      )
+      .finally(() => client.close());
+    expect(err?.command).toBe('DATA');
+    expect(err?.response).toBe(
+      `${CONFIDENTIAL_REPLY.code} ${CONFIDENTIAL_REPLY.enhanced} ${CONFIDENTIAL_REPLY.message}`,
+    );
+    const ex = await explain({
+      from: 'scanner@contoso.com',
+      to: ['frank@fabrikam.com'],
+      size: 1000,
+      subject: encoded,
+    });
+    expect(ex.exit).toBe(3);
+    expect(ex.rejections.map(reply)).toEqual([err?.response]);
+  });
+
   it('a header rule refuses one recipient after DATA: the others are delivered, the refused one is a dead leg with the reason', async () => {
     const subject = 'CONFIDENTIAL e2e mixed';
     const mail = { from: 'scanner@contoso.com', to: ['alice@contoso.com', 'hank@fabrikam.com'], subject };

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.ts';
 import { parseSize } from '../config/units.ts';
 import { AccessMap } from '../receiver/access.ts';
 import { formatExplanation, formatRejection } from '../routing/explain.ts';
+import { loadHeaderDecoder } from '../routing/patterns.ts';
 import type { RouteInput } from '../routing/router.ts';
 import { compileRules } from '../routing/rules.ts';
 import { type CliContext, configOption, configPath, EXIT, UsageError } from './command-kit.ts';
@@ -139,6 +140,7 @@ async function explain(values: ExplainOpts, cli: CliContext): Promise<number> {
       `--listener: no listener named "${values.listener}" (listeners: ${config.listeners.map((l) => l.name).join(', ')})`,
     );
   }
+  await loadHeaderDecoder();
   const full = explainFully(config, compileRules(config), input, {
     ...(listener ? { listener } : {}),
     ...(values.bodySize === undefined ? {} : { bodySize: parseSizeArg(values.bodySize, '--body-size') }),

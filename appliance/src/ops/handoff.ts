@@ -3,7 +3,6 @@
 // recipients, to a peer relay, and removed from this spool only after the peer's 250 for it (the
 // peer fsynced it). A refusal or an outage keeps the entry here: running it again is safe, at worst a
 // message whose 250 was lost on the wire arrives twice. Reads the spool and delivery's message reader.
-import nodemailer from 'nodemailer';
 import { openMessage } from '../delivery/transport.ts';
 import type { Spool, SpoolEntry } from '../spool/spool.ts';
 
@@ -37,6 +36,8 @@ export async function handoffQueue(
   peer: HandoffPeer,
   onEach: (o: HandoffOutcome) => void = () => {},
 ): Promise<HandoffOutcome[]> {
+  // Loaded here, not with the CLI: the relay itself never hands off, and nodemailer is ~0.4 MB of RSS.
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: peer.host,
     port: peer.port,

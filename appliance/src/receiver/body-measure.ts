@@ -4,7 +4,6 @@
 // routing/capacity.ts compares with a route's maxBodySize. Only messages larger than the smallest
 // body limit are measured; smaller ones cannot have a larger body. Reads; never writes.
 import { createReadStream } from 'node:fs';
-import { Splitter } from '@zone-eu/mailsplit';
 import type { MessageSource } from '../spool/record.ts';
 
 export interface BodyMeasure {
@@ -78,8 +77,17 @@ function qpLength(s: string): number {
   return unbroken.length - escapes * 2;
 }
 
+/**
+ * mailsplit (with libmime, iconv-lite and their charset tables: ~3.5 MB of RSS) is loaded by the first
+ * message large enough to measure, not at start; test/appliance/image/bundle.test.ts imports every
+ * lazy chunk of the bundle, so a broken one fails there.
+ */
+let mailsplit: Promise<typeof import('@zone-eu/mailsplit')> | undefined;
+
 export async function measureBody(msg: MessageSource): Promise<BodyMeasure> {
   if (msg.length === 0) return { html: 0, text: 0, body: 0 };
+  mailsplit ??= import('@zone-eu/mailsplit');
+  const { Splitter } = await mailsplit;
   const splitter = new Splitter({ ignoreEmbedded: true });
   const src = createReadStream(msg.path, { start: msg.offset, end: msg.offset + msg.length - 1 });
   src.on('error', (err) => splitter.destroy(err));

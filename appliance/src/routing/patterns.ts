@@ -9,7 +9,6 @@
 // so the worst case stays small.
 
 import { type AddressPattern, normalizeDomain } from '../config/rule-patterns.ts';
-import { decodeEncodedWords } from '../mime-text.ts';
 
 /** Characters of a header value (or address) that a glob looks at; the rest is ignored. */
 export const MAX_MATCH_INPUT = 4096;
@@ -84,10 +83,25 @@ export function matchPreparedAddress(pattern: AddressPattern, a: PreparedAddress
 // ---- header values -------------------------------------------------------------------------------
 
 /**
+ * The RFC 2047 decoder (mime-text.ts: libmime, iconv-lite and their charset tables, ~3.5 MB of RSS)
+ * is loaded only where a rule reads a header: whoever routes with such rules awaits
+ * loadHeaderDecoder() first (the appliance at start when `headerNames` is not empty, so a decoder
+ * that cannot load stops the start), and a header value is never read before.
+ */
+let decodeWords: ((value: string) => string) | undefined;
+
+export async function loadHeaderDecoder(): Promise<void> {
+  decodeWords ??= (await import('../mime-text.ts')).decodeEncodedWords;
+}
+
+/**
  * Decodes RFC 2047 encoded-words ("=?UTF-8?B?...?=") so rules match what a person reads in the
- * Subject (mime-text.ts: libmime), bounded to MAX_MATCH_INPUT characters first.
+ * Subject, bounded to MAX_MATCH_INPUT characters first.
  */
 export function decodeHeaderValue(value: string): string {
   if (!value.includes('=?')) return value;
-  return decodeEncodedWords(value.length > MAX_MATCH_INPUT ? value.slice(0, MAX_MATCH_INPUT) : value);
+  if (decodeWords === undefined) {
+    throw new Error('routing: a rule reads a header but loadHeaderDecoder() was not awaited first');
+  }
+  return decodeWords(value.length > MAX_MATCH_INPUT ? value.slice(0, MAX_MATCH_INPUT) : value);
 }

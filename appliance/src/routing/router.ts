@@ -13,6 +13,7 @@ import type { PreparedAddress } from './patterns.ts';
 import type { CompiledRule, CompiledRules } from './rules.ts';
 import { compileRules } from './rules.ts';
 
+export { loadHeaderDecoder } from './patterns.ts';
 export type { CompiledRules } from './rules.ts';
 export { compileRules };
 

@@ -70,3 +70,34 @@ describe('appliance bundle', () => {
     expect(check.status).toBe(0);
   });
 });
+
+describe('lazily loaded chunks of the bundle', () => {
+  // The relay loads some modules on first use (a transport, the large-message scanner, mailsplit for
+  // body measuring, the RFC 2047 decoder, selfsigned, Azure SDKs). A chunk that is missing or throws
+  // while loading would only show when that first message comes: every one is imported here.
+  it('exist, and each loads in a fresh Node', () => {
+    const lazy = new Set<string>();
+    for (const f of readdirSync(out).filter((n) => n.endsWith('.mjs'))) {
+      for (const m of readFileSync(join(out, f), 'utf8').matchAll(/\bimport\(\s*"(\.\/[^"]+\.mjs)"\s*\)/g)) {
+        lazy.add(m[1] as string);
+      }
+    }
+    expect([...lazy].map((f) => f.replace(/-[A-Z0-9]{8}\.mjs$/, ''))).toEqual(
+      expect.arrayContaining(['./app', './graph-transport', './graph-scan', './mime-text']),
+    );
+    const missing = [...lazy].filter((f) => !readdirSync(out).includes(f.slice(2)));
+    expect(missing).toEqual([]);
+    const load = spawnSync(
+      NODE,
+      [
+        '--input-type=module',
+        '-e',
+        `for (const f of ${JSON.stringify([...lazy])}) await import(${JSON.stringify(`${out}/`)} + f.slice(2));`,
+      ],
+      { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH } },
+    );
+    // The first lines of an error only: Node's report quotes the whole minified line that threw.
+    const errors = load.stderr.split('\n').filter((l) => /error/i.test(l) && l.length < 400);
+    expect({ status: load.status, errors }).toEqual({ status: 0, errors: [] });
+  });
+});

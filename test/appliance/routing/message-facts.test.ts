@@ -1,7 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { prepareMessage } from '../../../appliance/src/routing/message-facts.ts';
+import { loadHeaderDecoder } from '../../../appliance/src/routing/patterns.ts';
 import { routeMessage } from '../../../appliance/src/routing/router.ts';
 import { message, rulesWith } from '../../helpers/routing/factories.ts';
+
+// Header rules decode RFC 2047 text with mime-text.ts, loaded on demand (as the appliance does at start).
+beforeAll(loadHeaderDecoder);
 
 describe('message facts: only the header fields rules name are prepared', () => {
   const headers = [

@@ -1,14 +1,18 @@
 import { BlockList } from 'node:net';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { cidrContains, normalizeIp, parseCidr, parseIp } from '../../../appliance/src/config/networks.ts';
 import { checkDomainPattern, parseAddressPattern } from '../../../appliance/src/config/rule-patterns.ts';
 import {
   decodeHeaderValue,
   globMatch,
+  loadHeaderDecoder,
   MAX_MATCH_INPUT,
   matchAddress,
 } from '../../../appliance/src/routing/patterns.ts';
+
+// Header rules decode RFC 2047 text with mime-text.ts, loaded on demand (as the appliance does at start).
+beforeAll(loadHeaderDecoder);
 
 function addressPattern(text: string) {
   const p = parseAddressPattern(text);

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadHeaderDecoder } from '../../../appliance/src/routing/patterns.ts';
 import {
   compileRules,
   type RouteInput,
@@ -7,6 +8,9 @@ import {
   routeMessage,
 } from '../../../appliance/src/routing/router.ts';
 import { configWith, message, rulesWith } from '../../helpers/routing/factories.ts';
+
+// Header rules decode RFC 2047 text with mime-text.ts, loaded on demand (as the appliance does at start).
+beforeAll(loadHeaderDecoder);
 
 /** Routes `input` through a single rule sending matches to acs; returns the route of each recipient. */
 function routesUnder(match: Record<string, unknown>, input: Partial<RouteInput>): string[] {

@@ -9,7 +9,7 @@ import type { DeliveryOutcome } from '../transport.ts';
 import { type Attempt, type GraphClient, GraphStepError } from './graph-client.ts';
 import { classifyGraphFailure } from './graph-errors.ts';
 import type { NamedAddress } from './graph-mime.ts';
-import { eachAttachment, type ScannedAttachment, scanMessage } from './graph-scan.ts';
+import type { ScannedAttachment } from './graph-scan.ts';
 
 /** Attachments below this go in one JSON request; from it on, an upload session (docs: "3 MB"). */
 export const DIRECT_ATTACHMENT_LIMIT = 3_000_000;
@@ -39,6 +39,17 @@ interface BodyAttachment {
   readonly bytes: Buffer;
 }
 
+/**
+ * The MIME scanner (graph-scan.ts: mailsplit, libmime and iconv-lite with its charset tables, ~3.5 MB
+ * of RSS with mime-text.ts) is loaded by the first large message, not at start: most relays never
+ * send one. test/appliance/image/bundle.test.ts imports every lazy chunk of the bundle.
+ */
+let scanner: Promise<typeof import('./graph-scan.ts')> | undefined;
+const graphScan = () => {
+  scanner ??= import('./graph-scan.ts');
+  return scanner;
+};
+
 /** One buffer as the async iterable the attachment senders read. */
 async function* once(buf: Buffer): AsyncGenerator<Buffer> {
   yield buf;
@@ -59,6 +70,7 @@ export class GraphDraftSender {
 
   async send(a: Attempt): Promise<DeliveryOutcome> {
     const { job } = a;
+    const { scanMessage, eachAttachment } = await graphScan();
     const scan = await scanMessage(job.message);
     const leg = new Map(job.recipients.map((r) => [r.toLowerCase(), r]));
     const take = (list: readonly NamedAddress[], used: Set<string>) =>
