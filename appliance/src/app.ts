@@ -87,7 +87,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
         credentials,
         tokens,
         fetch: cloudFetch,
-        ...(opts.fetch === undefined ? { connectionClosed: cloudHttp.connectionClosed } : {}),
+        ...(opts.fetch === undefined
+          ? { request: cloudHttp.request, connectionClosed: cloudHttp.connectionClosed }
+          : {}),
         now,
         cloud: resolveCloud(config.cloud),
       }),

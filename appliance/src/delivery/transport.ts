@@ -10,6 +10,7 @@ import type { CredentialStore } from '../credentials/store.ts';
 import type { ErrorCode } from '../errors.ts';
 import { closeFd, openFd, readExactly } from '../fsio.ts';
 import type { Logger } from '../log.ts';
+import type { HttpRequest } from '../net/http-request.ts';
 import type { Delivery, MessageSource, SpoolHeader } from '../spool/record.ts';
 
 export interface DeliveryJob {
@@ -118,6 +119,11 @@ export interface TransportDeps {
   readonly tokens: TokenSourceFactory;
   /** Injected so tests and simulators can stand in for the network. */
   readonly fetch: typeof globalThis.fetch;
+  /**
+   * The lean request over the same door as `fetch` (net/http-request.ts), for per-message requests;
+   * absent when a plain fetch is injected (transports then make one from `fetch`).
+   */
+  readonly request?: HttpRequest;
   readonly now: () => number;
   /** Authority and Graph endpoints from config `cloud` (resolveCloud); global cloud when absent. */
   readonly cloud?: ResolvedCloud;

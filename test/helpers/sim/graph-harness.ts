@@ -126,6 +126,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
         credentials: creds,
         tokens: toks,
         fetch: http.fetch,
+        request: http.request,
         connectionClosed: http.connectionClosed,
         now,
         cloud: cloudOverride,

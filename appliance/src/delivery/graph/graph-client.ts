@@ -3,10 +3,12 @@
 // 429/503 (every request of that mailbox holds off, then ramps back up in the limiter); a request
 // whose timeout fired keeps its limiter slot while Graph may still work on it: until it is answered,
 // or cut at twice the timeout and its connection has closed. A failure leaves as
-// a GraphStepError carrying the facts graph-errors.ts judges. Touches the network only through the injected fetch.
+// a GraphStepError carrying the facts graph-errors.ts judges. Touches the network only through the
+// injected request (net/http-request.ts).
 import type { TokenSource } from '../../auth/token-source.ts';
 import type { Logger } from '../../log.ts';
 import { errnoOf, parseRetryAfter, timedSignal } from '../../net/http-failure.ts';
+import type { HttpAnswer, HttpRequest } from '../../net/http-request.ts';
 import type { FailureFacts } from '../failure.ts';
 import type { DeliveryJob } from '../transport.ts';
 import type { HoldSlot, MailboxLimiter } from './graph-limiter.ts';
@@ -63,29 +65,11 @@ export function graphError(text: string): { code?: string; message?: string } {
   }
 }
 
-/**
- * Large binary bodies (upload chunks) go as a one-chunk stream with an explicit Content-Length:
- * fetch copies a Buffer body, and 40 copies of a 4 MB chunk per 150 MB message would be garbage the
- * collector only reclaims late, which is where peak memory came from.
- */
-function bodyInit(body: string | Buffer | undefined, headers: Record<string, string>): RequestInit {
-  if (body === undefined) return {};
-  if (typeof body === 'string' || body.length < 65_536) return { body };
-  headers['content-length'] = String(body.length);
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(body);
-      controller.close();
-    },
-  });
-  return { body: stream, duplex: 'half' } as RequestInit;
-}
-
 export interface GraphClientOptions {
   readonly route: string;
   readonly tokens: TokenSource;
   readonly scope: string;
-  readonly fetch: typeof globalThis.fetch;
+  readonly request: HttpRequest;
   /** After an aborted request: resolves when its connection has closed (TransportDeps). */
   readonly connectionClosed?: ((url: string, limitMs: number) => Promise<void>) | undefined;
   readonly now: () => number;
@@ -114,7 +98,7 @@ export class GraphClient {
       const res = await a.limiter.run(async (hold) => {
         const value = await this.once(a, op, r, forceRefresh, hold);
         if ((value.status === 429 || value.status === 503) && throttled < MAX_THROTTLE_RETRIES) {
-          const wait = parseRetryAfter(value.headers.get('retry-after'), this.o.now());
+          const wait = parseRetryAfter(value.header('retry-after'), this.o.now());
           const delay = Math.min(wait ?? 1000 * 2 ** throttled, this.o.maxRetryAfter + 1);
           // Every request for this mailbox holds off, not just this one: paused before this slot is
           // released, so no waiter takes it in between.
@@ -139,7 +123,7 @@ export class GraphClient {
         forceRefresh = true;
         continue;
       }
-      const wait = parseRetryAfter(res.headers.get('retry-after'), this.o.now());
+      const wait = parseRetryAfter(res.header('retry-after'), this.o.now());
       const err = graphError(res.text);
       const facts: FailureFacts = {
         transport: 'graph',
@@ -161,7 +145,7 @@ export class GraphClient {
     r: GraphRequest,
     forceRefresh: boolean,
     hold: HoldSlot,
-  ): Promise<GraphResponse & { headers: Headers }> {
+  ): Promise<GraphResponse & Pick<HttpAnswer, 'header'>> {
     const headers: Record<string, string> = { ...(r.headers ?? {}) };
     if (r.contentType !== undefined) headers['content-type'] = r.contentType;
     if (r.auth) {
@@ -173,16 +157,12 @@ export class GraphClient {
     // at twice the timeout or when the job is aborted — and then keeps its slot until its
     // connection has closed.
     const hard = timedSignal(a.signal, 2 * this.o.requestTimeout);
-    const call = (async () => {
-      const res = await this.o.fetch(r.url, {
-        method: r.method,
-        headers,
-        ...bodyInit(r.body, headers),
-        signal: hard.signal,
-      });
-      const text = await res.text();
-      return { status: res.status, headers: res.headers, text };
-    })();
+    const call = this.o.request(r.url, {
+      method: r.method,
+      headers,
+      ...(r.body === undefined ? {} : { body: r.body }),
+      signal: hard.signal,
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<'TIMEOUT'>((resolve) => {
       timer = setTimeout(() => resolve('TIMEOUT'), this.o.requestTimeout);

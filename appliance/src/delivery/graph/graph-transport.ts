@@ -7,6 +7,7 @@
 import { resolveCloud } from '../../config/cloud.ts';
 import type { RouteConfig } from '../../config/schema.ts';
 import { isRelayError } from '../../errors.ts';
+import { fetchRequest } from '../../net/http-request.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,
@@ -65,7 +66,7 @@ export class GraphTransport implements Transport {
         authorityHost: cloud.authorityHost,
       }),
       scope: cloud.graphScope,
-      fetch: deps.fetch,
+      request: deps.request ?? fetchRequest(deps.fetch),
       connectionClosed: deps.connectionClosed,
       now: deps.now,
       logger: deps.logger,

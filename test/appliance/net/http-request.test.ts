@@ -1,0 +1,140 @@
+// The lean outbound request (net/http-request.ts) over the cloud door (net/cloud-fetch.ts) and over a
+// plain fetch, against a real HTTPS server with the test PKI: bodies and headers both ways, no
+// redirect followed, the one TLS context still verifying every new connection against config CAs,
+// and network errors keeping their code for the classification tables.
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CloudHttp, createCloudHttp } from '../../../appliance/src/net/cloud-fetch.ts';
+import { errnoOf } from '../../../appliance/src/net/http-failure.ts';
+import { fetchRequest, type HttpRequest } from '../../../appliance/src/net/http-request.ts';
+import { type HttpsHandle, readBody, startHttps } from '../../helpers/sim/https-server.ts';
+import { testPki } from '../../helpers/sim/pki.ts';
+
+let server: HttpsHandle;
+let http: CloudHttp;
+const seen: { method: string; url: string; type: string | undefined; body: string }[] = [];
+const sockets = new Set<unknown>();
+
+beforeAll(async () => {
+  server = await startHttps(async (req, res) => {
+    sockets.add(req.socket);
+    const body = (await readBody(req, 1_000_000))?.toString('latin1') ?? '';
+    seen.push({ method: req.method ?? '', url: req.url ?? '', type: req.headers['content-type'], body });
+    if (req.url === '/moved') {
+      res.writeHead(302, { location: `${server.url}/elsewhere` });
+      res.end();
+      return;
+    }
+    // A slow answer keeps the connection busy, so requests in parallel open connections of their own.
+    await new Promise((r) => setTimeout(r, 50));
+    res.setHeader('retry-after', '7');
+    res.setHeader('x-many', ['a', 'b']);
+    res.writeHead(202, { 'content-type': 'text/plain' });
+    res.end(`got ${body.length}`);
+  });
+  http = createCloudHttp({ caFile: testPki().caFile });
+});
+afterAll(async () => {
+  await http.close();
+  await server.close();
+});
+
+const signal = () => AbortSignal.timeout(10_000);
+
+describe.each([
+  ['dispatcher', () => http.request],
+  ['fetch', () => fetchRequest(http.fetch)],
+] as [string, () => HttpRequest][])('HttpRequest over %s', (_name, make) => {
+  it('sends method, headers and a string or Buffer body; returns status, headers and text', async () => {
+    const request = make();
+    seen.length = 0;
+    const a = await request(`${server.url}/v1.0/users/a%40b/sendMail?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'aGVsbG8=',
+      signal: signal(),
+    });
+    const big = Buffer.alloc(100_000, 0x41);
+    const b = await request(`${server.url}/upload`, {
+      method: 'PUT',
+      headers: {},
+      body: big,
+      signal: signal(),
+    });
+    expect([a.status, a.text, a.header('retry-after'), a.header('x-many'), a.header('absent')]).toEqual([
+      202,
+      'got 8',
+      '7',
+      'a, b',
+      null,
+    ]);
+    expect([b.status, b.text]).toEqual([202, 'got 100000']);
+    expect(seen.map((s) => [s.method, s.url, s.type])).toEqual([
+      ['POST', '/v1.0/users/a%40b/sendMail?x=1', 'text/plain'],
+      ['PUT', '/upload', undefined],
+    ]);
+    expect(seen[1]?.body).toBe('A'.repeat(100_000));
+  });
+
+  it('does not follow a redirect: the 3xx is the answer', async () => {
+    seen.length = 0;
+    const res = await make()(`${server.url}/moved`, {
+      method: 'POST',
+      headers: {},
+      body: 'x',
+      signal: signal(),
+    });
+    expect(res.status).toBe(302);
+    expect(res.header('location')).toBe(`${server.url}/elsewhere`);
+    expect(seen.map((s) => s.url)).toEqual(['/moved']);
+  });
+
+  it('a refused connection rejects with ECONNREFUSED along the cause chain', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const err = await make()(`https://127.0.0.1:${port}/x`, {
+      method: 'POST',
+      headers: {},
+      signal: signal(),
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(errnoOf(err)).toBe('ECONNREFUSED');
+  });
+});
+
+describe('the cloud door TLS context', () => {
+  it('is built once yet verifies every new connection against the configured CA', async () => {
+    sockets.clear();
+    const answers = await Promise.all(
+      [0, 1, 2].map(() =>
+        http.request(`${server.url}/p`, { method: 'POST', headers: {}, body: 'x', signal: signal() }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual([202, 202, 202]);
+    expect(sockets.size).toBe(3);
+  });
+
+  it('without the CA (system roots only) the test server is refused', async () => {
+    const plain = createCloudHttp({});
+    try {
+      const err = await plain
+        .request(`${server.url}/p`, { method: 'POST', headers: {}, body: 'x', signal: signal() })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(errnoOf(err)).toMatch(
+        /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT_LOCALLY)$/,
+      );
+    } finally {
+      await plain.close();
+    }
+  });
+});
