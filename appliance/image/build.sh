@@ -351,7 +351,8 @@ summary() {
       ["build time", f.build_seconds === undefined ? "-" : f.build_seconds + " s"],
     ];
     for (const k of ["container_seconds_to_banner", "container_process_seconds_to_banner", "boot_bios_seconds_to_banner", "boot_bios_systemd_seconds",
-      "boot_uefi_seconds_to_banner", "boot_uefi_systemd_seconds", "upgrade_seconds", "upgrade_rollback_seconds"]) {
+      "boot_uefi_seconds_to_banner", "boot_uefi_systemd_seconds", "upgrade_seconds", "upgrade_rollback_seconds",
+      "upgrade_uefi_seconds", "upgrade_uefi_rollback_seconds"]) {
       if (f[k] !== undefined) rows.push([k.replace(/_/g, " "), f[k] + " s"]);
     }
     console.log("relaykit appliance images " + (f.version ?? "") + " (" + (f.revision ?? "") + ")");

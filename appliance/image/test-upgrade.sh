@@ -1,13 +1,16 @@
 # The VM upgrade test (sourced by test.sh; uses its record/check/wait_banner/send_mail/make_bundle).
-# One qemu (BIOS, the qcow2 image) through four boots, driven only the way an MSP can: SMTP, the
-# hypervisor's CD drive (qemu monitor `change`) and the console (serial log):
+# One qemu through four boots, run twice: BIOS (the qcow2 image, SYSLINUX) and UEFI (the raw image,
+# OVMF + systemd-boot), driven only the way an MSP can: SMTP, the hypervisor's CD drive (qemu monitor
+# `change`) and the console (serial log):
 #   boot 1, v1 in slot a: three messages queued while the smarthost (an SMTP sink on the host,
-#     reached as 10.0.2.2) is down; a damaged upgrade file is refused;
+#     reached as 10.0.2.2) is down; a damaged upgrade file is refused (BIOS run only: the check is
+#     the upgrade script's, the same under either firmware);
 #   a broken v2 (its relay cannot start) is written into slot b; boot 2 tries it, /readyz never
 #     answers, the VM boots back: boot 3 is slot a again with the three messages still queued, and
 #     the broken image, still attached, is not tried again;
 #   a good v2 (another version string) goes into slot b; boot 4 tries it, the sink comes up, the
-#     slot becomes ready and is kept, and the sink receives each of the three messages exactly once.
+#     slot becomes ready and is kept, and the sink receives each of the three messages exactly once;
+#     afterwards the ESP's history and both loaders' configs (default slot b, no trial entry) are read.
 # v2 is v1's root file system with another /etc/relaykit-release (and, broken, a drop-in that makes
 # relaykit.service fail), edited with debugfs: no second image build.
 
@@ -65,13 +68,14 @@ make_medium() {
   rm -rf "$dir"
 }
 
-# upgrade_seed <sink-port>: the bundle routes all mail to the smarthost on the host (STARTTLS,
-# verified against the sink's own CA, which the bundle carries), retrying every 10 s.
+# upgrade_seed <run-dir> <sink-port>: <run-dir>/seed.iso; the bundle routes all mail to the smarthost
+# on the host (STARTTLS, verified against the sink's own CA, which the bundle carries), retrying every 10 s.
 upgrade_seed() {
-  local dir=$UPG/seed
+  local R=$1 dir=$1/seed
+  shift
   rm -rf "$dir" && mkdir -p "$dir/iso"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=sink.relaykit.test" \
-    -addext "subjectAltName=DNS:sink.relaykit.test" -keyout "$UPG/sink-key.pem" -out "$UPG/sink-cert.pem" 2>/dev/null
+    -addext "subjectAltName=DNS:sink.relaykit.test" -keyout "$R/sink-key.pem" -out "$R/sink-cert.pem" 2>/dev/null
   make_bundle "$dir" "$(cat <<EOF
 appliance:
   hostname: relaykit-test.local
@@ -103,15 +107,15 @@ EOF
   node -e '
     const fs = require("fs"); const [f, ca] = process.argv.slice(1);
     const b = JSON.parse(fs.readFileSync(f, "utf8")); b.files["sink-ca.pem"] = fs.readFileSync(ca, "utf8");
-    fs.writeFileSync(f, JSON.stringify(b, null, 2));' "$dir/relaykit-bundle.json" "$UPG/sink-cert.pem"
+    fs.writeFileSync(f, JSON.stringify(b, null, 2));' "$dir/relaykit-bundle.json" "$R/sink-cert.pem"
   cp "$dir/relaykit-bundle.json" "$dir/iso/"
   printf 'instance-id: relaykit-upgrade-test\nlocal-hostname: relaykit\n' >"$dir/iso/meta-data"
   printf '#cloud-config\n{}\n' >"$dir/iso/user-data"
-  genisoimage -quiet -output "$UPG/seed.iso" -volid cidata -joliet -rock "$dir/iso" 2>/dev/null
+  genisoimage -quiet -output "$R/seed.iso" -volid cidata -joliet -rock "$dir/iso" 2>/dev/null
 }
 
-# sink_subjects: the X-Relaykit-Test header of every message the sink received, one a line.
-sink_subjects() { grep -ah '^X-Relaykit-Test: ' "$UPG"/sink/*.eml 2>/dev/null | tr -d '\r' | sed 's/^X-Relaykit-Test: //' | sort; }
+# sink_subjects <sink-dir>: the X-Relaykit-Test header of every message the sink received, one a line.
+sink_subjects() { grep -ah '^X-Relaykit-Test: ' "$1"/*.eml 2>/dev/null | tr -d '\r' | sed 's/^X-Relaykit-Test: //' | sort; }
 
 refused_untouched() { # refused_untouched <serial> <offset>: the refusal, and no write after it
   local line
@@ -128,106 +132,161 @@ queue_three() { # queue_three <smtp-port> <serial> <subject>...: accepted, and c
   for s in "${@:3}"; do send_mail "$1" "$s" || return 1; done
   wait_serial "$2" 0 "accepted 3, delivered 0, queued 3" 300
 }
-sink_got_each_once() { # sink_got_each_once <subject>...: waits up to 10 min for the sink
-  local got want
-  for _ in $(seq 300); do [ "$(sink_subjects | wc -l)" -ge $# ] && break; sleep 2; done
+sink_got_each_once() { # sink_got_each_once <sink-dir> <subject>...: waits up to 10 min for the sink
+  local got want sink=$1
+  shift
+  for _ in $(seq 300); do [ "$(sink_subjects "$sink" | wc -l)" -ge $# ] && break; sleep 2; done
   sleep 5
-  got=$(sink_subjects)
+  got=$(sink_subjects "$sink")
   want=$(printf '%s\n' "$@" | sort)
   [ "$got" = "$want" ] || { echo "sink got: [$(tr '\n' ' ' <<<"$got")] want: [$(tr '\n' ' ' <<<"$want")]"; return 1; }
   echo "$# of $# delivered by v2, none twice"
 }
-esp_history_is() { # esp_history_is <overlay> <expected "event slot version;..." list>
-  local raw=$UPG/disk.raw h e
-  qemu-img convert -O raw "$1" "$raw" && partition_image "$raw" ESP "$raw.esp" || return 1
-  h=$(MTOOLS_SKIP_CHECK=1 mtype -i "$raw.esp" ::/relaykit/history)
-  rm -f "$raw" "$raw.esp"
+esp_image() { # esp_image <overlay> <out>: the ESP partition of the VM's disk, as a FAT image
+  local raw=$2.disk.raw
+  qemu-img convert -O raw "$1" "$raw" && partition_image "$raw" ESP "$2"
+  local rc=$?
+  rm -f "$raw"
+  return $rc
+}
+esp_history_is() { # esp_history_is <esp.img> <expected "event slot version;..." list>
+  local h e
+  h=$(MTOOLS_SKIP_CHECK=1 mtype -i "$1" ::/relaykit/history) || return 1
   e=$(printf '%s\n' "$h" | awk '{ print $2, $3, $4 }' | tr '\n' ';')
   [ "$e" = "$2" ] || { echo "history: $(tr '\n' '|' <<<"$h")"; return 1; }
   echo "$e"
+}
+# esp_loaders_start <esp.img> <slot>: systemd-boot's loader.conf and SYSLINUX's config both default to
+# the slot's own entry (the format vm/overlay/usr/local/lib/relaykit/slots renders) and neither keeps a
+# trial entry.
+esp_loaders_start() {
+  local loader syslinux entries
+  loader=$(MTOOLS_SKIP_CHECK=1 mtype -i "$1" ::/loader/loader.conf) || return 1
+  syslinux=$(MTOOLS_SKIP_CHECK=1 mtype -i "$1" ::/syslinux/syslinux.cfg) || return 1
+  entries=$(MTOOLS_SKIP_CHECK=1 mdir -b -i "$1" ::/loader/entries | sed 's|.*/||' | tr '\n' ' ')
+  grep -qx "default relaykit-$2.conf" <<<"$loader" || { echo "loader.conf: $(tr '\n' '|' <<<"$loader")"; return 1; }
+  grep -qx "DEFAULT relaykit-$2" <<<"$syslinux" || { echo "syslinux.cfg: $(head -3 <<<"$syslinux" | tr '\n' '|')"; return 1; }
+  if grep -q trial <<<"$entries$syslinux"; then echo "a trial entry is left: entries $entries"; return 1; fi
+  echo "loader.conf: default relaykit-$2.conf; syslinux.cfg: DEFAULT relaykit-$2; entries: $entries"
 }
 
 UPG_QPID=
 UPG_SINKPID=
 upgrade_test() {
-  upgrade_run
-  # Under set -e a group after the last || that fails ends the whole script: the sink killed here
-  # waits with status 143 (and qemu may already be gone), which cut the run before its results.
-  [ -z "$UPG_QPID" ] || { kill "$UPG_QPID" 2>/dev/null || true; wait "$UPG_QPID" 2>/dev/null || true; }
-  [ -z "$UPG_SINKPID" ] || { kill "$UPG_SINKPID" 2>/dev/null || true; wait "$UPG_SINKPID" 2>/dev/null || true; }
+  UPG=$T/upgrade
+  rm -rf "$UPG" && mkdir -p "$UPG"
+  # The BIOS run, then the same upgrade through systemd-boot (OVMF): its one-shot trial entry and
+  # the rollback to the fallback loader.conf. RELAYKIT_IMAGE_UPGRADE_FIRMWARE picks one ("uefi").
+  local fw
+  if upgrade_media; then
+    for fw in ${RELAYKIT_IMAGE_UPGRADE_FIRMWARE:-bios uefi}; do
+      upgrade_run "$fw" "$UPG/$fw"
+      upgrade_stop
+    done
+  fi
   return 0
 }
+# Under set -e a group after the last || that fails ends the whole script: the sink killed here
+# waits with status 143 (and qemu may already be gone), which cut the run before its results.
+upgrade_stop() {
+  [ -z "$UPG_QPID" ] || { kill "$UPG_QPID" 2>/dev/null || true; wait "$UPG_QPID" 2>/dev/null || true; }
+  [ -z "$UPG_SINKPID" ] || { kill "$UPG_SINKPID" 2>/dev/null || true; wait "$UPG_SINKPID" 2>/dev/null || true; }
+  UPG_QPID= UPG_SINKPID=
+}
 
-upgrade_run() {
-  UPG=$T/upgrade
-  rm -rf "$UPG" && mkdir -p "$UPG/sink"
-  local v2=$VERSION-upgrade-test broken=$VERSION-broken-test
+# upgrade_media: the build's upgrade file, v2 and a broken v2 derived from it, and the three media.
+UPG_V2=$VERSION-upgrade-test
+UPG_BROKEN=$VERSION-broken-test
+upgrade_media() {
+  local v2=$UPG_V2 broken=$UPG_BROKEN
   if ! check "upgrade: the build ships the upgrade file, listed in SHA256SUMS" bash -c '
       cd "$1" && grep -q " relaykit-appliance-$2-root.img.zst\$" SHA256SUMS && sha256sum --quiet -c --ignore-missing SHA256SUMS \
         && echo "relaykit-appliance-$2-root.img.zst: $(($(stat -c %s "relaykit-appliance-$2-root.img.zst") / 1000000)) MB, checksum ok"' _ "$OUT" "$VERSION"; then
-    return
+    return 1
   fi
-  derive_root "$UPG/relaykit-appliance-$v2-root.img.zst" "$v2" || { record "upgrade: v2 images derived from v1" fail; return; }
-  derive_root "$UPG/relaykit-appliance-$broken-root.img.zst" "$broken" broken || { record "upgrade: v2 images derived from v1" fail; return; }
+  derive_root "$UPG/relaykit-appliance-$v2-root.img.zst" "$v2" || { record "upgrade: v2 images derived from v1" fail; return 1; }
+  derive_root "$UPG/relaykit-appliance-$broken-root.img.zst" "$broken" broken || { record "upgrade: v2 images derived from v1" fail; return 1; }
   make_medium "$UPG/garbled.iso" "$UPG/relaykit-appliance-$v2-root.img.zst" 600 garble
   make_medium "$UPG/broken.iso" "$UPG/relaykit-appliance-$broken-root.img.zst" "$UPGRADE_READY_BROKEN"
   make_medium "$UPG/v2.iso" "$UPG/relaykit-appliance-$v2-root.img.zst" 600
-  local smtp sinkport mon=$UPG/qemu.mon serial=$UPG/serial.log overlay=$UPG/overlay.qcow2
+}
+
+# upgrade_vm <bios|uefi> <dir> <smtp-port>: the VM of one run in the background (UPG_QPID): BIOS from
+# the qcow2 (SeaBIOS, SYSLINUX), UEFI from the raw image (OVMF, systemd-boot) as vm_boot does; the
+# upgrade CD drive starts empty, the test inserts media as a hypervisor admin would.
+upgrade_vm() {
+  local fw=$1 dir=$2 disk=$DISK.qcow2 fmt=qcow2
+  [ "$fw" = uefi ] && disk=$RAW fmt=raw
+  qemu-img create -q -f qcow2 -b "$disk" -F "$fmt" "$dir/overlay.qcow2"
+  firmware_args "$fw" "$dir/vars.fd"
+  qemu-system-x86_64 "${FW_ARGS[@]}" -m 1024 -smp 2 -cpu max -display none -monitor "unix:$dir/qemu.mon,server,nowait" \
+    -serial "file:$dir/serial.log" -drive "file=$dir/overlay.qcow2,if=virtio,format=qcow2" \
+    -drive "file=$dir/seed.iso,media=cdrom,readonly=on" -drive if=ide,index=2,media=cdrom,id=upgrade \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$3-:25" -device virtio-net-pci,netdev=n0 >"$dir/qemu.log" 2>&1 &
+  UPG_QPID=$!
+}
+
+# upgrade_run <bios|uefi> <dir>: one VM through four boots (see the top); the BIOS run also refuses
+# a damaged file. Checks are named "upgrade:" (BIOS) and "upgrade (UEFI):".
+upgrade_run() {
+  local fw=$1 R=$2 p=upgrade sfx= v2=$UPG_V2 broken=$UPG_BROKEN
+  [ "$fw" = uefi ] && p="upgrade (UEFI)" sfx=_uefi
+  rm -rf "$R" && mkdir -p "$R/sink"
+  local smtp sinkport mon=$R/qemu.mon serial=$R/serial.log off t
   smtp=$(free_port)
   sinkport=$(free_port)
-  upgrade_seed "$sinkport"
-  qemu-img create -q -f qcow2 -b "$DISK.qcow2" -F qcow2 "$overlay"
-  # The upgrade CD drive starts empty; the test inserts media as a hypervisor admin would.
-  qemu-system-x86_64 -machine pc,accel=tcg -m 1024 -smp 2 -cpu max -display none -monitor "unix:$mon,server,nowait" \
-    -serial "file:$serial" -drive "file=$overlay,if=virtio,format=qcow2" \
-    -drive "file=$UPG/seed.iso,media=cdrom,readonly=on" -drive if=ide,index=2,media=cdrom,id=upgrade \
-    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$smtp-:25" -device virtio-net-pci,netdev=n0 >"$UPG/qemu.log" 2>&1 &
-  local qpid=$! off t
-  UPG_QPID=$qpid
-  if ! check "upgrade: v1 boots from slot a" wait_serial "$serial" 0 'relaykit-upgrade: running slot a \(relaykit '"$VERSION"'\)' "$UPGRADE_WAIT" "$qpid"; then return; fi
-  wait_banner "$smtp" "$UPGRADE_WAIT" "$qpid" >/dev/null || { record "upgrade: v1 greets on port 25" fail "no banner"; return; }
+  upgrade_seed "$R" "$sinkport"
+  upgrade_vm "$fw" "$R" "$smtp"
+  local qpid=$UPG_QPID
+  if ! check "$p: v1 boots from slot a" wait_serial "$serial" 0 'relaykit-upgrade: running slot a \(relaykit '"$VERSION"'\)' "$UPGRADE_WAIT" "$qpid"; then return; fi
+  wait_banner "$smtp" "$UPGRADE_WAIT" "$qpid" >/dev/null || { record "$p: v1 greets on port 25" fail "no banner"; return; }
   local i subjects=()
-  for i in 1 2 3; do subjects+=("upgrade-$i-$(date +%s%N)"); done
-  check "upgrade: three messages accepted and queued while the smarthost is down" queue_three "$smtp" "$serial" "${subjects[@]}"
+  for i in 1 2 3; do subjects+=("upgrade-$fw-$i-$(date +%s%N)"); done
+  check "$p: three messages accepted and queued while the smarthost is down" queue_three "$smtp" "$serial" "${subjects[@]}"
 
-  off=$(serial_size "$serial")
-  insert_medium "$mon" "$UPG/garbled.iso"
-  check "upgrade: a damaged upgrade file is refused with a clear message, nothing written" \
-    refused_untouched "$serial" "$off"
+  if [ "$fw" = bios ]; then
+    off=$(serial_size "$serial")
+    insert_medium "$mon" "$UPG/garbled.iso"
+    check "$p: a damaged upgrade file is refused with a clear message, nothing written" \
+      refused_untouched "$serial" "$off"
+  fi
 
   off=$(serial_size "$serial")
   t=$(now)
   insert_medium "$mon" "$UPG/broken.iso"
-  check "upgrade: the broken v2 is written into slot b and tried once" \
+  check "$p: the broken v2 is written into slot b and tried once" \
     wait_serial "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" "$qpid"
-  check "upgrade: the broken v2 is not ready within its limit and the VM boots back" \
+  check "$p: the broken v2 is not ready within its limit and the VM boots back" \
     wait_serial "$serial" "$off" "slot b \\(relaykit $broken\\) not ready within $UPGRADE_READY_BROKEN s.*booting back into slot a" "$UPGRADE_WAIT" "$qpid"
   off=$(serial_size "$serial")
-  if check "upgrade: after the rollback slot a (v1) runs again" wait_serial "$serial" "$off" \
+  if check "$p: after the rollback slot a (v1) runs again" wait_serial "$serial" "$off" \
     "relaykit-upgrade: running slot a \\(relaykit $VERSION\\)" "$UPGRADE_WAIT" "$qpid"; then
-    figure upgrade_rollback_seconds "$(elapsed "$t")"
+    figure "upgrade${sfx}_rollback_seconds" "$(elapsed "$t")"
   fi
-  check "upgrade: the three messages are still queued after the rollback" \
+  check "$p: the three messages are still queued after the rollback" \
     wait_serial "$serial" "$off" "delivered 0, queued 3" "$UPGRADE_WAIT" "$qpid"
-  check "upgrade: the rolled-back image, still attached, is not tried again" \
+  check "$p: the rolled-back image, still attached, is not tried again" \
     wait_serial "$serial" "$off" "relaykit-appliance-$broken-root.img.zst was already used" 300 "$qpid"
 
   off=$(serial_size "$serial")
   t=$(now)
   insert_medium "$mon" "$UPG/v2.iso"
-  if ! check "upgrade: v2 written into slot b, trial boot" \
+  if ! check "$p: v2 written into slot b, trial boot" \
     wait_serial "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" "$qpid"; then return; fi
   # Only now the smarthost comes up: v1 is gone, so what gets delivered is v2's doing.
-  "$REPO/node_modules/.bin/node" "$REPO/test/helpers/sim/smtp-sink-main.ts" "$sinkport" "$UPG/sink" "$UPG/sink-key.pem" \
-    "$UPG/sink-cert.pem" >"$UPG/sink.log" 2>&1 &
+  "$REPO/node_modules/.bin/node" "$REPO/test/helpers/sim/smtp-sink-main.ts" "$sinkport" "$R/sink" "$R/sink-key.pem" \
+    "$R/sink-cert.pem" >"$R/sink.log" 2>&1 &
   UPG_SINKPID=$!
-  if check "upgrade: v2 becomes ready within its limit and is kept" wait_serial "$serial" "$off" \
+  if check "$p: v2 becomes ready within its limit and is kept" wait_serial "$serial" "$off" \
     "slot b \\(relaykit $v2\\) ready after [0-9]+ s: it is now the default" "$UPGRADE_WAIT" "$qpid"; then
-    figure upgrade_seconds "$(elapsed "$t")"
+    figure "upgrade${sfx}_seconds" "$(elapsed "$t")"
   fi
-  check "upgrade: after the upgrade the sink got each queued message exactly once" sink_got_each_once "${subjects[@]}"
+  check "$p: after the upgrade the sink got each queued message exactly once" sink_got_each_once "$R/sink" "${subjects[@]}"
   node -e 'const c = require("net").connect(process.argv[1], () => c.end("system_powerdown\n")); c.on("error", () => {}); c.resume()' "$mon" || true
   for _ in $(seq 120); do kill -0 "$qpid" 2>/dev/null || break; sleep 1; done
-  check "upgrade: the ESP history shows built a, broken b rolled back, v2 b committed" esp_history_is "$overlay" \
+  esp_image "$R/overlay.qcow2" "$R/esp.img" || { record "$p: the ESP can be read after the run" fail; return; }
+  check "$p: the ESP history shows built a, broken b rolled back, v2 b committed" esp_history_is "$R/esp.img" \
     "built slot=a version=$VERSION;written slot=b version=$broken;rolled-back slot=b version=$broken;written slot=b version=$v2;committed slot=b version=$v2;"
+  check "$p: both boot loaders now start slot b, no trial entry left" esp_loaders_start "$R/esp.img" b
+  rm -f "$R/esp.img"
 }

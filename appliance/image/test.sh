@@ -7,9 +7,10 @@
 #     CD-ROM, waits for the SMTP banner on a forwarded loopback port, sends mail, checks /metrics, powers
 #     the VM off via ACPI and reads the captured .eml from the VM's disk with debugfs.
 # Every check is one test in var/image/test-results.json ({passed, failed, skipped, tests}), which
-# .ci/run adds to its totals. Set RELAYKIT_IMAGE_SKIP_BUILD=1 to test images already built.
+# .ci/run adds to its totals. Set RELAYKIT_IMAGE_SKIP_BUILD=1 to test images already built, and
+# RELAYKIT_IMAGE_UPGRADE_FIRMWARE=bios or uefi to run the upgrade test under one firmware only.
 # upgrade (test-upgrade.sh): A/B upgrade of a running VM from an attached medium, rollback of a
-#   broken one, queued mail kept and delivered.
+#   broken one, queued mail kept and delivered; under BIOS (SYSLINUX), then UEFI (systemd-boot).
 # Usage: test.sh [all|container|vm|upgrade]
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/test-upgrade.sh"
@@ -339,6 +340,16 @@ check_fingerprint_check() {
   echo "check: $(grep -a 'admin listener' <<<"$out")"
 }
 
+# firmware_args <bios|uefi> <vars-file>: qemu's machine and firmware options in FW_ARGS. BIOS: the pc
+# machine (SeaBIOS, IDE CD drives); UEFI: q35 (AHCI) with OVMF and a fresh copy of its variable store.
+firmware_args() {
+  FW_ARGS=(-machine pc,accel=tcg)
+  if [ "$1" = uefi ]; then
+    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$2"
+    FW_ARGS=(-machine q35,accel=tcg -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
+      -drive "if=pflash,format=raw,file=$2")
+  fi
+}
 # vm_boot <bios|uefi> <disk-file> <format>: boots, mails, powers off, then inspects the disk.
 vm_boot() {
   local fw=$1 image=$2 fmt=$3 smtp admin mon=$T/qemu-$1.mon serial=$T/serial-$1.log overlay=$T/overlay-$1.qcow2
@@ -350,19 +361,13 @@ vm_boot() {
   local virtual
   virtual=$(qemu-img info --output=json -f "$fmt" "$image" | node -e 'let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>console.log(JSON.parse(s)["virtual-size"]))')
   qemu-img create -q -f qcow2 -b "$image" -F "$fmt" "$overlay" "$((virtual + 1024 * 1024 * 1024))"
-  local machine=(-machine pc,accel=tcg) firmware=()
-  if [ "$fw" = uefi ]; then
-    cp /usr/share/OVMF/OVMF_VARS_4M.fd "$T/vars.fd"
-    machine=(-machine q35,accel=tcg)
-    firmware=(-drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd
-      -drive "if=pflash,format=raw,file=$T/vars.fd")
-  fi
+  firmware_args "$fw" "$T/vars.fd"
   rm -f "$serial"
   local t
   t=$(now)
   # The seed is a CD-ROM, as Proxmox and most hypervisors attach it (IDE on pc, AHCI on q35).
-  qemu-system-x86_64 "${machine[@]}" -m 1024 -smp 2 -cpu max -display none -monitor "unix:$mon,server,nowait" \
-    -serial "file:$serial" "${firmware[@]}" \
+  qemu-system-x86_64 "${FW_ARGS[@]}" -m 1024 -smp 2 -cpu max -display none -monitor "unix:$mon,server,nowait" \
+    -serial "file:$serial" \
     -drive "file=$overlay,if=virtio,format=qcow2" -drive "file=$T/seed.iso,media=cdrom,readonly=on" \
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$smtp-:25,hostfwd=tcp:127.0.0.1:$admin-:$VM_ADMIN_PORT" \
     -device virtio-net-pci,netdev=n0 >"$T/qemu-$fw.log" 2>&1 &
