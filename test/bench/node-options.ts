@@ -1,5 +1,5 @@
-// The Node heap flags and malloc setting the images ship (NODE_OPTIONS and MALLOC_ARENA_MAX of the
-// VM's relaykit.service; the Containerfile sets the same, test/deploy/heap-flags.test.ts checks).
+// The Node heap flags and malloc settings the images ship (NODE_OPTIONS and MALLOC_* of the VM's
+// relaykit.service; the Containerfile sets the same, test/deploy/heap-flags.test.ts checks).
 // Benchmarks run the appliance with them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,8 +14,10 @@ export function shippedNodeOptions(): string {
   return /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit())?.[1] ?? '';
 }
 
-/** The unit's malloc environment (MALLOC_ARENA_MAX), for a child process run as shipped. */
+/** The unit's malloc environment (MALLOC_ARENA_MAX, MALLOC_TRIM_THRESHOLD_), for a child run as shipped. */
 export function shippedMallocEnv(): Record<string, string> {
-  const arenas = /^Environment=MALLOC_ARENA_MAX=(\d+)$/m.exec(unit())?.[1];
-  return arenas === undefined ? {} : { MALLOC_ARENA_MAX: arenas };
+  const env: Record<string, string> = {};
+  for (const m of unit().matchAll(/^Environment=(MALLOC_[A-Z_]+)=(\d+)$/gm))
+    env[m[1] as string] = m[2] as string;
+  return env;
 }

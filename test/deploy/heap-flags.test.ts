@@ -16,13 +16,18 @@ describe('V8 heap flags of the shipped appliance', () => {
   const fromImage = /^\s*NODE_OPTIONS="([^"]*)"(?: \\)?$/m.exec(containerfile)?.[1];
 
   it('are the same in the systemd unit and the Containerfile', () => {
-    expect(fromUnit).toBe('--max-semi-space-size=2 --max-old-space-size=192');
+    expect(fromUnit).toBe('--max-semi-space-size=1 --max-old-space-size=192');
     expect(fromImage).toBe(fromUnit);
   });
 
   it('come with two glibc malloc arenas in both (MALLOC_ARENA_MAX)', () => {
     expect(/^Environment=MALLOC_ARENA_MAX=(\d+)$/m.exec(unit)?.[1]).toBe('2');
-    expect(/^\s*MALLOC_ARENA_MAX=(\d+)$/m.exec(containerfile)?.[1]).toBe('2');
+    expect(/^\s*MALLOC_ARENA_MAX=(\d+)(?: \\)?$/m.exec(containerfile)?.[1]).toBe('2');
+  });
+
+  it('come with a fixed 64 KB malloc trim threshold in both (MALLOC_TRIM_THRESHOLD_)', () => {
+    expect(/^Environment=MALLOC_TRIM_THRESHOLD_=(\d+)$/m.exec(unit)?.[1]).toBe('65536');
+    expect(/^\s*MALLOC_TRIM_THRESHOLD_=(\d+)$/m.exec(containerfile)?.[1]).toBe('65536');
   });
 
   it('are taken by Node from NODE_OPTIONS and cap the heap', () => {
