@@ -2,7 +2,9 @@
 // infra/) from a NoCloud-style volume labelled `cidata`, writes its files into /etc/relaykit (0600,
 // owned by the service user) and records which bundle is installed. Runs as root before
 // relaykit.service at every boot, but only rewrites /etc/relaykit when the seed carries a bundle
-// different from the installed one. It may touch: the cidata volume (read-only mount under /run),
+// different from the installed one. It starts early, not ordered after the data partition's mount
+// (/etc/relaykit lives there), and waits for that mount itself: Node's start and loading this
+// bundle, seconds under software emulation, overlap the wait for the device, its fsck and mount. It may touch: the cidata volume (read-only mount under /run),
 // /etc/relaykit, and /run/relaykit (console facts). It never logs file contents (they hold keys).
 import { execFileSync } from 'node:child_process';
 import {
@@ -119,6 +121,31 @@ function readSeed(device: string): string | undefined {
   }
 }
 
+/** Whether `path` is a mount point in a /proc/self/mountinfo text (field 5 is the mount point). */
+export function isMountPoint(path: string, mountinfo: string): boolean {
+  return mountinfo.split('\n').some((line) => line.split(' ')[4] === path);
+}
+
+/**
+ * Waits until `path` is mounted, looking every 100 ms; false after waitMs. A mount that fails ends the
+ * wait another way: systemd isolates emergency.target (local-fs.target failed), which stops this unit.
+ */
+export function waitForMount(
+  path: string,
+  waitMs: number,
+  opts: { mountinfo?: () => string; sleep?: (ms: number) => void; now?: () => number } = {},
+): boolean {
+  const mountinfo = opts.mountinfo ?? (() => readFileSync('/proc/self/mountinfo', 'utf8'));
+  const sleep = opts.sleep ?? pause;
+  const now = opts.now ?? Date.now;
+  const until = now() + waitMs;
+  for (;;) {
+    if (isMountPoint(path, mountinfo())) return true;
+    if (now() >= until) return false;
+    sleep(100);
+  }
+}
+
 /** uid and gid of a user from /etc/passwd (the image creates relaykit there; no `id` child processes). */
 export function userIds(
   name: string,
@@ -143,9 +170,18 @@ function writeConsoleFacts(dir: string): void {
   }
 }
 
+const STATE_DIR = '/var/lib/relaykit';
+/** How long to wait for the data partition: an fsck that repairs a large one takes minutes. */
+const MOUNT_WAIT_MS = 30 * 60_000;
+
 /** The first-boot step: 0 when the relay may start, 1 when there is nothing safe to run. */
 export function firstboot(): number {
   const dir = '/etc/relaykit';
+  // Never write the config into the root slot's empty directory under the mount point.
+  if (!waitForMount(STATE_DIR, MOUNT_WAIT_MS)) {
+    console.error(`relaykit-firstboot: the data partition is not mounted on ${STATE_DIR}; nothing installed`);
+    return 1;
+  }
   const provisioned = existsSync(join(dir, 'config.yaml'));
   // On a fresh appliance give udev time to announce the seed; later boots only glance for one.
   const device = findSeedDevice(provisioned ? 2000 : 20_000, { blkid: !provisioned });
@@ -169,7 +205,7 @@ export function firstboot(): number {
   if (installedDigest(dir) === bundle.digest) {
     console.log(`relaykit-firstboot: bundle for site "${bundle.site}" already installed`);
   } else {
-    installBundle(bundle, { dir, stateDir: '/var/lib/relaykit', ...userIds('relaykit') });
+    installBundle(bundle, { dir, stateDir: STATE_DIR, ...userIds('relaykit') });
     console.log(
       `relaykit-firstboot: installed bundle for site "${bundle.site}" (tenant ${bundle.tenant}): ${bundle.files
         .map((f) => f.path)

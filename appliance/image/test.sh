@@ -412,6 +412,9 @@ vm_boot() {
   fi
   wait "$qpid" 2>/dev/null
   check "VM ($fw): data partition grown to the disk's end; bundle and captured message on it" inspect_disk "$overlay" "$subject" "$fw"
+  # e2fsck -p in the initramfs (vm/overlay/usr/local/lib/relaykit/check-data) prints its verdict there.
+  check "VM ($fw): the initramfs checked the data partition's file system before systemd" bash -c '
+    tr -d "\r" <"$1" | grep -a -m1 -E "(relaykit-data|/dev/[a-z0-9]+): clean, " || { echo "no e2fsck verdict on the console"; exit 1; }' _ "$serial"
   check "VM ($fw): \`check\` over the VM's config prints the console's admin certificate fingerprint" \
     check_fingerprint_check "$overlay" "$fw" "$serial"
   boot_report "$fw" "$serial"

@@ -19,7 +19,14 @@ import {
   parseBundle,
 } from '../../../appliance/image/bundle-file.ts';
 import { containerBundleConfig } from '../../../appliance/image/container-bundle.ts';
-import { consoleEnv, consoleFacts, findSeedDevice, userIds } from '../../../appliance/image/firstboot.ts';
+import {
+  consoleEnv,
+  consoleFacts,
+  findSeedDevice,
+  isMountPoint,
+  userIds,
+  waitForMount,
+} from '../../../appliance/image/firstboot.ts';
 
 const CONFIG =
   'listeners:\n  - name: devices\n    address: 0.0.0.0\n    port: 25\nhttp:\n  address: 0.0.0.0\n  port: 8026\n';
@@ -244,6 +251,50 @@ describe('findSeedDevice (udev /dev/disk/by-label links)', () => {
     const u = fakeUdev();
     expect(findSeedDevice(2000, u.opts)).toBeUndefined();
     expect(u.sleeps.reduce((a, b) => a + b, 0)).toBe(2000);
+  });
+});
+
+// /proc/self/mountinfo lines as the kernel writes them (proc(5)): field 5 is the mount point.
+const MOUNTINFO_ROOT =
+  '24 1 254:2 / / rw,noatime shared:1 - ext4 /dev/vda2 rw,errors=remount-ro\n' +
+  '25 24 0:22 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw,mode=755\n';
+const MOUNTINFO_DATA = `${MOUNTINFO_ROOT}31 24 254:4 / /var/lib/relaykit rw,nosuid,nodev,noatime shared:9 - ext4 /dev/vda4 rw\n`;
+
+describe('waitForMount (relaykit-firstboot starts before the data partition is mounted)', () => {
+  it('reads the mount point field, not a prefix or another field', () => {
+    expect(isMountPoint('/var/lib/relaykit', MOUNTINFO_DATA)).toBe(true);
+    expect(isMountPoint('/var/lib/relaykit', MOUNTINFO_ROOT)).toBe(false);
+    expect(isMountPoint('/var/lib', MOUNTINFO_DATA)).toBe(false);
+    expect(isMountPoint('/dev/vda4', MOUNTINFO_DATA)).toBe(false);
+  });
+
+  it('waits in 100 ms steps until the mount appears, then returns at once', () => {
+    let t = 0;
+    const sleeps: number[] = [];
+    const seen = [MOUNTINFO_ROOT, MOUNTINFO_ROOT, MOUNTINFO_ROOT, MOUNTINFO_DATA];
+    const ok = waitForMount('/var/lib/relaykit', 60_000, {
+      mountinfo: () => seen[Math.min(sleeps.length, seen.length - 1)] ?? '',
+      now: () => t,
+      sleep: (ms) => {
+        sleeps.push(ms);
+        t += ms;
+      },
+    });
+    expect(ok).toBe(true);
+    expect(sleeps).toEqual([100, 100, 100]);
+  });
+
+  it('gives up after its limit when the partition never comes', () => {
+    let t = 0;
+    const ok = waitForMount('/var/lib/relaykit', 1000, {
+      mountinfo: () => MOUNTINFO_ROOT,
+      now: () => t,
+      sleep: (ms) => {
+        t += ms;
+      },
+    });
+    expect(ok).toBe(false);
+    expect(t).toBe(1000);
   });
 });
 
