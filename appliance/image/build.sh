@@ -9,12 +9,13 @@
 # Outputs and figures (sizes, timings) go to var/image/; the summary is printed at the end.
 # Needs root (mmdebstrap root mode, container storage) and the Debian packages listed in the README.
 # Usage: build.sh [container|vm|all]   (default all; vm needs the container image for /opt/relaykit)
+#        build.sh upgrade-test <v2> <broken-v2>   (after a build: the upgrade test's later releases)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/vm/slots.sh"
 
 what=${1:-all}
 [ "$(id -u)" -eq 0 ] || die "run as root (mmdebstrap and container storage need it)"
-need mmdebstrap podman buildah qemu-img mkfs.ext4 mkfs.vfat mcopy mmd syslinux sfdisk npm zstd
+need mmdebstrap podman buildah qemu-img mkfs.ext4 mkfs.vfat mcopy mmd syslinux sfdisk npm zstd unshare ip
 for f in /usr/lib/systemd/boot/efi/systemd-bootx64.efi /usr/lib/syslinux/mbr/gptmbr.bin; do
   [ -e "$f" ] || die "missing $f (Debian packages systemd-boot-efi, syslinux-common)"
 done
@@ -98,28 +99,46 @@ build_base() {
 }
 
 # --- 2. container image ---------------------------------------------------------------------------------
-build_container() {
-  local t ctx=$OUT/context tag=$IMAGE_NAME:$VERSION
-  t=$(now)
+# app_image <version> <log> <tag>...: the Containerfile built from this checkout with package.json's
+# version set to <version> in the build context (the one source of --version, /healthz and
+# relaykit_build_info), so a build for another release differs exactly as that release's would.
+app_image() {
+  local v=$1 buildlog=$2 ctx=$OUT/context-$1 tags=() tag
+  shift 2
+  for tag in "$@"; do tags+=(-t "$tag"); done
   [ -f "$REPO/appliance/src/main.ts" ] || die "appliance/src/main.ts is missing: nothing to package"
   # A minimal build context: the repository root holds node_modules and var/ (this build's storage).
   rm -rf "$ctx" && mkdir -p "$ctx/appliance/image"
   cp "$REPO/package.json" "$REPO/package-lock.json" "$ctx/"
+  if [ "$v" != "$VERSION" ]; then
+    node -e '
+      const fs = require("fs"); const [dir, v] = process.argv.slice(1);
+      const pkg = JSON.parse(fs.readFileSync(dir + "/package.json", "utf8")); pkg.version = v;
+      const lock = JSON.parse(fs.readFileSync(dir + "/package-lock.json", "utf8")); lock.version = v; lock.packages[""].version = v;
+      fs.writeFileSync(dir + "/package.json", JSON.stringify(pkg, null, 2) + "\n");
+      fs.writeFileSync(dir + "/package-lock.json", JSON.stringify(lock, null, 2) + "\n");' "$ctx" "$v"
+  fi
   cp -a "$REPO/appliance/src" "$ctx/appliance/"
   cp "$IMG_SRC/container-config.yaml" "$IMG_SRC"/*.ts "$ctx/appliance/image/"
-  log "buildah bud: $tag (base $BASE_IMAGE_LOCAL)"
+  log "buildah bud: $1 (version $v, base $BASE_IMAGE_LOCAL)"
   # npm inside the build trusts what the host trusts (CI may sit behind a TLS-inspecting proxy).
   local ca=()
   [ -r /etc/ssl/certs/ca-certificates.crt ] \
     && ca=(-v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro --build-arg NPM_CAFILE=/run/host-ca.crt)
   "${BUILDAH[@]}" bud "${ca[@]}" --quiet --isolation chroot --pull-never --format docker --layers=false \
     --build-arg "BASE_IMAGE=$BASE_IMAGE_LOCAL" --build-arg "BUILD_IMAGE=$BUILD_IMAGE_LOCAL" \
-    --build-arg "VERSION=$VERSION" --build-arg "REVISION=$REVISION" --build-arg "SOURCE=$SOURCE_URL" \
+    --build-arg "VERSION=$v" --build-arg "REVISION=$REVISION" --build-arg "SOURCE=$SOURCE_URL" \
     --build-arg "CREATED=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%dT%H:%M:%SZ)" \
-    -f "$IMG_SRC/Containerfile" -t "$tag" -t "$IMAGE_NAME:latest" "$ctx" >"$OUT/container-build.log" 2>&1 \
-    || { tail -30 "$OUT/container-build.log"; die "container build failed"; }
+    -f "$IMG_SRC/Containerfile" "${tags[@]}" "$ctx" >"$buildlog" 2>&1 \
+    || { tail -30 "$buildlog"; die "container build ($v) failed"; }
   # Dangling intermediate images (the npm ci stage) are not needed once the final image exists.
   "${BUILDAH[@]}" rmi --prune >/dev/null 2>&1 || true
+  rm -rf "$ctx"
+}
+build_container() {
+  local t tag=$IMAGE_NAME:$VERSION
+  t=$(now)
+  app_image "$VERSION" "$OUT/container-build.log" "$tag" "$IMAGE_NAME:latest"
   local archive=$OUT/relaykit-appliance-$VERSION.oci.tar
   rm -f "$archive"
   "${BUILDAH[@]}" push --quiet "$tag" "oci-archive:$archive:relaykit-appliance:$VERSION" >/dev/null
@@ -132,6 +151,27 @@ build_container() {
 }
 
 # --- 3. VM rootfs (mmdebstrap: kernel, systemd, our units) -----------------------------------------------
+# Files of installed packages that nothing in the appliance reads, never unpacked (dpkg path-exclude;
+# VHDX stores the root file system's blocks raw, so each MB here is a MB of the VHDX):
+# - Perl's library (perl-modules, libperl's XS modules, ~47 MB): keepalived needs libsnmp40, whose
+#   agent library links libperl.so (kept: the dynamic loader needs it), but embedded Perl runs only in
+#   an SNMP agent (init_agent), and the keepalived.conf we render enables no SNMP. dpkg and debconf
+#   use perl-base, which has its own library (/usr/lib/x86_64-linux-gnu/perl-base).
+# - udev's vendor and model name databases (~20 MB with the compiled hwdb.bin): they only name
+#   devices for display (ID_VENDOR_FROM_DATABASE); interface naming (20-net-ifname), keyboards and
+#   input devices keep theirs. libpci's pci.ids (names for lspci) likewise.
+# - glibc's iconv modules for legacy character sets (~8 MB): Node converts charsets itself
+#   (iconv-lite, ICU); UTF-8/16/32 and ISO-8859-1 are built into glibc.
+VM_UNUSED=()
+for p in /usr/share/perl/'*' /usr/lib/x86_64-linux-gnu/perl/'*' /usr/share/misc/pci.ids \
+  /usr/lib/x86_64-linux-gnu/gconv/'*.so' \
+  /lib/udev/hwdb.d/20-{OUI,pci-vendor-model,usb-vendor-model,acpi-vendor,bluetooth-vendor-product,sdio-vendor-model}.hwdb; do
+  # dpkg matches the path as the package ships it: bookworm's udev still ships /lib/udev (merged-usr
+  # makes it /usr/lib/udev on disk), later releases /usr/lib/udev.
+  VM_UNUSED+=(--dpkgopt="path-exclude=$p")
+  [[ $p != /lib/* ]] || VM_UNUSED+=(--dpkgopt="path-exclude=/usr$p")
+done
+
 VM=$OUT/vm
 build_vm_rootfs() {
   local t
@@ -173,6 +213,7 @@ build_vm_rootfs() {
   done
   # Nobody boots an appliance from floppy; probing the emulated controller costs seconds at boot.
   prune+=(--dpkgopt="path-exclude=$m/drivers/block/floppy.ko*")
+  prune+=("${VM_UNUSED[@]}")
   # merged-usr hook: /usr merged the debootstrap way (symlinks and a usr-is-merged package) before the
   # Essential packages go in; otherwise init-system-helpers' "usrmerge | usr-is-merged" is met with
   # usrmerge, which pulls in the whole of Perl (~55 MB) for a conversion nothing needs (mmdebstrap(1)).
@@ -224,30 +265,61 @@ build_vm_rootfs() {
 }
 
 # The VM gets exactly the container's Node and /opt/relaykit, so both images ship the same bits.
+# add_app_to_vm_rootfs [image] [rootfs]: default this build's image into $VM/rootfs.
 add_app_to_vm_rootfs() {
-  local ctr mnt
-  ctr=$("${BUILDAH[@]}" from --pull-never "$IMAGE_NAME:$VERSION")
+  local image=${1:-$IMAGE_NAME:$VERSION} root=${2:-$VM/rootfs} ctr mnt
+  ctr=$("${BUILDAH[@]}" from --pull-never "$image")
   mnt=$("${BUILDAH[@]}" mount "$ctr")
-  rm -rf "$VM/rootfs/opt/relaykit"
-  mkdir -p "$VM/rootfs/opt" "$VM/rootfs/usr/local/bin"
-  cp -a "$mnt/opt/relaykit" "$VM/rootfs/opt/"
-  cp -a "$mnt/usr/local/bin/node" "$mnt/usr/local/bin/relaykit-appliance" "$VM/rootfs/usr/local/bin/"
-  rm -rf "$VM/rootfs/opt/relaykit/.node-compile-cache"
-  chown -R 0:0 "$VM/rootfs/opt/relaykit"
+  rm -rf "$root/opt/relaykit"
+  mkdir -p "$root/opt" "$root/usr/local/bin"
+  cp -a "$mnt/opt/relaykit" "$root/opt/"
+  cp -a "$mnt/usr/local/bin/node" "$mnt/usr/local/bin/relaykit-appliance" "$root/usr/local/bin/"
+  rm -rf "$root/opt/relaykit/.node-compile-cache"
+  chown -R 0:0 "$root/opt/relaykit"
   "${BUILDAH[@]}" umount "$ctr" >/dev/null
   "${BUILDAH[@]}" rm "$ctr" >/dev/null
   # Pre-fill Node's compile cache (V8 code cache of the bundle) so the first start under software
   # emulation does not pay for compilation. Node keys the cache by uid: the relay runs as 10025.
   local cache=/var/cache/relaykit/node-compile
-  rm -rf "$VM/rootfs/var/cache/relaykit"
-  install -d -o 10025 -g 10025 -m 0755 "$VM/rootfs/var/cache/relaykit" "$VM/rootfs$cache"
-  chroot --userspec=10025:10025 "$VM/rootfs" env NODE_COMPILE_CACHE=$cache /usr/local/bin/node --input-type=module -e '
+  rm -rf "$root/var/cache/relaykit"
+  install -d -o 10025 -g 10025 -m 0755 "$root/var/cache/relaykit" "$root$cache"
+  chroot --userspec=10025:10025 "$root" env NODE_COMPILE_CACHE=$cache /usr/local/bin/node --input-type=module -e '
     await import("/opt/relaykit/relaykit-appliance.mjs");' >/dev/null \
     || die "Node in the VM rootfs cannot load the appliance"
-  chroot "$VM/rootfs" relaykit-appliance help >/dev/null || die "relaykit-appliance is not on PATH in the VM rootfs"
-  [ -x "$VM/rootfs/usr/sbin/keepalived" ] && ! chroot "$VM/rootfs" systemctl -q is-enabled keepalived.service \
+  chroot "$root" relaykit-appliance help >/dev/null || die "relaykit-appliance is not on PATH in the VM rootfs"
+  [ -x "$root/usr/sbin/keepalived" ] && ! chroot "$root" systemctl -q is-enabled keepalived.service \
     || die "keepalived must be installed and disabled in the VM rootfs (the edge pair is opt-in)"
-  ls -d "$VM/rootfs$cache"/*-10025 >/dev/null || die "compile cache not written"
+  ls -d "$root$cache"/*-10025 >/dev/null || die "compile cache not written"
+}
+
+# vm_keepalived_check: the edge pair's keepalived from the VM rootfs really starts with the config
+# relaykit-firstboot renders for an `ha:` section (image/ha-setup.ts): in a network namespace of its
+# own (a veth pair, no peer answers), it loads its libraries (libnetsnmpagent links libperl.so,
+# whose Perl library the image leaves out), runs the readiness probe as nobody and, alone on the
+# link, becomes master. (`keepalived -t` cannot tell: 2.2.7 kills itself with a script user set.)
+vm_keepalived_check() {
+  local root=$VM/rootfs log=$OUT/vm-keepalived-check.log
+  "$REPO/node_modules/.bin/node" --input-type=module -e '
+    const { planHa } = await import(process.argv[1]);
+    const plan = planHa(`appliance: { hostname: relaykit-build-check }
+listeners: [{ name: devices, address: 0.0.0.0, port: 25, auth: false }]
+identities: [{ name: site, networks: [192.168.10.0/24] }]
+routes: [{ name: local, type: capture }]
+defaultRoute: local
+ha: { virtualAddress: 192.168.10.25/24, interface: eth0, routerId: 51, priority: 150, peers: [192.168.10.12] }
+`, "/etc/relaykit/config.yaml");
+    if (plan.kind !== "on") { console.error(JSON.stringify(plan)); process.exit(1); }
+    process.stdout.write(plan.conf);' "$IMG_SRC/ha-setup.ts" >"$root/tmp/keepalived-check.conf" \
+    || die "cannot render keepalived.conf for the check"
+  unshare --net --mount --pid --fork sh -c '
+    mount -t proc proc "$1/proc" && mount --bind /dev "$1/dev" || exit 1
+    ip link set lo up && ip link add eth0 type veth peer name eth1 && ip link set eth1 up && ip link set eth0 up \
+      && ip addr add 192.168.10.11/24 dev eth0 || exit 1
+    timeout 10 chroot "$1" /usr/sbin/keepalived --dont-fork --vrrp --log-console -f /tmp/keepalived-check.conf
+    umount "$1/dev" "$1/proc"' _ "$root" >"$log" 2>&1
+  rm -f "$root/tmp/keepalived-check.conf"
+  grep -q 'Entering MASTER STATE' "$log" || { tail -20 "$log"; die "keepalived from the VM rootfs did not start (log: $log)"; }
+  log "keepalived from the VM rootfs starts with a rendered ha: config (VRRP master in a private namespace)"
 }
 
 # --- 4. disk assembly without loop devices or mounts -----------------------------------------------------
@@ -295,7 +367,10 @@ assemble_disk() {
   local data=$VM/data.img data_mib=${RELAYKIT_VM_DATA_MIB:-256} datadir=$VM/data
   rm -rf "$data" "$datadir" && mkdir -p "$datadir/config"
   chown 0:10025 "$datadir/config" && chmod 0750 "$datadir/config"
-  mkfs.ext4 -q -L relaykit-data -E root_owner=10025:10025 -d "$datadir" "$data" "${data_mib}M"
+  # 4 KiB blocks: at 256 MiB mke2fs picks its "small" type (1 KiB blocks, 8 MiB groups, a backup
+  # superblock in every few groups: 11 MiB of the VHDX's 1 MiB blocks for 0.3 MB of metadata, and a
+  # spool on 1 KiB blocks after growfs). Same inode ratio (4 KiB: a spool is many small files).
+  mkfs.ext4 -q -L relaykit-data -b 4096 -i 4096 -E root_owner=10025:10025 -d "$datadir" "$data" "${data_mib}M"
   rm -rf "$datadir"
 
   # GPT: ESP (legacy-BIOS-bootable for SYSLINUX's gptmbr), root slots A and B (x86-64 root type;
@@ -336,6 +411,50 @@ checksums() {
   log "SHA256SUMS: $(wc -l <"$OUT/SHA256SUMS") images"
 }
 
+# --- 5. upgrade files of later releases (the upgrade test's v2) ---------------------------------------
+# release_root <version> <image> [broken]: the upgrade file a build of release <version> ships, in
+# releases/<version>/ beside that build's own SHA256SUMS: this build's VM system (the same Debian
+# packages, kernel, initrd and units) with the relay and Node of <image>, an app built at <version>.
+# broken: a deliberately broken release, whose relaykit.service runs /bin/false (the rollback test).
+release_root() {
+  local v=$1 image=$2 dir=$OUT/releases/$1 root=$VM/rootfs-$1 img=$VM/root-$1.img
+  [ -x "$VM/rootfs/usr/local/bin/node" ] || die "no VM rootfs of an earlier build in $VM (build.sh all first)"
+  rm -rf "$root" "$dir" && mkdir -p "$dir"
+  cp -a "$VM/rootfs" "$root"
+  add_app_to_vm_rootfs "$image" "$root"
+  local said
+  said=$(chroot "$root" relaykit-appliance --version)
+  [ "$said" = "$(podman_label "$image" version)" ] || die "the relay in $image says it is $said"
+  VERSION=$v slots_release "$root"
+  if [ "${3:-}" = broken ]; then
+    mkdir -p "$root/etc/systemd/system/relaykit.service.d"
+    printf '# A deliberately broken release (build.sh upgrade-test): the relay never starts.\n[Service]\nExecStart=\nExecStart=/bin/false\n' \
+      >"$root/etc/systemd/system/relaykit.service.d/broken.conf"
+  fi
+  rm -f "$img"
+  mkfs.ext4 -q -L relaykit-root -E root_owner=0:0 -d "$root" "$img" "${RELAYKIT_VM_ROOT_MIB:-1024}M"
+  # zstd -3 where a release uses -9 (slots_artifact): the same format in a quarter of the time.
+  zstd -q -f -T0 -3 "$img" -o "$dir/relaykit-appliance-$v-root.img.zst"
+  (cd "$dir" && sha256sum -- "relaykit-appliance-$v-root.img.zst" >SHA256SUMS)
+  rm -rf "$root" "$img"
+  log "release $v${3:+ ($3)}: $dir/relaykit-appliance-$v-root.img.zst, relay $said"
+}
+podman_label() { "${PODMAN[@]}" image inspect --format "{{index .Config.Labels \"org.opencontainers.image.$2\"}}" "$1"; }
+
+# upgrade_test_releases <v2> <broken>: the app rebuilt at <v2> (its own container build), a release
+# <v2> from it and a broken release <broken> from the same app; the container image is not kept.
+upgrade_test_releases() {
+  local t
+  t=$(now)
+  "${PODMAN[@]}" image exists "$BUILD_IMAGE_LOCAL" || die "no $BUILD_IMAGE_LOCAL: build.sh all first"
+  app_image "$1" "$OUT/container-build-$1.log" "$IMAGE_NAME:$1"
+  release_root "$1" "$IMAGE_NAME:$1"
+  release_root "$2" "$IMAGE_NAME:$1" broken
+  "${BUILDAH[@]}" rmi "$IMAGE_NAME:$1" >/dev/null 2>&1 || true
+  figure upgrade_releases_seconds "$(elapsed "$t")"
+  log "upgrade test releases $1 and $2 in $OUT/releases ($(elapsed "$t") s)"
+}
+
 summary() {
   node -e '
     const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
@@ -361,6 +480,7 @@ summary() {
 }
 
 if [ "$what" = summary ]; then summary; exit 0; fi
+if [ "$what" = upgrade-test ]; then upgrade_test_releases "${2:?build.sh upgrade-test <v2> <broken-v2>}" "${3:?}"; exit 0; fi
 [ "$what" = all ] && rm -f "$OUT/figures.json"
 figure version "$VERSION"
 figure revision "$REVISION"
@@ -375,6 +495,7 @@ case $what in
     if [ "$what" = all ]; then
       wait "$vm_pid" || die "VM rootfs build failed"
       add_app_to_vm_rootfs
+      vm_keepalived_check
       assemble_disk
       convert_disk
     fi
@@ -382,6 +503,7 @@ case $what in
   vm)
     build_vm_rootfs
     add_app_to_vm_rootfs
+    vm_keepalived_check
     assemble_disk
     convert_disk
     ;;
@@ -389,10 +511,11 @@ case $what in
     cp -a "$IMG_SRC/vm/overlay/." "$VM/rootfs/"
     chroot "$VM/rootfs" update-initramfs -u -k all >/dev/null
     add_app_to_vm_rootfs
+    vm_keepalived_check
     assemble_disk
     convert_disk
     ;;
-  *) die "usage: build.sh [all|container|vm|disk|summary]" ;;
+  *) die "usage: build.sh [all|container|vm|disk|summary|upgrade-test <v2> <broken-v2>]" ;;
 esac
 figure build_seconds "$(elapsed "$t_total")"
 summary

@@ -8,11 +8,12 @@
 #   a broken v2 (its relay cannot start) is written into slot b; boot 2 tries it, /readyz never
 #     answers, the VM boots back: boot 3 is slot a again with the three messages still queued, and
 #     the broken image, still attached, is not tried again;
-#   a good v2 (another version string) goes into slot b; boot 4 tries it, the sink comes up, the
+#   a good v2 (a later release) goes into slot b; boot 4 tries it, the sink comes up, the
 #     slot becomes ready and is kept, and the sink receives each of the three messages exactly once;
 #     afterwards the ESP's history and both loaders' configs (default slot b, no trial entry) are read.
-# v2 is v1's root file system with another /etc/relaykit-release (and, broken, a drop-in that makes
-# relaykit.service fail), edited with debugfs: no second image build.
+# v2 and the broken v2 are builds of their own (build.sh upgrade-test): the app rebuilt at another
+# version into a second root image, each with its build's SHA256SUMS; the broken one's relay cannot
+# start. The media carry exactly what those builds wrote, as an MSP copies them.
 
 UPGRADE_READY_BROKEN=60
 UPGRADE_WAIT=900
@@ -39,31 +40,47 @@ insert_medium() { # insert_medium <socket> <iso>: as an admin swaps the ISO: eje
   monitor "$1" "change upgrade $2 raw"
 }
 
-# derive_root <out.img.zst> <version> [broken]: v1's root file system, another release.
-derive_root() {
-  local out=$1 img=$UPG/derive.img
-  zstd -q -d -c "$OUT/relaykit-appliance-$VERSION-root.img.zst" >"$img"
-  printf 'RELAYKIT_VERSION=%s\nRELAYKIT_REVISION=upgrade-test\n' "$2" >"$UPG/release"
-  local cmds=$UPG/debugfs.cmds
-  printf 'rm /etc/relaykit-release\nwrite %s /etc/relaykit-release\n' "$UPG/release" >"$cmds"
-  if [ "${3:-}" = broken ]; then
-    printf '[Service]\nExecStart=\nExecStart=/bin/false\n' >"$UPG/broken.conf"
-    printf 'mkdir /etc/systemd/system/relaykit.service.d\nwrite %s /etc/systemd/system/relaykit.service.d/broken.conf\n' "$UPG/broken.conf" >>"$cmds"
+# upgrade_releases <v2> <broken>: the two later releases from build.sh (releases/<version>/). With
+# RELAYKIT_IMAGE_SKIP_BUILD=1 those newer than this build's upgrade file are reused.
+upgrade_releases() {
+  local r=$OUT/releases v1=$OUT/relaykit-appliance-$VERSION-root.img.zst t
+  if [ "${RELAYKIT_IMAGE_SKIP_BUILD:-0}" = 1 ] && [ "$r/$1/SHA256SUMS" -nt "$v1" ] && [ "$r/$2/SHA256SUMS" -nt "$v1" ]; then
+    echo "reusing the releases in $r"
+    return 0
   fi
-  debugfs -w -f "$cmds" "$img" >/dev/null 2>&1
-  debugfs -R 'cat /etc/relaykit-release' "$img" 2>/dev/null | grep -q "RELAYKIT_VERSION=$2" || { echo "debugfs did not write the release"; return 1; }
-  zstd -q -f -T0 -3 "$img" -o "$out"
-  rm -f "$img"
+  t=$(now)
+  bash "$IMG_SRC/build.sh" upgrade-test "$1" "$2" >"$UPG/releases.log" 2>&1 || { tail -5 "$UPG/releases.log"; return 1; }
+  (cd "$r/$1" && sha256sum --quiet -c SHA256SUMS) && (cd "$r/$2" && sha256sum --quiet -c SHA256SUMS) || return 1
+  echo "built in $(elapsed "$t") s: $(cd "$r" && ls ./*/relaykit-appliance-*-root.img.zst | tr '\n' ' ')"
 }
-# make_medium <iso> <image.zst> <ready-timeout> [garble]: an RKUPGRADE volume as an MSP makes it.
-make_medium() {
-  local dir=$UPG/medium
+# release_relay_says <release-dir>: the version the relay inside a release's upgrade file reports
+# (its /opt/relaykit, read with debugfs and run with this checkout's Node 24).
+release_relay_says() {
+  local img=$UPG/release.img dir=$UPG/release-opt
   rm -rf "$dir" && mkdir -p "$dir"
-  cp "$2" "$dir/"
-  (cd "$dir" && sha256sum -- "$(basename "$2")" >SHA256SUMS)
+  zstd -q -d -c "$1"/relaykit-appliance-*-root.img.zst >"$img" && debugfs -R "rdump /opt/relaykit $dir" "$img" >/dev/null 2>&1
+  rm -f "$img"
+  "$REPO/node_modules/.bin/node" "$dir/relaykit/relaykit-appliance.mjs" --version
+  local rc=$?
+  rm -rf "$dir"
+  return $rc
+}
+v2_is_rebuilt() { # v2_is_rebuilt <release-dir> <v2>: its relay says <v2>: rebuilt, not v1's relay
+  local said
+  said=$(release_relay_says "$1") || { echo "cannot run the relay of $1: $said"; return 1; }
+  [ "$said" = "$2" ] || { echo "the relay in $1 says $said, want $2"; return 1; }
+  echo "the relay in relaykit-appliance-$2-root.img.zst says $said (this build's says $VERSION)"
+}
+# make_medium <iso> <release-dir> <ready-timeout> [garble]: an RKUPGRADE volume as an MSP makes it
+# (appliance/docs/upgrade.md): the release's upgrade file and its build's SHA256SUMS.
+make_medium() {
+  local dir=$UPG/medium file
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp "$2"/relaykit-appliance-*-root.img.zst "$2/SHA256SUMS" "$dir/"
+  file=$(basename "$2"/relaykit-appliance-*-root.img.zst)
   printf 'ready_timeout=%s\n' "$3" >"$dir/relaykit-upgrade.conf"
   # Damaged in transfer: one byte changed after the sums were made.
-  if [ "${4:-}" = garble ]; then printf 'X' | dd of="$dir/$(basename "$2")" bs=1 seek=4096 conv=notrunc status=none; fi
+  if [ "${4:-}" = garble ]; then printf 'X' | dd of="$dir/$file" bs=1 seek=4096 conv=notrunc status=none; fi
   genisoimage -quiet -output "$1" -volid RKUPGRADE -joliet -rock "$dir" 2>/dev/null
   rm -rf "$dir"
 }
@@ -204,11 +221,12 @@ upgrade_media() {
         && echo "relaykit-appliance-$2-root.img.zst: $(($(stat -c %s "relaykit-appliance-$2-root.img.zst") / 1000000)) MB, checksum ok"' _ "$OUT" "$VERSION"; then
     return 1
   fi
-  derive_root "$UPG/relaykit-appliance-$v2-root.img.zst" "$v2" || { record "upgrade: v2 images derived from v1" fail; return 1; }
-  derive_root "$UPG/relaykit-appliance-$broken-root.img.zst" "$broken" broken || { record "upgrade: v2 images derived from v1" fail; return 1; }
-  make_medium "$UPG/garbled.iso" "$UPG/relaykit-appliance-$v2-root.img.zst" 600 garble
-  make_medium "$UPG/broken.iso" "$UPG/relaykit-appliance-$broken-root.img.zst" "$UPGRADE_READY_BROKEN"
-  make_medium "$UPG/v2.iso" "$UPG/relaykit-appliance-$v2-root.img.zst" 600
+  if ! check "upgrade: v2 and a broken v2 built as releases of their own, each with its SHA256SUMS" \
+    upgrade_releases "$v2" "$broken"; then return 1; fi
+  check "upgrade: v2's upgrade file holds a relay built as $v2" v2_is_rebuilt "$OUT/releases/$v2" "$v2"
+  make_medium "$UPG/garbled.iso" "$OUT/releases/$v2" 600 garble
+  make_medium "$UPG/broken.iso" "$OUT/releases/$broken" "$UPGRADE_READY_BROKEN"
+  make_medium "$UPG/v2.iso" "$OUT/releases/$v2" 600
 }
 
 # upgrade_vm <bios|uefi> <dir> <smtp-port>: the VM of one run in the background (UPG_QPID): BIOS from
