@@ -171,7 +171,10 @@ export class GraphTransport implements Transport {
         await this.client.request(a, 'sendMail', {
           method: 'POST',
           url: `${a.base}/sendMail`,
-          body: prepared.mime.toString('base64'),
+          // As bytes, not a string: a 14 KB string held for the request's 100 ms or more outlives
+          // the young generation and is promoted, which costs the old-generation collector; a
+          // Buffer's bytes live outside the JS heap.
+          body: Buffer.from(prepared.mime.toString('base64'), 'latin1'),
           contentType: 'text/plain',
           auth: true,
           duplicateRisk: true,
