@@ -12,8 +12,10 @@ export async function launch(mainUrl) {
   const args = process.argv.slice(2);
   if (process.features.typescript) {
     const { main } = await import(mainUrl.href);
-    process.exitCode = await main(args);
-    return;
+    // process.exit, not a natural exit: Node's teardown puts SIGINT/SIGTERM back to their default
+    // action first, and a second stop signal then would kill a drained relay by signal (see
+    // appliance/src/main.ts exitNow).
+    process.exit(await main(args));
   }
   const r = spawnSync(
     process.execPath,
