@@ -1,6 +1,6 @@
 // Spool room: the per-message trace log, trace/<yyyy-mm-dd>.jsonl, one JSON line per event (received,
-// attempts, delivered, dead, operator actions). Buffered and written once per tick: the spool files
-// are the durable record, the trace is for people.
+// attempts, delivered, dead, operator actions). Buffered and written every TRACE_FLUSH_MS: the spool
+// files are the durable record, the trace is for people.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
@@ -19,6 +19,12 @@ export interface TraceEvent {
   readonly [key: string]: unknown;
 }
 
+/**
+ * How long a trace line may wait to be written. One write per interval instead of one per event
+ * loop turn: each write is a thread-pool round trip that wakes a worker and then the loop.
+ */
+const TRACE_FLUSH_MS = 100;
+
 export class TraceLog {
   private readonly dir: string;
   private readonly logger: Logger;
@@ -26,6 +32,7 @@ export class TraceLog {
   private traceStreamDay = '';
   private traceDay = '';
   private traceLines: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(dir: string, logger: Logger) {
     this.dir = dir;
@@ -33,22 +40,33 @@ export class TraceLog {
   }
 
   /**
-   * Appends to the per-message trace log. Buffered and written in batches (one write per tick, not
-   * per event): the spool files are the durable record, the trace is for people.
+   * Appends to the per-message trace log. Buffered and written in batches (one write per
+   * TRACE_FLUSH_MS, not per event): the spool files are the durable record, the trace is for people.
    */
   write(event: TraceEvent): void {
-    const now = new Date();
-    const day = now.toISOString().slice(0, 10);
+    const at = new Date().toISOString();
+    const day = at.slice(0, 10);
     if (day !== this.traceDay) this.flush();
     this.traceDay = day;
-    this.traceLines.push(`${JSON.stringify({ at: now.toISOString(), ...event })}\n`);
-    if (this.traceLines.length === 1) setImmediate(() => this.flush());
+    // The day's file is opened at its first event, as before batching, not at the first flush.
+    this.stream();
+    this.traceLines.push(`${JSON.stringify({ at, ...event })}\n`);
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.flush(), TRACE_FLUSH_MS);
+      this.timer.unref();
+    }
   }
 
   flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.traceLines.length === 0) return;
     const text = this.traceLines.join('');
     this.traceLines = [];
+    this.stream().write(text);
+  }
+
+  private stream(): WriteStream {
     if (this.traceStream === undefined || this.traceStreamDay !== this.traceDay) {
       this.traceStream?.end();
       this.traceStreamDay = this.traceDay;
@@ -58,7 +76,7 @@ export class TraceLog {
       });
       this.traceStream.on('error', (err) => this.logger.error({ err }, 'spool: trace log write failed'));
     }
-    this.traceStream.write(text);
+    return this.traceStream;
   }
 
   async close(): Promise<void> {
