@@ -5,13 +5,11 @@
 // is wrong, the store is told to re-read it (a rotated Key Vault secret) and the request is tried once
 // more. HTTP goes through the injected fetch (proxy, CAs) with a timeout on every request.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import {
-  AuthError,
+import type {
   ConfidentialClientApplication,
-  type INetworkModule,
-  LogLevel,
-  type NetworkRequestOptions,
-  type NetworkResponse,
+  INetworkModule,
+  NetworkRequestOptions,
+  NetworkResponse,
 } from '@azure/msal-node';
 import type { CredentialStore } from '../credentials/store.ts';
 import { RelayError } from '../errors.ts';
@@ -32,6 +30,18 @@ export interface MsalTokenDeps {
   /** Default authority host when the app config names none. */
   readonly authorityHost: string;
   readonly requestTimeoutMs: number;
+}
+
+type Msal = typeof import('@azure/msal-node');
+/**
+ * msal-node and what it brings (jsonwebtoken, semver: ~450 KB of script) load with the first
+ * confidential client, not at start: a relay with no cloud route never needs them, and one with a
+ * Graph route gets its SMTP listeners up first (issue 18: start time under emulation).
+ */
+let msal: Msal | undefined;
+async function loadMsal(): Promise<Msal> {
+  msal ??= await import('@azure/msal-node');
+  return msal;
 }
 
 /** Refresh this long before expiry, or at three quarters of a short token's life. */
@@ -149,6 +159,7 @@ export class MsalTokenSource implements TokenSource {
     if (this.client?.credential === credential) return this.client.cca;
     const host = (this.app.authorityHost ?? this.deps.authorityHost).replace(/\/+$/, '');
     const logger = this.deps.logger;
+    const { ConfidentialClientApplication, LogLevel } = await loadMsal();
     const cca = new ConfidentialClientApplication({
       auth: {
         clientId: this.app.clientId,
@@ -210,15 +221,20 @@ export class MsalTokenSource implements TokenSource {
   }
 }
 
+/** An msal AuthError (only msal, loaded by then, throws one). */
+function isAuthError(err: unknown): err is InstanceType<Msal['AuthError']> {
+  return msal !== undefined && err instanceof msal.AuthError;
+}
+
 function isCredentialError(err: unknown): boolean {
-  if (!(err instanceof AuthError)) return false;
+  if (!isAuthError(err)) return false;
   if (err.errorCode === 'invalid_client') return true;
   return CREDENTIAL_ERRORS.some((c) => err.errorMessage.includes(`AADSTS${c}`));
 }
 
 function toRelayError(err: unknown, app: AppCredentialConfig): RelayError {
   if (err instanceof RelayError) return err;
-  if (err instanceof AuthError) {
+  if (isAuthError(err)) {
     const aadsts = /AADSTS\d+/.exec(err.errorMessage)?.[0];
     const hint =
       err.errorCode === 'invalid_client'

@@ -1,12 +1,15 @@
 // The images run the appliance bundled by esbuild (appliance/image/bundle.ts). This bundles the
 // checkout and runs the result, so a dependency or a module that does not survive bundling fails
 // here, in `npm test`, not only in the slow image test.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundle, packagesOf } from '../../../appliance/image/bundle.ts';
+import { hashPassword } from '../../../appliance/src/receiver/password.ts';
 
 const ROOT = join(import.meta.dirname, '../../..');
 const NODE = join(ROOT, 'node_modules/.bin/node');
@@ -17,10 +20,12 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 };
 
 let out: string;
+let metafile: Metafile;
 let packages: string[];
 beforeAll(async () => {
   out = mkdtempSync(join(tmpdir(), 'relaykit-bundle-'));
-  packages = packagesOf(await bundle(out));
+  metafile = await bundle(out);
+  packages = packagesOf(metafile);
 }, 120_000);
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -100,4 +105,91 @@ describe('lazily loaded chunks of the bundle', () => {
     const errors = load.stderr.split('\n').filter((l) => /error/i.test(l) && l.length < 400);
     expect({ status: load.status, errors }).toEqual({ status: 0, errors: [] });
   });
+});
+
+describe('the start set: what `run` loads before its listeners are up', () => {
+  /** Packages inlined into one output file of the bundle, e.g. "undici", "@azure/msal-node". */
+  function packagesIn(file: string): string[] {
+    const output = Object.entries(metafile.outputs).find(([o]) => basename(o) === file)?.[1];
+    if (!output) throw new Error(`${file} is not an output of the bundle`);
+    const names = new Set<string>();
+    for (const input of Object.keys(output.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (m?.[1]) names.add(m[1]);
+    }
+    return [...names];
+  }
+
+  // A capture route, the SMTP listener, status HTTP and the LAN admin page with a self-signed
+  // certificate generated at this (first) start: the VM test's config, on loopback ports.
+  it('with a capture-only config: no undici, no msal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relaykit-start-set-'));
+    try {
+      const hash = await hashPassword('correct horse battery', { N: 1024 });
+      writeFileSync(
+        join(dir, 'config.yaml'),
+        [
+          'listeners:',
+          '  - { name: devices, address: 127.0.0.1, port: 0, auth: false }',
+          'identities:',
+          '  - { name: lan, networks: [127.0.0.0/8] }',
+          'routes:',
+          `  - { name: local, type: capture, directory: ${join(dir, 'outbox')} }`,
+          'defaultRoute: local',
+          `spool: { directory: ${join(dir, 'spool')} }`,
+          'http: { address: 127.0.0.1, port: 0 }',
+          'admin:',
+          `  listener: { address: 127.0.0.1, port: 0, tls: { directory: ${join(dir, 'admin-tls')} } }`,
+          `  users: [{ username: technician, passwordHash: "${hash}", role: admin }]`,
+          '',
+        ].join('\n'),
+      );
+      // Every module Node loads, as it loads it (module.registerHooks runs in this thread).
+      const hooks = join(dir, 'record-loads.mjs');
+      const loads = join(dir, 'loads.txt');
+      writeFileSync(
+        hooks,
+        `import { registerHooks } from 'node:module'; import { appendFileSync } from 'node:fs';
+registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(loads)}, url + '\\n'); return next(url, context); } });`,
+      );
+      writeFileSync(loads, '');
+      const child = spawn(
+        NODE,
+        ['--import', hooks, join(out, 'relaykit-appliance.mjs'), 'run', '--config', join(dir, 'config.yaml')],
+        { cwd: dir, env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const exited = once(child, 'exit');
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (stdout.includes('appliance started')) resolve();
+        });
+        child.on('exit', () => reject(new Error(`the relay ended before it started:\n${stdout}\n${stderr}`)));
+      });
+      const loaded = readFileSync(loads, 'utf8')
+        .split('\n')
+        .filter((u) => u.startsWith('file:'))
+        .map((u) => basename(new URL(u).pathname));
+      child.kill('SIGTERM');
+      await exited;
+      // The self-signed certificate was made at this start (its fingerprint is on the console).
+      expect(stderr).toMatch(/certificate's SHA-256 fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+      expect(loaded).toContain('relaykit-appliance.mjs');
+      expect(loaded.some((f) => f.startsWith('capture-transport-'))).toBe(true);
+      const heavy = ['undici', '@azure/msal-node', '@azure/msal-common', 'jsonwebtoken'];
+      const found = loaded.flatMap((f) =>
+        packagesIn(f)
+          .filter((p) => heavy.includes(p))
+          .map((p) => `${p} in ${f}`),
+      );
+      expect(found).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
