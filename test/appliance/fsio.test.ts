@@ -1,8 +1,10 @@
+import { unlinkSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeFd, fsyncFd, openFd, readExactly, writeAll } from '../../appliance/src/fsio.ts';
+import { closeFd, fsyncFd, openFd, readExactly, readRangeSync, writeAll } from '../../appliance/src/fsio.ts';
+import { readMessage } from '../../appliance/src/delivery/transport.ts';
 
 describe('fsio: raw-descriptor helpers for the hot path', () => {
   let dir: string;
@@ -50,5 +52,30 @@ describe('fsio: raw-descriptor helpers for the hot path', () => {
     const never = 1_000_000;
     expect(() => closeFd(never)).not.toThrow();
     expect(() => closeFd(never, true)).toThrow(/EBADF/);
+  });
+
+  it('readRangeSync reads a range at once and refuses a file shorter than asked', async () => {
+    const path = join(dir, 'range');
+    await writeFile(path, 'hello world');
+    const buf = Buffer.alloc(5);
+    readRangeSync(path, buf, 6);
+    expect(buf.toString()).toBe('world');
+    expect(() => readRangeSync(path, Buffer.alloc(10), 6)).toThrow('file ended after 5 of 10 bytes');
+  });
+
+  it('readMessage reads a small message (64 KiB) within the call, a larger one on the thread pool', async () => {
+    // The file is removed right after the call, before its promise is awaited: a read made within
+    // the call (synchronous) still has the bytes; one left to the thread pool finds no file.
+    const small = join(dir, 'small.msg');
+    await writeFile(small, Buffer.alloc(64 * 1024, 'a'));
+    const got = readMessage({ path: small, offset: 0, length: 64 * 1024 });
+    unlinkSync(small);
+    expect((await got).equals(Buffer.alloc(64 * 1024, 'a'))).toBe(true);
+
+    const large = join(dir, 'large.msg');
+    await writeFile(large, Buffer.alloc(64 * 1024 + 1, 'b'));
+    const later = readMessage({ path: large, offset: 0, length: 64 * 1024 + 1 });
+    unlinkSync(large);
+    await expect(later).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
