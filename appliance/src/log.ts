@@ -138,8 +138,54 @@ function tee(dest: pino.DestinationStream, forward: { write(line: string): void 
   } as pino.DestinationStream;
 }
 
+/** How long a log line may wait in memory before it is written (the trace log waits as long). */
+export const LOG_FLUSH_MS = 100;
+/** Gathered lines are written at once when they reach this many bytes, before the interval ends. */
+const LOG_BATCH_BYTES = 4096;
+
+/** What batchedDestination needs of its stream: a SonicBoom holding lines until flush(). */
+export interface FlushableStream {
+  write(line: string): unknown;
+  flush(): void;
+}
+
+/**
+ * Lines leave in batches: one write per LOG_FLUSH_MS (or per LOG_BATCH_BYTES), not one per line.
+ * Every write of an async SonicBoom is a thread-pool round trip that wakes a worker and then the
+ * loop, and a relayed message logs two lines (accepted, delivered). The stream holds the lines
+ * (SonicBoom's minLength) and writes what it holds on process exit (pino's exit hook flushSync);
+ * the timer runs only while lines wait, so an idle relay wakes for nothing.
+ */
+export function batchedDestination(
+  stream: FlushableStream,
+  timers: Pick<typeof globalThis, 'setTimeout'> = globalThis,
+): pino.DestinationStream {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = () => {
+    timer = undefined;
+    stream.flush();
+  };
+  return {
+    write(line: string) {
+      stream.write(line);
+      if (timer === undefined) {
+        timer = timers.setTimeout(flush, LOG_FLUSH_MS);
+        timer.unref?.();
+      }
+    },
+    flush: () => stream.flush(),
+  } as pino.DestinationStream;
+}
+
+function stdoutDestination(): pino.DestinationStream {
+  const sonic = pino.destination({ fd: 1, sync: false, minLength: LOG_BATCH_BYTES });
+  const out = batchedDestination(sonic) as pino.DestinationStream & { flushSync?: () => void };
+  out.flushSync = () => sonic.flushSync();
+  return out;
+}
+
 export function createLogger(options: LogOptions = {}): Logger {
-  const dest = options.destination ?? pino.destination({ fd: 1, sync: false });
+  const dest = options.destination ?? stdoutDestination();
   const logger = pino(
     {
       level: options.level ?? 'info',
