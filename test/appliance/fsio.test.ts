@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeFd, fsyncFd, openFd, readExactly, readRangeSync, writeAll } from '../../appliance/src/fsio.ts';
 import { readMessage } from '../../appliance/src/delivery/transport.ts';
+import { closeFd, fsyncFd, openFd, readExactly, readRangeSync, writeAll } from '../../appliance/src/fsio.ts';
 
 describe('fsio: raw-descriptor helpers for the hot path', () => {
   let dir: string;
