@@ -13,6 +13,7 @@ export const LEAF_FILES = [
   'mime-text.ts',
   'pem.ts',
   'version.ts',
+  'x509-der.ts',
 ] as const;
 
 /**

@@ -78,7 +78,7 @@ describe('appliance bundle', () => {
 
 describe('lazily loaded chunks of the bundle', () => {
   // The relay loads some modules on first use (a transport, the large-message scanner, mailsplit for
-  // body measuring, the RFC 2047 decoder, selfsigned, Azure SDKs). A chunk that is missing or throws
+  // body measuring, the RFC 2047 decoder, undici, msal, Azure SDKs). A chunk that is missing or throws
   // while loading would only show when that first message comes: every one is imported here.
   it('exist, and each loads in a fresh Node', () => {
     const lazy = new Set<string>();
@@ -122,7 +122,7 @@ describe('the start set: what `run` loads before its listeners are up', () => {
 
   // A capture route, the SMTP listener, status HTTP and the LAN admin page with a self-signed
   // certificate generated at this (first) start: the VM test's config, on loopback ports.
-  it('with a capture-only config: no undici, no msal', async () => {
+  it('with a capture-only config: no undici, no msal, no Azure SDK', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'relaykit-start-set-'));
     try {
       const hash = await hashPassword('correct horse battery', { N: 1024 });
@@ -181,7 +181,15 @@ registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(loads
       expect(stderr).toMatch(/certificate's SHA-256 fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
       expect(loaded).toContain('relaykit-appliance.mjs');
       expect(loaded.some((f) => f.startsWith('capture-transport-'))).toBe(true);
-      const heavy = ['undici', '@azure/msal-node', '@azure/msal-common', 'jsonwebtoken'];
+      const heavy = [
+        'undici',
+        '@azure/msal-node',
+        '@azure/msal-common',
+        'jsonwebtoken',
+        '@azure/identity',
+        '@azure/keyvault-secrets',
+        '@azure/core-rest-pipeline',
+      ];
       const found = loaded.flatMap((f) =>
         packagesIn(f)
           .filter((p) => heavy.includes(p))

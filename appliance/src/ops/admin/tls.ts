@@ -3,12 +3,13 @@
 // the same across restarts and the technician can pin it). The SHA-256 fingerprint is what the console,
 // the log and `check` print: comparing it with the browser's certificate viewer is how a technician
 // knows the page is the appliance's and not someone in between.
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { AdminConfig } from '../../config/admin.ts';
+import { certificate, certificatePem, tbsCertificate } from '../../x509-der.ts';
 
 type AdminListener = NonNullable<AdminConfig['listener']>;
 
@@ -79,29 +80,11 @@ export async function adminTls(
       certPath: paths.cert,
     };
   }
-  const altNames = [
-    ...names.map((n) => ({ type: 2 as const, value: n })),
-    ...(isIP(l.address) !== 0 && l.address !== '0.0.0.0' && l.address !== '::'
-      ? [{ type: 7 as const, ip: l.address }]
-      : []),
-  ];
-  const notAfter = new Date(now.getTime() + 825 * 86_400_000);
-  // Loaded only here: selfsigned brings an X.509/ASN.1 stack (~600 KB of script) that a relay
-  // without a self-signed admin listener never needs in memory.
-  const { default: selfsigned } = await import('selfsigned');
-  const pems = await selfsigned.generate([{ name: 'commonName', value: names[0] ?? 'relaykit' }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    notBeforeDate: new Date(now.getTime() - 60_000),
-    notAfterDate: notAfter,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames },
-    ],
-  });
+  const pems = selfSigned(
+    names,
+    isIP(l.address) !== 0 && l.address !== '0.0.0.0' && l.address !== '::' ? [l.address] : [],
+    now,
+  );
   await mkdir(l.tls.directory, { recursive: true, mode: 0o700 });
   // Key first, each written to a temporary name and renamed, so a crash never leaves a cert without its key.
   await writeFile(`${paths.key}.tmp`, pems.private, { mode: 0o600 });
@@ -115,5 +98,33 @@ export async function adminTls(
     generated: true,
     source: 'self-signed',
     certPath: paths.cert,
+  };
+}
+
+/**
+ * A new EC P-256 key and its self-signed end-entity certificate (ECDSA with SHA-256): CN the first
+ * name, the names and the listener's own address as subjectAltName, serverAuth, valid from a minute
+ * ago for 825 days (the longest a browser accepted for a server certificate, CA/B Forum).
+ */
+export function selfSigned(
+  names: readonly string[],
+  ips: readonly string[],
+  now: Date,
+): { cert: string; private: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const serial = randomBytes(16);
+  serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40; // positive, and 16 octets long
+  const tbs = tbsCertificate({
+    serial,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + 825 * 86_400_000),
+    commonName: names[0] ?? 'relaykit',
+    dnsNames: names,
+    ipAddresses: ips,
+    spki: publicKey.export({ type: 'spki', format: 'der' }),
+  });
+  return {
+    cert: certificatePem(certificate(tbs, sign('sha256', tbs, privateKey))),
+    private: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
 }
