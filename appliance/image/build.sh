@@ -279,13 +279,22 @@ add_app_to_vm_rootfs() {
   "${BUILDAH[@]}" umount "$ctr" >/dev/null
   "${BUILDAH[@]}" rm "$ctr" >/dev/null
   # Pre-fill Node's compile cache (V8 code cache of the bundle) so the first start under software
-  # emulation does not pay for compilation. Node keys the cache by uid: the relay runs as 10025.
-  local cache=/var/cache/relaykit/node-compile
+  # emulation does not pay for compilation. Node keys the cache by uid (the relay runs as 10025) and
+  # by V8 flags: once with relaykit.service's ExecStart flags, once without (commands run through
+  # relaykit-appliance).
+  local cache=/var/cache/relaykit/node-compile flags
+  flags=$(sed -n 's|^ExecStart=/usr/local/bin/node \(.*\) /opt/relaykit/relaykit-appliance.mjs .*|\1|p' \
+    "$IMG_SRC/vm/overlay/etc/systemd/system/relaykit.service")
+  [ -n "$flags" ] || die "relaykit.service: no V8 flags found on its ExecStart line"
   rm -rf "$root/var/cache/relaykit"
   install -d -o 10025 -g 10025 -m 0755 "$root/var/cache/relaykit" "$root$cache"
-  chroot --userspec=10025:10025 "$root" env NODE_COMPILE_CACHE=$cache /usr/local/bin/node --input-type=module -e '
-    await import("/opt/relaykit/relaykit-appliance.mjs");' >/dev/null \
-    || die "Node in the VM rootfs cannot load the appliance"
+  local f
+  for f in "$flags" ""; do
+    # shellcheck disable=SC2086 # the flags are separate words
+    chroot --userspec=10025:10025 "$root" env NODE_COMPILE_CACHE=$cache /usr/local/bin/node $f --input-type=module -e '
+      await import("/opt/relaykit/relaykit-appliance.mjs");' >/dev/null \
+      || die "Node in the VM rootfs cannot load the appliance (flags: ${f:-none})"
+  done
   chroot "$root" relaykit-appliance help >/dev/null || die "relaykit-appliance is not on PATH in the VM rootfs"
   [ -x "$root/usr/sbin/keepalived" ] && ! chroot "$root" systemctl -q is-enabled keepalived.service \
     || die "keepalived must be installed and disabled in the VM rootfs (the edge pair is opt-in)"

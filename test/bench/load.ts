@@ -7,7 +7,7 @@
 // rate for one and for ten mailboxes. BENCH_APP_ROOT=DIR runs the appliance of another checkout;
 // BENCH_LOAD_QUICK=1 stops after the one-mailbox phase; BENCH_LOAD_STEADY=1 runs only the steady
 // 100 msg/s phase (reply times; for profiling the intake with BENCH_NODE_FLAGS='... --cpu-prof');
-// BENCH_NODE_FLAGS replaces the shipped NODE_OPTIONS heap flags and the MALLOC_* settings the child runs with.
+// BENCH_NODE_FLAGS replaces the shipped V8 flags (NODE_OPTIONS and command line) and the MALLOC_* settings the child runs with.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -17,7 +17,7 @@ import { stringify } from 'yaml';
 import { CLIENT, SECRET, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
 import { testPki } from '../helpers/sim/pki.ts';
 import type { BenchFigure } from './graph.ts';
-import { shippedMallocEnv, shippedNodeOptions } from './node-options.ts';
+import { shippedMallocEnv, shippedNodeFlags } from './node-options.ts';
 import { cpuMs, startProcess, stop } from './smtp.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -232,9 +232,9 @@ export async function benchLoad(): Promise<BenchFigure[]> {
       cloud: { authorityHost: h.entra.url, graphBaseUrl: h.graph.baseUrl, caFile: testPki().caFile },
     }),
   );
-  // The heap flags the images ship (relaykit.service NODE_OPTIONS); BENCH_NODE_FLAGS replaces them
-  // (BENCH_NODE_FLAGS=' ' for Node's defaults).
-  const flags = (process.env.BENCH_NODE_FLAGS ?? shippedNodeOptions()).split(' ').filter(Boolean);
+  // The V8 flags the images ship (relaykit.service NODE_OPTIONS and ExecStart); BENCH_NODE_FLAGS
+  // replaces them (BENCH_NODE_FLAGS=' ' for Node's defaults).
+  const flags = (process.env.BENCH_NODE_FLAGS ?? shippedNodeFlags()).split(' ').filter(Boolean);
   const entry = await applianceEntry(dir);
   const { proc, match } = await startProcess(
     [...flags, entry, 'run', '--config', cfg],

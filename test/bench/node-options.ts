@@ -1,6 +1,6 @@
-// The Node heap flags and malloc settings the images ship (NODE_OPTIONS and MALLOC_* of the VM's
-// relaykit.service; the Containerfile sets the same, test/deploy/heap-flags.test.ts checks).
-// Benchmarks run the appliance with them.
+// The Node heap flags and malloc settings the images ship (NODE_OPTIONS, the V8 flags of ExecStart
+// and MALLOC_* of the VM's relaykit.service; the Containerfile sets the same,
+// test/deploy/heap-flags.test.ts checks). Benchmarks run the appliance with them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -12,6 +12,19 @@ const unit = () =>
 
 export function shippedNodeOptions(): string {
   return /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit())?.[1] ?? '';
+}
+
+/** V8 flags on the unit's node command line (Node refuses them in NODE_OPTIONS). */
+export function shippedCommandLineFlags(): string {
+  return (
+    /^ExecStart=\/usr\/local\/bin\/node (.*) \/opt\/relaykit\/relaykit-appliance\.mjs /m.exec(unit())?.[1] ??
+    ''
+  );
+}
+
+/** Everything the relay's node runs with: NODE_OPTIONS and the command-line V8 flags. */
+export function shippedNodeFlags(): string {
+  return `${shippedNodeOptions()} ${shippedCommandLineFlags()}`.trim();
 }
 
 /** The unit's malloc environment (MALLOC_ARENA_MAX, MALLOC_TRIM_THRESHOLD_), for a child run as shipped. */
