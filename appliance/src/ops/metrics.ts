@@ -5,7 +5,13 @@
 //
 // No global default registry and no default process metrics: the appliance's own families only (the
 // VM's node exporter, or the container runtime, reports process and host figures).
-import { Counter, Gauge, Registry } from 'prom-client';
+// The three classes from their own modules, not prom-client's index: the index also loads default
+// process metrics (with @opentelemetry/api), histograms and summaries (tdigest), the Pushgateway
+// (http, https, zlib) and the cluster aggregator, ~50 ms of CPU at start natively that the relay never
+// uses (issue 18: start time under emulation). Types: ./prom-client-parts.d.ts.
+import Counter from 'prom-client/lib/counter.js';
+import Gauge from 'prom-client/lib/gauge.js';
+import Registry from 'prom-client/lib/registry.js';
 import type { MetricLabels, MetricsSink } from '../metrics-sink.ts';
 import { version } from '../version.ts';
 

@@ -189,6 +189,9 @@ registerHooks({ load(url, context, next) { appendFileSync(${JSON.stringify(loads
         '@azure/identity',
         '@azure/keyvault-secrets',
         '@azure/core-rest-pipeline',
+        // prom-client's index (default metrics, histograms, Pushgateway): ops/metrics.ts needs 3 classes
+        '@opentelemetry/api',
+        'tdigest',
       ];
       const found = loaded.flatMap((f) =>
         packagesIn(f)
