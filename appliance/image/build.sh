@@ -229,7 +229,7 @@ build_vm_rootfs() {
       echo relaykit > /etc/hostname
       printf \"127.0.0.1 localhost\n127.0.1.1 relaykit\n::1 localhost ip6-localhost ip6-loopback\n\" > /etc/hosts
       # No line for /: the root is one of two slots, named on the kernel command line (vm/slots.sh).
-      printf \"LABEL=relaykit-data /var/lib/relaykit ext4 defaults,noatime,nodev,nosuid,x-systemd.growfs 0 2\nLABEL=RKESP /boot/efi vfat noauto,umask=0077,nofail 0 2\n\" > /etc/fstab
+      printf \"LABEL=relaykit-data /var/lib/relaykit ext4 defaults,noatime,nodev,nosuid 0 2\nLABEL=RKESP /boot/efi vfat noauto,umask=0077,nofail 0 2\n\" > /etc/fstab
       mkdir -p /boot/efi /var/lib/relaykit
       ln -s /var/lib/relaykit/config /etc/relaykit
       ln -sf ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf

@@ -8,10 +8,14 @@
 // /etc/relaykit, and /run/relaykit (console facts). It never logs file contents (they hold keys).
 import { execFileSync } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
+  readdirSync,
   readFileSync,
+  readSync,
   realpathSync,
   rmSync,
   writeFileSync,
@@ -74,17 +78,68 @@ function pause(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/** ISO 9660's primary volume descriptor: sector 16 of 2,048 bytes (ECMA-119 8.4). */
+const PVD_OFFSET = 16 * 2048;
+
+/**
+ * The volume identifier of an ISO 9660 primary volume descriptor (ECMA-119 8.4: type 1, standard
+ * identifier "CD001", volume identifier in bytes 40-71, padded with spaces), or undefined.
+ */
+export function iso9660VolumeId(sector: Buffer): string | undefined {
+  if (sector.length < 72 || sector[0] !== 1 || sector.toString('latin1', 1, 6) !== 'CD001') return undefined;
+  return sector.toString('latin1', 40, 72).trimEnd();
+}
+
+/**
+ * A CD-ROM carrying a cidata ISO, found by reading each drive's volume descriptor (/sys/block/sr*,
+ * /dev/sr*): the initramfs loads sr_mod, so the drive exists when systemd starts, seconds before udev's
+ * coldplug has run cdrom_id and made the by-label link. An empty drive or a read error is skipped.
+ */
+export function findSeedOptical(opts: { sysBlock?: string; dev?: string } = {}): string | undefined {
+  let drives: string[];
+  try {
+    drives = readdirSync(opts.sysBlock ?? '/sys/block').filter((n) => /^sr\d+$/.test(n));
+  } catch {
+    return undefined;
+  }
+  for (const name of drives.sort()) {
+    const device = join(opts.dev ?? '/dev', name);
+    try {
+      const fd = openSync(device, 'r');
+      try {
+        const sector = Buffer.alloc(2048);
+        if (readSync(fd, sector, 0, sector.length, PVD_OFFSET) !== sector.length) continue;
+        const id = iso9660VolumeId(sector);
+        if (id !== undefined && SEED_LABELS.includes(id)) return device;
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // no medium (ENOMEDIUM), or not readable: not the seed
+    }
+  }
+  return undefined;
+}
+
 /**
  * The seed volume, by the link udev makes for every labelled file system (60-persistent-storage.rules:
  * /dev/disk/by-label/<label>; CD-ROMs once cdrom_id saw a data track). Looking at links costs nothing,
  * where `blkid -t LABEL=` probes every block device, empty CD drives included — seconds each at boot
- * under emulation. Only a fresh appliance that found no link asks blkid once at the end.
+ * under emulation. A CD-ROM's own volume descriptor is read as well (findSeedOptical), which needs no
+ * udev. Only a fresh appliance that found neither asks blkid once at the end.
  */
 export function findSeedDevice(
   waitMs: number,
-  opts: { byLabel?: string; blkid?: boolean; sleep?: (ms: number) => void; now?: () => number } = {},
+  opts: {
+    byLabel?: string;
+    blkid?: boolean;
+    optical?: () => string | undefined;
+    sleep?: (ms: number) => void;
+    now?: () => number;
+  } = {},
 ): string | undefined {
   const dir = opts.byLabel ?? '/dev/disk/by-label';
+  const optical = opts.optical ?? findSeedOptical;
   const sleep = opts.sleep ?? pause;
   const now = opts.now ?? Date.now;
   const until = now() + waitMs;
@@ -93,6 +148,8 @@ export function findSeedDevice(
       const link = join(dir, label);
       if (existsSync(link)) return realpathSync(link);
     }
+    const drive = optical();
+    if (drive !== undefined) return drive;
     if (now() >= until) break;
     sleep(250);
   }

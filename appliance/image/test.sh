@@ -415,6 +415,10 @@ vm_boot() {
   # e2fsck -p in the initramfs (vm/overlay/usr/local/lib/relaykit/check-data) prints its verdict there.
   check "VM ($fw): the initramfs checked the data partition's file system before systemd" bash -c '
     tr -d "\r" <"$1" | grep -a -m1 -E "(relaykit-data|/dev/[a-z0-9]+): clean, " || { echo "no e2fsck verdict on the console"; exit 1; }' _ "$serial"
+  # ... and mounted it and grew its file system into the enlarged disk (check-data; no systemd-growfs).
+  check "VM ($fw): the initramfs mounted the data partition and grew its file system" bash -c '
+    tr -d "\r" <"$1" | grep -a -m1 "relaykit: data partition .*: file system grown to the partition" \
+      || { echo "no resize line from the initramfs on the console"; exit 1; }' _ "$serial"
   check "VM ($fw): \`check\` over the VM's config prints the console's admin certificate fingerprint" \
     check_fingerprint_check "$overlay" "$fw" "$serial"
   boot_report "$fw" "$serial"

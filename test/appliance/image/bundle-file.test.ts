@@ -1,5 +1,6 @@
 import {
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readlinkSync,
@@ -23,7 +24,9 @@ import {
   consoleEnv,
   consoleFacts,
   findSeedDevice,
+  findSeedOptical,
   isMountPoint,
+  iso9660VolumeId,
   userIds,
   waitForMount,
 } from '../../../appliance/image/firstboot.ts';
@@ -216,6 +219,7 @@ describe('findSeedDevice (udev /dev/disk/by-label links)', () => {
       device: (name: string) => join(devices, name),
       opts: {
         byLabel,
+        optical: () => undefined,
         now: () => t,
         sleep: (ms: number) => {
           sleeps.push(ms);
@@ -251,6 +255,58 @@ describe('findSeedDevice (udev /dev/disk/by-label links)', () => {
     const u = fakeUdev();
     expect(findSeedDevice(2000, u.opts)).toBeUndefined();
     expect(u.sleeps.reduce((a, b) => a + b, 0)).toBe(2000);
+  });
+});
+
+/** An ISO 9660 primary volume descriptor by hand (ECMA-119 8.4): type 1, "CD001", version 1, volume id at 40. */
+function pvd(volumeId: string): Buffer {
+  const sector = Buffer.alloc(2048);
+  sector[0] = 1;
+  sector.write('CD001', 1, 'latin1');
+  sector[6] = 1;
+  sector.write('LINUX'.padEnd(32, ' '), 8, 'latin1');
+  sector.write(volumeId.padEnd(32, ' '), 40, 'latin1');
+  return sector;
+}
+
+describe('the seed CD-ROM by its ISO 9660 volume descriptor (no udev)', () => {
+  it('reads the volume identifier of a primary volume descriptor, and nothing else', () => {
+    expect(iso9660VolumeId(pvd('cidata'))).toBe('cidata');
+    expect(iso9660VolumeId(pvd('RKUPGRADE'))).toBe('RKUPGRADE');
+    const supplementary = pvd('cidata');
+    supplementary[0] = 2; // Joliet's supplementary descriptor, not the primary one
+    expect(iso9660VolumeId(supplementary)).toBeUndefined();
+    expect(iso9660VolumeId(Buffer.alloc(2048))).toBeUndefined();
+  });
+
+  /** /sys/block with the given drives, and /dev files holding what each drive reads. */
+  function fakeDrives(drives: Record<string, Buffer | undefined>) {
+    const sysBlock = tempDir();
+    const dev = tempDir();
+    for (const [name, content] of Object.entries(drives)) {
+      mkdirSync(join(sysBlock, name));
+      // A drive without medium has no readable device here (ENOENT stands in for ENOMEDIUM).
+      if (content) writeFileSync(join(dev, name), content);
+    }
+    return { sysBlock, dev };
+  }
+  const iso = (id: string) => Buffer.concat([Buffer.alloc(16 * 2048), pvd(id)]);
+
+  it('finds the drive whose disc is labelled cidata, skipping empty drives and other discs', () => {
+    const d = fakeDrives({ sr0: undefined, sr1: iso('RKUPGRADE'), sr2: iso('CIDATA'), vda: iso('cidata') });
+    expect(findSeedOptical(d)).toBe(join(d.dev, 'sr2'));
+  });
+
+  it('skips a disc too short to hold a volume descriptor, and finds nothing without a seed', () => {
+    expect(findSeedOptical(fakeDrives({ sr0: Buffer.alloc(4096), vda: iso('cidata') }))).toBeUndefined();
+    expect(findSeedOptical({ sysBlock: join(tempDir(), 'missing') })).toBeUndefined();
+  });
+
+  it('findSeedDevice takes the drive at once when udev has made no link yet', () => {
+    const sleeps: number[] = [];
+    const opts = { byLabel: tempDir(), optical: () => '/dev/sr0', sleep: (ms: number) => sleeps.push(ms) };
+    expect(findSeedDevice(20_000, opts)).toBe('/dev/sr0');
+    expect(sleeps).toEqual([]);
   });
 });
 
