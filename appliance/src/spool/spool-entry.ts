@@ -12,7 +12,11 @@ export interface SpoolEntry {
   readonly folder: SpoolFolder;
 }
 
-/** Test seam: lets tests make writes fail as a full disk would. */
+/**
+ * Test seams: make writes fail as a full disk would; watch or hold a directory fsync (`sync` is the
+ * real one: call it, and resolve when the caller may go on).
+ */
 export interface SpoolFaults {
   beforeWrite?(): void;
+  syncDir?(path: string, sync: () => Promise<void>): Promise<void>;
 }

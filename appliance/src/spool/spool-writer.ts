@@ -20,12 +20,14 @@ const WRITE_BATCH = 256 * 1024;
 /** Serialises directory fsyncs so concurrent commits share one (group commit). */
 export class DirSync {
   private readonly path: string;
+  private readonly faults: SpoolFaults;
   private handle: Promise<FileHandle> | undefined;
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, faults: SpoolFaults = {}) {
     this.path = path;
+    this.faults = faults;
   }
 
   sync(): Promise<void> {
@@ -46,7 +48,12 @@ export class DirSync {
     return this.queued;
   }
 
-  private async run(): Promise<void> {
+  private run(): Promise<void> {
+    const seam = this.faults.syncDir;
+    return seam ? seam(this.path, () => this.fsync()) : this.fsync();
+  }
+
+  private async fsync(): Promise<void> {
     // The directory stays open: one fsync per group instead of open + fsync + close.
     this.handle ??= open(this.path, 'r');
     try {

@@ -45,8 +45,8 @@ export class Spool {
     this.root = root;
     this.logger = logger;
     this.faults = faults;
-    this.queueSync = new DirSync(join(root, 'queue'));
-    this.deadSync = new DirSync(join(root, 'dead'));
+    this.queueSync = new DirSync(join(root, 'queue'), faults);
+    this.deadSync = new DirSync(join(root, 'dead'), faults);
     this.traceLog = new TraceLog(join(root, 'trace'), logger);
   }
 
