@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../appliance/src/log.ts';
 import { newEntryId } from '../../../appliance/src/spool/entry-name.ts';
 import type { SpoolHeader } from '../../../appliance/src/spool/record.ts';
-import { Spool } from '../../../appliance/src/spool/spool.ts';
+import { Spool, type SpoolWriter } from '../../../appliance/src/spool/spool.ts';
 import { removeDir, tempDir } from '../../helpers/appliance.ts';
 
 let dir: string;
@@ -76,9 +76,13 @@ describe('spool: group commit of the queue directory fsync', () => {
       return syncQueueDir();
     };
     const ids = [newEntryId(), newEntryId(), newEntryId()];
-    const [a, b, c] = await Promise.all(ids.map((id) => spool.begin(id)));
+    const [a, b, c] = (await Promise.all(ids.map((id) => spool.begin(id)))) as [
+      SpoolWriter,
+      SpoolWriter,
+      SpoolWriter,
+    ];
     const done: string[] = [];
-    const commit = (w: typeof a, id: string) =>
+    const commit = (w: SpoolWriter, id: string) =>
       w.commit(header(id)).then(() => {
         done.push(id);
       });
