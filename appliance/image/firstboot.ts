@@ -20,7 +20,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { BUNDLE_FILE, installBundle, installedDigest, parseBundle } from './bundle-file.ts';
 
@@ -228,6 +228,14 @@ function writeConsoleFacts(dir: string): void {
 }
 
 const STATE_DIR = '/var/lib/relaykit';
+/** Written once the bundle is installed (or found installed); relaykit.service waits for it. */
+export const FIRSTBOOT_DONE = '/run/relaykit/firstboot.done';
+
+/** Tells relaykit.service (`run --wait-for`) that /etc/relaykit holds this boot's config. */
+export function markDone(path = FIRSTBOOT_DONE): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  writeFileSync(path, '', { mode: 0o644 });
+}
 /** How long to wait for the data partition: an fsck that repairs a large one takes minutes. */
 const MOUNT_WAIT_MS = 30 * 60_000;
 

@@ -1,7 +1,8 @@
 // CLI room: `relaykit-appliance run [--config FILE]` starts the appliance and runs until SIGTERM or
 // SIGINT, then drains. Without a config it runs the embedded default (loopback SMTP on 2525, capture
 // route). Owns the process's signal handlers while it runs.
-import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { type Command, Option } from 'commander';
 import type { startAppliance as StartAppliance } from '../app.ts';
 import { isRelayError } from '../errors.ts';
 import { createLogger } from '../log.ts';
@@ -11,16 +12,32 @@ import { version } from '../version.ts';
 import { loadCheckedConfig, riskyWarnings } from './check.ts';
 import { type CliContext, configOption } from './command-kit.ts';
 import { type CliIo, println } from './io.ts';
+import { waitForFile } from './wait-file.ts';
 
 export function registerRun(program: Command, cli: CliContext): void {
   program
     .command('run')
     .description('start the appliance; SIGTERM or SIGINT drains deliveries and exits')
     .addOption(configOption('config file (without one: the embedded default, SMTP on 127.0.0.1:2525)'))
-    .action(cli.action(async (opts: { config?: string }) => runAppliance(opts, cli.io)));
+    .addOption(
+      new Option(
+        '--wait-for <file>',
+        'load the appliance, then wait until FILE exists before reading the config (the VM: written by relaykit-firstboot)',
+      ),
+    )
+    .action(cli.action(async (opts: { config?: string; waitFor?: string }) => runAppliance(opts, cli.io)));
 }
 
-async function runAppliance(opts: { config?: string }, io: CliIo): Promise<number> {
+async function runAppliance(opts: { config?: string; waitFor?: string }, io: CliIo): Promise<number> {
+  if (opts.waitFor !== undefined) {
+    // The appliance's code loads while the step that writes the config runs; a module that cannot
+    // load fails here as it would below.
+    await import('../app.ts');
+    if (!existsSync(opts.waitFor)) {
+      println(io.stderr, `relaykit-appliance: waiting for ${opts.waitFor} before reading the config`);
+      await waitForFile(opts.waitFor);
+    }
+  }
   // The same proofs as `check` (ports included): refuse with the same lines, never half-start.
   const { config, source } = await loadCheckedConfig(opts);
   let syslog: SyslogSender | undefined;
