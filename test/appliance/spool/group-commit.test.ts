@@ -10,6 +10,7 @@ import { newEntryId } from '../../../appliance/src/spool/entry-name.ts';
 import type { SpoolHeader } from '../../../appliance/src/spool/record.ts';
 import { Spool, type SpoolWriter } from '../../../appliance/src/spool/spool.ts';
 import { removeDir, tempDir } from '../../helpers/appliance.ts';
+import { pendingHeader } from '../../helpers/spool-header.ts';
 
 let dir: string;
 beforeEach(async () => {
@@ -19,27 +20,7 @@ afterEach(async () => {
   await removeDir(dir);
 });
 
-function header(id: string): SpoolHeader {
-  return {
-    version: 1,
-    id,
-    receivedAt: 0,
-    envelope: { mailFrom: 'a@contoso.com', rcptTo: ['b@contoso.com'] },
-    identity: 'scanners',
-    sourceIp: '10.0.0.5',
-    listener: 'lan',
-    deliveries: [
-      {
-        route: 'local',
-        recipients: ['b@contoso.com'],
-        rule: 'default',
-        status: 'pending',
-        attempts: [],
-        nextAttemptAt: 0,
-      },
-    ],
-  };
-}
+const header = (id: string): SpoolHeader => pendingHeader(id);
 
 /** One held directory fsync: the queue files present when it started, and its release. */
 interface HeldSync {

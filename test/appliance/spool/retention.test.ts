@@ -9,6 +9,7 @@ import { applyRetention, listDead, spoolDiskUse } from '../../../appliance/src/s
 import { planRetention, type RetentionItem } from '../../../appliance/src/spool/retention-plan.ts';
 import { Spool } from '../../../appliance/src/spool/spool.ts';
 import { makeConfig, removeDir, tempDir } from '../../helpers/appliance.ts';
+import { pendingHeader } from '../../helpers/spool-header.ts';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
@@ -82,27 +83,7 @@ describe('planRetention', () => {
   });
 });
 
-function header(id: string): SpoolHeader {
-  return {
-    version: 1,
-    id,
-    receivedAt: NOW - 40 * DAY,
-    envelope: { mailFrom: 'a@contoso.com', rcptTo: ['b@contoso.com'] },
-    identity: 'scanners',
-    sourceIp: '10.0.0.5',
-    listener: 'lan',
-    deliveries: [
-      {
-        route: 'local',
-        recipients: ['b@contoso.com'],
-        rule: 'default',
-        status: 'pending',
-        attempts: [],
-        nextAttemptAt: 0,
-      },
-    ],
-  };
-}
+const header = (id: string): SpoolHeader => pendingHeader(id, { receivedAt: NOW - 40 * DAY });
 
 let dir: string;
 beforeEach(async () => {
