@@ -212,24 +212,31 @@ export class DeliveryEngine implements QueueControl {
     this.armTimer();
   }
 
+  /**
+   * Starts due legs up to the route's limit, water-filling across concurrency keys: a slot goes to
+   * the key with the fewest legs in flight (level by level), never by the keys' order. Served in
+   * order instead, a slot freed by a late key went back to an early one at each completion, until
+   * the early keys held the route's whole limit and the last ones none (bench: 10 Graph mailboxes,
+   * keyConcurrency 8, route limit 64: 8 mailboxes sending, 2 starved, 182 of 400 msg/s).
+   */
   private startFrom(route: string, lane: RouteLane): void {
     const keyLimit = lane.transport?.keyConcurrency ?? Number.POSITIVE_INFINITY;
-    let progressed = true;
-    while (lane.active < lane.limit && lane.ready.size > 0 && progressed) {
-      progressed = false;
+    const activeOf = (k: string) => (k === '' ? 0 : (this.keyActive.get(`${route}\u0000${k}`) ?? 0));
+    for (let level = 1; lane.active < lane.limit && lane.ready.size > 0; level++) {
+      let below = false;
       for (const [k, q] of lane.ready) {
         if (lane.active >= lane.limit) break;
         const fullKey = `${route}\u0000${k}`;
-        if (k !== '' && (this.keyActive.get(fullKey) ?? 0) >= keyLimit) continue;
+        const active = activeOf(k);
+        if (k !== '' && active >= keyLimit) continue;
+        below = true;
+        // This level admits keys with fewer than `level` legs in flight (unkeyed legs: any level).
+        if (k !== '' && active >= level) continue;
         const t = q.shift();
         if (q.length === 0) lane.ready.delete(k);
         if (t === undefined) continue;
         const rt = this.isLive(t);
-        if (!rt) {
-          progressed = true;
-          continue;
-        }
-        progressed = true;
+        if (!rt) continue;
         lane.active++;
         if (k !== '') this.keyActive.set(fullKey, (this.keyActive.get(fullKey) ?? 0) + 1);
         rt.running.add(t.leg);
@@ -248,6 +255,8 @@ export class DeliveryEngine implements QueueControl {
           }),
         );
       }
+      // Every key with due legs is at its own limit: nothing more can start on this route now.
+      if (!below) break;
     }
   }
 
