@@ -8,23 +8,12 @@
 import { mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
-import { MsalTokenSourceFactory } from '../../appliance/src/auth/msal-token-source.ts';
-import { routeSchema } from '../../appliance/src/config/schema.ts';
-import { LocalCredentialStore } from '../../appliance/src/credentials/store.ts';
-import { type GraphRouteConfig, GraphTransport } from '../../appliance/src/delivery/graph/graph-transport.ts';
-import { silentLogger } from '../../appliance/src/log.ts';
-import { createCloudHttp } from '../../appliance/src/net/cloud-fetch.ts';
+import { benchGraphTransport, type ChildCloud } from './graph-child-transport.ts';
 
-export interface FloorInput {
+export interface FloorInput extends ChildCloud {
   mode: 'undici' | 'transport';
   count: number;
   dir: string;
-  caFile: string;
-  authorityHost: string;
-  graphBaseUrl: string;
-  graphScope: string;
-  tenantId: string;
-  clientId: string;
   mailbox: string;
   message: string;
 }
@@ -70,39 +59,7 @@ async function bareUndici(): Promise<{ send: Send; close: () => Promise<void> }>
 }
 
 function relaykitTransport(): { send: Send; close: () => Promise<void> } {
-  const logger = silentLogger();
-  const http = createCloudHttp({ caFile: input.caFile });
-  const credentials = new LocalCredentialStore({ secret: { env: 'BENCH_GRAPH_SECRET' } });
-  const tokens = new MsalTokenSourceFactory({
-    credentials,
-    fetch: http.fetch,
-    logger,
-    now: Date.now,
-    authorityHost: input.authorityHost,
-    requestTimeoutMs: 10_000,
-  });
-  const cfg = routeSchema.parse({
-    name: 'floor',
-    type: 'graph',
-    tenantId: input.tenantId,
-    clientId: input.clientId,
-    clientSecret: 'secret',
-    messagesPerMinute: 10_000,
-  }) as GraphRouteConfig;
-  const transport = new GraphTransport(cfg, {
-    logger,
-    credentials,
-    tokens,
-    fetch: http.fetch,
-    request: http.request,
-    connectionClosed: http.connectionClosed,
-    now: Date.now,
-    cloud: {
-      authorityHost: input.authorityHost,
-      graphBaseUrl: input.graphBaseUrl,
-      graphScope: input.graphScope,
-    },
-  });
+  const { transport, close } = benchGraphTransport(input, { messagesPerMinute: 10_000 });
   const signal = new AbortController().signal;
   return {
     async send(i) {
@@ -120,7 +77,7 @@ function relaykitTransport(): { send: Send; close: () => Promise<void> } {
       });
       if (outcome.kind !== 'delivered') throw new Error(`not delivered: ${JSON.stringify(outcome)}`);
     },
-    close: () => http.close(),
+    close,
   };
 }
 
