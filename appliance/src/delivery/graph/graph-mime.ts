@@ -51,7 +51,11 @@ function unfoldedValue(f: HeaderField): string {
     .trim();
 }
 
+/** One bare addr-spec (`user@host`), the usual To: of a device: nothing for addressparser to do. */
+const BARE_ADDRESS = /^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/;
+
 export function parseAddresses(value: string): NamedAddress[] {
+  if (BARE_ADDRESS.test(value)) return [{ address: value }];
   return addressparser(value, { flatten: true })
     .filter((a) => a.address !== '')
     .map((a) => (a.name ? { address: a.address, name: a.name } : { address: a.address }));
@@ -89,6 +93,10 @@ export function prepareSendMailMime(raw: Buffer, fix: SendMailFixups): SendMailM
   const leg = new Set(fix.recipients.map((r) => r.toLowerCase()));
   const foreignRecipients = [...inHeaders.keys()].filter((a) => !leg.has(a));
   const addedBcc = fix.recipients.filter((r) => !inHeaders.has(r.toLowerCase()));
+  // Nothing to fix and a body present: the message goes as it is (no copy of it).
+  if (addedBcc.length === 0 && fix.rewriteFromTo === undefined && end < raw.length) {
+    return { mime: raw, foreignRecipients, addedBcc };
+  }
   if (addedBcc.length > 0) {
     const existing = list.find((f) => f.name === 'bcc');
     const all = [

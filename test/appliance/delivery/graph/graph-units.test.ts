@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classify, type FailureFacts } from '../../../../appliance/src/delivery/classify.ts';
 import { MailboxLimiter, paceInterval } from '../../../../appliance/src/delivery/graph/graph-limiter.ts';
-import { prepareSendMailMime } from '../../../../appliance/src/delivery/graph/graph-mime.ts';
+import addressparser from 'nodemailer/lib/addressparser';
+import { parseAddresses, prepareSendMailMime } from '../../../../appliance/src/delivery/graph/graph-mime.ts';
 import { decodeEncodedWords as decodeWords } from '../../../../appliance/src/mime-text.ts';
 import { parseRetryAfter as retryAfterMs } from '../../../../appliance/src/net/http-failure.ts';
 
@@ -53,6 +54,39 @@ describe('prepareSendMailMime', () => {
     expect(text).toContain('Reply-To: "Scanner 3" <mfp@device.local>\r\n');
     expect(text).toContain('From: printer@contoso.com\r\n');
     expect(text.match(/^From:/gm)).toHaveLength(1);
+  });
+
+  it('sends a message whose header needs nothing as it is, and ends a header-only one with its blank line', () => {
+    const raw = msg('From: a@x.com\nTo: b@x.com\nSubject: s');
+    const out = prepareSendMailMime(raw, { recipients: ['b@x.com'] });
+    expect(out.mime).toBe(raw);
+    expect(out.addedBcc).toEqual([]);
+    const headOnly = Buffer.from('From: a@x.com\r\nTo: b@x.com\r\n', 'latin1');
+    expect(prepareSendMailMime(headOnly, { recipients: ['b@x.com'] }).mime.toString('latin1')).toBe(
+      'From: a@x.com\r\nTo: b@x.com\r\n\r\n',
+    );
+  });
+
+  it('reads a bare address without addressparser and everything else with it, to the same result', () => {
+    const values = [
+      'b@x.com',
+      'first.last+tag@sub.example.co.uk',
+      'B <b@x.com>',
+      '"Last, First" <lf@x.com>',
+      'b@x.com, c@y.com',
+      'b@x.com (front desk)',
+      'undisclosed-recipients:;',
+      'team: a@x.com, b@x.com;',
+      ' b@x.com',
+      'b@[192.0.2.1]',
+      'no-at-sign',
+    ];
+    for (const v of values) {
+      const expected = addressparser(v, { flatten: true })
+        .filter((a) => a.address !== '')
+        .map((a) => (a.name ? { address: a.address, name: a.name } : { address: a.address }));
+      expect(parseAddresses(v), v).toEqual(expected);
+    }
   });
 
   it('keeps 8-bit header bytes intact', () => {
