@@ -1,10 +1,10 @@
 // Pure parts of the Graph transport: Retry-After parsing, the small path's header fix-ups, RFC 2047
 // decoding, the classification rows and the limiter's pacing and concurrency (fast-check).
 import fc from 'fast-check';
+import addressparser from 'nodemailer/lib/addressparser';
 import { describe, expect, it } from 'vitest';
 import { classify, type FailureFacts } from '../../../../appliance/src/delivery/classify.ts';
 import { MailboxLimiter, paceInterval } from '../../../../appliance/src/delivery/graph/graph-limiter.ts';
-import addressparser from 'nodemailer/lib/addressparser';
 import { parseAddresses, prepareSendMailMime } from '../../../../appliance/src/delivery/graph/graph-mime.ts';
 import { decodeEncodedWords as decodeWords } from '../../../../appliance/src/mime-text.ts';
 import { parseRetryAfter as retryAfterMs } from '../../../../appliance/src/net/http-failure.ts';
