@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { CLIENT, SECRET, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
+import { CLIENT, type Harness, SECRET, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
 import { testPki } from '../helpers/sim/pki.ts';
 import type { BenchFigure } from './graph.ts';
 import type { FloorInput } from './load-floor-child.ts';
@@ -207,7 +207,7 @@ async function applianceEntry(dir: string): Promise<string> {
  * same simulator and unlinked, in a child with the shipped V8 flags — by a bare undici request, and
  * by relaykit's GraphTransport alone (no receiver, spool, engine or logs).
  */
-async function floorFigures(h: Awaited<ReturnType<typeof startHarness>>): Promise<BenchFigure[]> {
+async function floorFigures(h: Harness): Promise<BenchFigure[]> {
   const figures: BenchFigure[] = [];
   for (const mode of ['undici', 'transport'] as const) {
     const dir = await mkdtemp(join(tmpdir(), 'relaykit-floor-'));

@@ -7,14 +7,15 @@
  * instead, a slot freed by a late key went back to an early one at each completion, until the early
  * keys held the route's whole limit and the last ones none (bench: 10 Graph mailboxes,
  * keyConcurrency 8, route limit 64: 8 mailboxes sending, 2 starved, 182 of 400 msg/s). The key ''
- * (a transport without keys) is not limited per key. `start` returns false for a leg no longer live.
+ * (a transport without keys) is not limited per key. `start` may find a leg no longer live and drop
+ * it: that key's turn at this level is spent, and the next level gives it another.
  */
 export function fillLane<T>(
   ready: Map<string, T[]>,
   room: () => number,
   keyLimit: number,
   activeOf: (key: string) => number,
-  start: (key: string, task: T) => boolean,
+  start: (key: string, task: T) => void,
 ): void {
   for (let level = 1; room() > 0 && ready.size > 0; level++) {
     let below = false;

@@ -224,9 +224,9 @@ export class DeliveryEngine implements QueueControl {
     );
   }
 
-  private startLeg(route: string, lane: RouteLane, k: string, t: Task): boolean {
+  private startLeg(route: string, lane: RouteLane, k: string, t: Task): void {
     const rt = this.isLive(t);
-    if (!rt) return false;
+    if (!rt) return;
     const fullKey = `${route}\u0000${k}`;
     lane.active++;
     if (k !== '') this.keyActive.set(fullKey, (this.keyActive.get(fullKey) ?? 0) + 1);
@@ -245,7 +245,6 @@ export class DeliveryEngine implements QueueControl {
         this.pump();
       }),
     );
-    return true;
   }
 
   private track(p: Promise<void>): void {
