@@ -27,28 +27,91 @@ export interface HttpAnswer {
  */
 export type HttpRequest = (url: string, init: HttpRequestInit) => Promise<HttpAnswer>;
 
-/** HttpRequest over an undici dispatcher (the cloud door: proxy, CAs, kept-alive connections). */
+/**
+ * HttpRequest over an undici dispatcher (the cloud door: proxy, CAs, kept-alive connections), through
+ * `dispatch` with a handler that gathers the answer's bytes: undici's `request` wraps every answer in
+ * a Readable stream and an AsyncResource, which a sendMail's empty 202 does not need. Aborts as
+ * `request` does: a signal fired before the request starts aborts it at its start, one fired after
+ * aborts it through its controller (undici then destroys its connection), and the promise rejects
+ * with the signal's reason.
+ */
 export function dispatcherRequest(dispatcher: Dispatcher): HttpRequest {
-  return async (url, init) => {
-    const u = new URL(url);
-    const res = await dispatcher.request({
-      origin: u.origin,
-      path: `${u.pathname}${u.search}`,
-      method: init.method,
-      headers: init.headers,
-      ...(init.body === undefined ? {} : { body: init.body }),
-      signal: init.signal,
+  return (url, init) =>
+    new Promise<HttpAnswer>((resolve, reject) => {
+      const { signal } = init;
+      let controller: Dispatcher.DispatchController | undefined;
+      let reason: Error | undefined;
+      const onAbort = () => {
+        reason = abortReason(signal);
+        controller?.abort(reason);
+      };
+      if (signal.aborted) reason = abortReason(signal);
+      else signal.addEventListener('abort', onAbort, { once: true });
+      let status = 0;
+      let headers: Record<string, string | string[] | undefined> = {};
+      const chunks: Buffer[] = [];
+      const settled = () => signal.removeEventListener('abort', onAbort);
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(c) {
+          controller = c;
+          if (reason !== undefined) c.abort(reason);
+        },
+        onResponseStart(_c, statusCode, h) {
+          // 1xx answers are not the answer.
+          if (statusCode < 200) return;
+          status = statusCode;
+          headers = h;
+        },
+        onResponseData(_c, chunk) {
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          settled();
+          const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+          resolve(answer(status, headers, body.toString('utf8')));
+        },
+        onResponseError(_c, err) {
+          settled();
+          reject(err);
+        },
+      };
+      try {
+        const u = new URL(url);
+        dispatcher.dispatch(
+          {
+            origin: u.origin,
+            path: `${u.pathname}${u.search}`,
+            method: init.method,
+            headers: init.headers,
+            ...(init.body === undefined ? {} : { body: init.body }),
+          },
+          handler,
+        );
+      } catch (err) {
+        settled();
+        reject(err);
+      }
     });
-    const text = await res.body.text();
-    const headers = res.headers;
-    return {
-      status: res.statusCode,
-      header: (name) => {
-        const v = headers[name];
-        return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-      },
-      text,
-    };
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error
+    ? signal.reason
+    : new DOMException('This operation was aborted', 'AbortError');
+}
+
+function answer(
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  text: string,
+): HttpAnswer {
+  return {
+    status,
+    header: (name) => {
+      const v = headers[name];
+      return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+    },
+    text,
   };
 }
 

@@ -20,13 +20,19 @@ beforeAll(async () => {
     sockets.add(req.socket);
     const body = (await readBody(req, 1_000_000))?.toString('latin1') ?? '';
     seen.push({ method: req.method ?? '', url: req.url ?? '', type: req.headers['content-type'], body });
+    if (req.url === '/utf8') {
+      // Several hundred KB: the answer reaches the client in many chunks, some splitting a character.
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('é€'.repeat(100_000));
+      return;
+    }
     if (req.url === '/moved') {
       res.writeHead(302, { location: `${server.url}/elsewhere` });
       res.end();
       return;
     }
     // A slow answer keeps the connection busy, so requests in parallel open connections of their own.
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, req.url === '/hold' ? 2000 : 50));
     res.setHeader('retry-after', '7');
     res.setHeader('x-many', ['a', 'b']);
     res.writeHead(202, { 'content-type': 'text/plain' });
@@ -87,6 +93,52 @@ describe.each([
     expect(res.status).toBe(302);
     expect(res.header('location')).toBe(`${server.url}/elsewhere`);
     expect(seen.map((s) => s.url)).toEqual(['/moved']);
+  });
+
+  it('reads a long UTF-8 answer whole, across chunks that split characters', async () => {
+    const res = await make()(`${server.url}/utf8`, { method: 'GET', headers: {}, signal: signal() });
+    expect(res.status).toBe(200);
+    expect(res.text.length).toBe(200_000);
+    expect(res.text).toBe('é€'.repeat(100_000));
+  });
+
+  it('a signal that already fired rejects with its reason and sends nothing', async () => {
+    seen.length = 0;
+    const ac = new AbortController();
+    const reason = new Error('shutting down');
+    ac.abort(reason);
+    const err = await make()(`${server.url}/p`, {
+      method: 'POST',
+      headers: {},
+      body: 'x',
+      signal: ac.signal,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBe(reason);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toEqual([]);
+  });
+
+  it('a signal firing while the server holds the request rejects with its reason', async () => {
+    seen.length = 0;
+    const ac = new AbortController();
+    const reason = new DOMException('timed out', 'TimeoutError');
+    const pending = make()(`${server.url}/hold`, {
+      method: 'POST',
+      headers: {},
+      body: 'x',
+      signal: ac.signal,
+    });
+    // The server holds /hold for 2 s: abort once it has the request.
+    while (seen.length === 0) await new Promise((r) => setTimeout(r, 5));
+    ac.abort(reason);
+    const err = await pending.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBe(reason);
   });
 
   it('a refused connection rejects with ECONNREFUSED along the cause chain', async () => {
