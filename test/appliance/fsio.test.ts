@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readMessage } from '../../appliance/src/delivery/transport.ts';
-import { closeFd, fsyncFd, openFd, readExactly, readRangeSync, writeAll } from '../../appliance/src/fsio.ts';
+import {
+  closeFd,
+  fdatasyncFd,
+  fsyncFd,
+  openFd,
+  readExactly,
+  readRangeSync,
+  writeAll,
+} from '../../appliance/src/fsio.ts';
 
 describe('fsio: raw-descriptor helpers for the hot path', () => {
   let dir: string;
@@ -29,6 +37,17 @@ describe('fsio: raw-descriptor helpers for the hot path', () => {
     await readExactly(rd, buf, 6);
     closeFd(rd);
     expect(buf.toString()).toBe('World');
+  });
+
+  it('fdatasyncFd syncs a written descriptor and refuses a closed one', async () => {
+    const path = join(dir, 'd');
+    const fd = await openFd(path, 'wx', 0o600);
+    await writeAll(fd, Buffer.from('spooled'), 0);
+    await fdatasyncFd(fd);
+    closeFd(fd, true);
+    expect(await readFile(path, 'utf8')).toBe('spooled');
+    // A failed sync must reach the caller (the spool answers 452, never 250).
+    await expect(fdatasyncFd(fd)).rejects.toMatchObject({ code: 'EBADF' });
   });
 
   it('readExactly refuses a file shorter than asked', async () => {

@@ -1,9 +1,9 @@
 // Spool room, the write path: one message streamed into incoming/<id>.tmp in batches, then committed —
-// trailer appended, file fsynced, renamed into queue/, directory fsynced (group commit through
+// trailer appended, file fdatasynced, renamed into queue/, directory fsynced (group commit through
 // DirSync) — and only then may the receiver answer 250. An abort removes the temporary file.
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { RelayError } from '../errors.ts';
-import { closeFd, fsyncFd, writeAll } from '../fsio.ts';
+import { closeFd, fdatasyncFd, writeAll } from '../fsio.ts';
 import { encodeTrailer } from './entry-format.ts';
 import type { MessageSource, SpoolHeader } from './record.ts';
 import type { SpoolEntry, SpoolFaults } from './spool-entry.ts';
@@ -129,7 +129,7 @@ export class SpoolWriter {
   }
 
   /**
-   * Appends the header, fsyncs, renames into queue/ and fsyncs the directory. Only when this
+   * Appends the header, fdatasyncs, renames into queue/ and fsyncs the directory. Only when this
    * resolves may the receiver answer 250. Any failure removes the temporary file and throws
    * RELAY_SPOOL_WRITE (452 4.3.1).
    */
@@ -142,7 +142,7 @@ export class SpoolWriter {
       this.pendingBytes += trailer.length;
       await this.flush();
       const fd = this.handle();
-      await fsyncFd(fd);
+      await fdatasyncFd(fd);
       this.fd = undefined;
       this.done = true;
       closeFd(fd, true);

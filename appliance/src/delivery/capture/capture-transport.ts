@@ -5,7 +5,7 @@
 import { mkdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RouteConfig } from '../../config/schema.ts';
-import { closeFd, fsyncFd, openFd, readExactly, writeAll } from '../../fsio.ts';
+import { closeFd, fdatasyncFd, openFd, readExactly, writeAll } from '../../fsio.ts';
 import {
   type DeliveryJob,
   type DeliveryOutcome,
@@ -76,7 +76,7 @@ export class CaptureTransport implements Transport {
             await writeAll(fd, chunk as Buffer, null);
           }
         }
-        await fsyncFd(fd);
+        await fdatasyncFd(fd);
       } finally {
         closeFd(fd);
       }
