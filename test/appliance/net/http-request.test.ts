@@ -5,7 +5,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CloudHttp, createCloudHttp } from '../../../appliance/src/net/cloud-fetch.ts';
-import { errnoOf } from '../../../appliance/src/net/http-failure.ts';
+import { errnoOf, timedSignal } from '../../../appliance/src/net/http-failure.ts';
 import { fetchRequest, type HttpRequest } from '../../../appliance/src/net/http-request.ts';
 import { type HttpsHandle, readBody, startHttps } from '../../helpers/sim/https-server.ts';
 import { testPki } from '../../helpers/sim/pki.ts';
@@ -188,5 +188,47 @@ describe('the cloud door TLS context', () => {
     } finally {
       await plain.close();
     }
+  });
+});
+
+describe("timedSignal: the caller's signal or our timeout, whichever fires first", () => {
+  const later = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('fires with a TimeoutError after the timeout and says TIMEOUT', async () => {
+    const job = new AbortController();
+    const t = timedSignal(job.signal, 20);
+    expect([t.signal.aborted, t.reason()]).toEqual([false, undefined]);
+    await later(60);
+    expect(t.signal.aborted).toBe(true);
+    expect((t.signal.reason as Error).name).toBe('TimeoutError');
+    expect(t.reason()).toBe('TIMEOUT');
+    // A shutdown after the timeout is still told as ABORT (the job's end wins the classification).
+    job.abort(new Error('stop'));
+    expect(t.reason()).toBe('ABORT');
+    t.dispose();
+  });
+
+  it("passes the caller's abort and its reason on, at once or later", () => {
+    const reason = new Error('shutting down');
+    const done = new AbortController();
+    done.abort(reason);
+    const a = timedSignal(done.signal, 10_000);
+    expect([a.signal.aborted, a.signal.reason, a.reason()]).toEqual([true, reason, 'ABORT']);
+    a.dispose();
+
+    const job = new AbortController();
+    const b = timedSignal(job.signal, 10_000);
+    job.abort(reason);
+    expect([b.signal.aborted, b.signal.reason, b.reason()]).toEqual([true, reason, 'ABORT']);
+    b.dispose();
+  });
+
+  it("after dispose neither the timer nor the caller's signal fires it", async () => {
+    const job = new AbortController();
+    const t = timedSignal(job.signal, 20);
+    t.dispose();
+    await later(60);
+    job.abort(new Error('stop'));
+    expect(t.signal.aborted).toBe(false);
   });
 });

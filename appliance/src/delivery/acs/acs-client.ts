@@ -129,6 +129,8 @@ export class AcsClient {
           `${method} ${url.pathname}: ${errno === 'TIMEOUT' ? `no answer in ${this.o.requestTimeout} ms` : (err as Error).message}`,
         ),
       };
+    } finally {
+      timed.dispose();
     }
   }
 

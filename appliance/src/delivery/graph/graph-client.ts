@@ -163,6 +163,8 @@ export class GraphClient {
       ...(r.body === undefined ? {} : { body: r.body }),
       signal: hard.signal,
     });
+    // The hard cut stays armed while the request runs, past our own timeout too.
+    call.then(hard.dispose, hard.dispose);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<'TIMEOUT'>((resolve) => {
       timer = setTimeout(() => resolve('TIMEOUT'), this.o.requestTimeout);
