@@ -7,15 +7,13 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import {
-  CLIENT,
   job,
   SECRET,
+  simChildCloud,
   startHarness,
-  TENANT,
   writeBlob,
   writeMessage,
 } from '../helpers/sim/graph-harness.ts';
-import { testPki } from '../helpers/sim/pki.ts';
 
 const run = promisify(execFile);
 const MB = 1024 * 1024;
@@ -45,12 +43,7 @@ async function rssOf(size: number): Promise<{ maxRssBytes: number; ms: number; m
       attachments: [{ filename: 'payload.bin', path: blob.path }],
     });
     const input = {
-      caFile: testPki().caFile,
-      authorityHost: h.cloud.authorityHost,
-      graphBaseUrl: h.cloud.graphBaseUrl,
-      graphScope: h.cloud.graphScope,
-      tenantId: TENANT,
-      clientId: CLIENT,
+      ...simChildCloud(h),
       message: msg,
       mailFrom: 'scanner@contoso.com',
       recipients: ['alice@contoso.com'],

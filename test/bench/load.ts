@@ -17,11 +17,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { CLIENT, type Harness, SECRET, startHarness, TENANT } from '../helpers/sim/graph-harness.ts';
+import {
+  CLIENT,
+  type Harness,
+  SECRET,
+  simChildCloud,
+  startHarness,
+  TENANT,
+} from '../helpers/sim/graph-harness.ts';
 import { testPki } from '../helpers/sim/pki.ts';
 import type { BenchFigure } from './graph.ts';
 import type { FloorInput } from './load-floor-child.ts';
-import { shippedMallocEnv, shippedNodeFlags } from './node-options.ts';
+import { benchNodeFlags, shippedMallocEnv } from './node-options.ts';
 import { cpuMs, startProcess, stop } from './smtp.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -215,16 +222,11 @@ async function floorFigures(h: Harness): Promise<BenchFigure[]> {
       mode,
       count: 1000,
       dir,
-      caFile: testPki().caFile,
-      authorityHost: h.entra.url,
-      graphBaseUrl: h.graph.baseUrl,
-      graphScope: `${h.graph.audience}/.default`,
-      tenantId: TENANT,
-      clientId: CLIENT,
+      ...simChildCloud(h),
       mailbox: 'sender1@contoso.com',
       message: message('sender1@contoso.com', 0),
     };
-    const flags = (process.env.BENCH_NODE_FLAGS ?? shippedNodeFlags()).split(' ').filter(Boolean);
+    const flags = benchNodeFlags();
     const { stdout } = await run(
       process.execPath,
       [...flags, join(import.meta.dirname, 'load-floor-child.ts'), JSON.stringify(input)],
@@ -277,7 +279,7 @@ export async function benchLoad(): Promise<BenchFigure[]> {
   );
   // The V8 flags the images ship (relaykit.service NODE_OPTIONS and ExecStart); BENCH_NODE_FLAGS
   // replaces them (BENCH_NODE_FLAGS=' ' for Node's defaults).
-  const flags = (process.env.BENCH_NODE_FLAGS ?? shippedNodeFlags()).split(' ').filter(Boolean);
+  const flags = benchNodeFlags();
   const entry = await applianceEntry(dir);
   const { proc, match } = await startProcess(
     [...flags, entry, 'run', '--config', cfg],
@@ -316,8 +318,9 @@ export async function benchLoad(): Promise<BenchFigure[]> {
     const cpuAccepted = cpuMs(pid);
     const deliveredAccepted = h.graph.delivered.length - before;
     await until(() => h.graph.delivered.length - before >= 2000, 180_000, '2,000 deliveries');
-    const cpu = cpuMs(pid) - cpu0;
-    const deliveryMs = (cpuMs(pid) - cpuAccepted) / (2000 - deliveredAccepted);
+    const cpuDone = cpuMs(pid);
+    const cpu = cpuDone - cpu0;
+    const deliveryMs = (cpuDone - cpuAccepted) / (2000 - deliveredAccepted);
     const got = h.graph.delivered.slice(before);
     const peak = memOf(pid, 'VmHWM');
     // Rate over the steady middle: from the 100th to the last delivery (start-up excluded).

@@ -27,6 +27,11 @@ export function shippedNodeFlags(): string {
   return `${shippedNodeOptions()} ${shippedCommandLineFlags()}`.trim();
 }
 
+/** The V8 flags a bench runs the appliance with: BENCH_NODE_FLAGS when set (' ' for Node's defaults), else the shipped ones. */
+export function benchNodeFlags(): string[] {
+  return (process.env.BENCH_NODE_FLAGS ?? shippedNodeFlags()).split(' ').filter(Boolean);
+}
+
 /** The unit's malloc environment (MALLOC_ARENA_MAX, MALLOC_TRIM_THRESHOLD_), for a child run as shipped. */
 export function shippedMallocEnv(): Record<string, string> {
   const env: Record<string, string> = {};

@@ -141,6 +141,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 }
 
+/**
+ * What a bench child needs to build its own Graph transport on these simulators (the test CA file,
+ * the resolved cloud names, the app's tenant and client; the secret travels in BENCH_GRAPH_SECRET).
+ */
+export function simChildCloud(h: Pick<Harness, 'cloud'>) {
+  return { caFile: testPki().caFile, ...h.cloud, tenantId: TENANT, clientId: CLIENT };
+}
+
 /** Config `cloud:` of an appliance that reaches these simulators (test CA trusted). */
 export function simCloudConfig(h: Pick<Harness, 'entra' | 'graph'>, requestTimeout = '5s') {
   return {
