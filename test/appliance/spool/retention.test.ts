@@ -135,7 +135,12 @@ describe('applyRetention', () => {
     expect(report.dead.removed).toBe(1);
     expect(report.trace.removed).toBe(1);
     expect((await readdir(join(dir, 'dead'))).sort()).toEqual([`${recent}.msg`, `${recent}.state`]);
-    expect((await readdir(join(dir, 'trace'))).sort()).toEqual(['2026-11-30.jsonl', '2026-12-03.jsonl']);
+    // The spool's own trace lines of this test (dead-lettering, the deletion) go to today's file: the
+    // trace log dates by the real clock, retention here by the fixed NOW.
+    const today = `${new Date().toISOString().slice(0, 10)}.jsonl`;
+    expect((await readdir(join(dir, 'trace'))).sort()).toEqual(
+      [...new Set(['2026-11-30.jsonl', '2026-12-03.jsonl', today])].sort(),
+    );
     await spool.close();
     const traced = (await readdir(join(dir, 'trace'))).map((f) => readFile(join(dir, 'trace', f), 'utf8'));
     const lines = (await Promise.all(traced))
