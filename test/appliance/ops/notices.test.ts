@@ -5,7 +5,7 @@
 // webhook alert for a failing route, and a webhook that hangs never holds up delivery.
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigInput } from '../../../appliance/src/config/schema.ts';
 import { AlertGrouper, type AlertMessage, webhookBody } from '../../../appliance/src/ops/notices/alerts.ts';
 import {
@@ -362,6 +362,25 @@ describe('operator alerts', () => {
     expect(card.attachments[0]?.content.body[0]?.text).toMatch(/route failing \(down\)/);
     expect(card.attachments[0]?.content.body[1]?.text).toMatch(/RELAY_NETWORK/);
     expect((await t.app.spool.depthAndOldest()).depth).toBe(1);
+  });
+
+  it('the alert check leaves out the per-folder bytes (a stat of every queued file); /status keeps them', async () => {
+    const t = await sandbox.start((c) => ({
+      ...c,
+      routes: [{ name: 'down', type: 'smtp', host: '127.0.0.1', port: 9, tls: { mode: 'none' } }],
+      defaultRoute: 'down',
+      spool: { ...c.spool, retrySchedule: '1h' },
+    }));
+    for (let i = 0; i < 3; i++) await sendMail(t.port, { subject: `queued ${i}` });
+    expect((await t.app.spool.depthAndOldest()).depth).toBe(3);
+    const full = await t.app.healthModel.snapshot();
+    expect(full.disk.folders?.queue).toBeGreaterThan(0);
+    const lean = await t.app.healthModel.snapshot({ folders: false });
+    expect(lean.disk.folders).toBeUndefined();
+    expect(lean.queue.depth).toBe(3);
+    const looks = vi.spyOn(t.app.healthModel, 'snapshot');
+    await t.app.notices.check();
+    expect(looks.mock.calls).toEqual([[{ folders: false }]]);
   });
 
   it('a webhook that hangs is abandoned at its timeout and never holds up delivery', async () => {

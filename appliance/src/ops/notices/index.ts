@@ -159,7 +159,7 @@ export async function createNotices(deps: NoticeDeps): Promise<Notices> {
         });
       }
     }
-    const snap = await deps.health.snapshot();
+    const snap = await deps.health.snapshot({ folders: false });
     if (snap.intake.state === 'refusing') {
       out.push({
         kind: 'intake-refusing',
