@@ -24,7 +24,7 @@ import { createPageSource } from './ops/web/source.ts';
 import { LockoutState } from './receiver/lockout-state.ts';
 import { type BoundListener, Receiver } from './receiver/server.ts';
 import { compileRules, loadHeaderDecoder } from './routing/router.ts';
-import { spoolDiskUse, startRetention } from './spool/retention.ts';
+import { FolderSizesPaced, spoolDiskUse, startRetention } from './spool/retention.ts';
 import { Spool, type SpoolFaults } from './spool/spool.ts';
 import { version } from './version.ts';
 
@@ -131,6 +131,9 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
   });
   const admin = new QueueAdmin(spool, engine, now);
 
+  // /metrics and /status share one paced walk of the spool folders (a stat per file), paced by the
+  // real clock: what it bounds is CPU time.
+  const folderSizes = new FolderSizesPaced(spool.root, () => performance.now());
   let syslogDropped = 0; // the sender's count already added to the counter
   metrics.onCollect(async () => {
     const { depth, oldestReceivedAt } = await spool.depthAndOldest();
@@ -141,7 +144,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
       oldestReceivedAt ? Math.max(0, (now() - oldestReceivedAt) / 1000) : 0,
     );
     metrics.set('relaykit_dead_letter_depth', {}, await spool.count('dead'));
-    const disk = await spoolDiskUse(spool.root);
+    const disk = await spoolDiskUse(spool.root, folderSizes);
     metrics.set('relaykit_spool_filesystem_size_bytes', {}, disk.filesystem.totalBytes);
     metrics.set('relaykit_spool_filesystem_avail_bytes', {}, disk.filesystem.availableBytes);
     for (const [folder, bytes] of Object.entries(disk.folders)) {
@@ -179,7 +182,7 @@ export async function startAppliance(config: Config, opts: ApplianceOptions): Pr
     routes: routeStates,
     credentials: () => credentials.health(),
     expiry: () => scanExpiry(config, now()),
-    folderBytes: async () => (await spoolDiskUse(spool.root)).folders,
+    folderBytes: () => folderSizes.get(),
   });
   const started = await createNotices({
     config,

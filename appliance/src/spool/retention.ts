@@ -106,21 +106,72 @@ export interface SpoolDiskUse {
   readonly folders: Readonly<Record<'queue' | 'dead' | 'trace' | 'quarantine' | 'incoming', number>>;
 }
 
-async function folderBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    total += (await sizeAndMtime(join(dir, name)))?.bytes ?? 0;
-  }
-  return total;
+type FolderSizes = SpoolDiskUse['folders'];
+
+/** Bytes and files in one folder (one stat per file). */
+async function folderBytes(dir: string): Promise<{ bytes: number; files: number }> {
+  let bytes = 0;
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) bytes += (await sizeAndMtime(join(dir, name)))?.bytes ?? 0;
+  return { bytes, files: names.length };
 }
 
-/** Disk use for /status and /metrics: free space where the spool lives, and each folder's size. */
-export async function spoolDiskUse(root: string): Promise<SpoolDiskUse> {
-  const fs = await statfs(root);
+/** Walks every folder: one stat per file. */
+async function walkFolders(root: string): Promise<{ folders: FolderSizes; files: number }> {
   const folders = { queue: 0, dead: 0, trace: 0, quarantine: 0, incoming: 0 };
+  let files = 0;
   for (const f of Object.keys(folders) as (keyof typeof folders)[]) {
-    folders[f] = await folderBytes(join(root, f));
+    const one = await folderBytes(join(root, f));
+    folders[f] = one.bytes;
+    files += one.files;
   }
+  return { folders, files };
+}
+
+/** How long a walk's answer is reused, per file it stat'ed. */
+export const WALK_REUSE_MS_PER_FILE = 1;
+
+/**
+ * The bytes per spool folder for /status and /metrics, without letting a long queue (a cloud
+ * outage: tens of thousands of files) turn every scrape into a stat of every file. A walk's answer
+ * is reused for WALK_REUSE_MS_PER_FILE ms per file it stat'ed: a few files are walked afresh on
+ * every ask; 50,000 at most once in 50 s, which bounds the walking to about a twentieth of one CPU
+ * (a stat costs ~45 µs of CPU on the thread pool). Askers meanwhile share the walk in flight.
+ */
+export class FolderSizesPaced {
+  private readonly root: string;
+  private readonly now: () => number;
+  private last: { at: number; files: number; folders: FolderSizes } | undefined;
+  private walking: Promise<FolderSizes> | undefined;
+
+  constructor(root: string, now: () => number) {
+    this.root = root;
+    this.now = now;
+  }
+
+  get(): Promise<FolderSizes> {
+    const last = this.last;
+    if (last && this.now() - last.at < last.files * WALK_REUSE_MS_PER_FILE)
+      return Promise.resolve(last.folders);
+    this.walking ??= walkFolders(this.root)
+      .then(({ folders, files }) => {
+        this.last = { at: this.now(), files, folders };
+        return folders;
+      })
+      .finally(() => {
+        this.walking = undefined;
+      });
+    return this.walking;
+  }
+}
+
+/**
+ * Disk use for /status and /metrics: free space where the spool lives (asked afresh), and each
+ * folder's size (walked now, or by `sizes` when given).
+ */
+export async function spoolDiskUse(root: string, sizes?: FolderSizesPaced): Promise<SpoolDiskUse> {
+  const fs = await statfs(root);
+  const folders = sizes ? await sizes.get() : (await walkFolders(root)).folders;
   return {
     filesystem: { totalBytes: fs.blocks * fs.bsize, availableBytes: fs.bavail * fs.bsize },
     folders,

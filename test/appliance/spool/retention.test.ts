@@ -5,7 +5,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../appliance/src/log.ts';
 import { newEntryId } from '../../../appliance/src/spool/entry-name.ts';
 import type { SpoolHeader } from '../../../appliance/src/spool/record.ts';
-import { applyRetention, listDead, spoolDiskUse } from '../../../appliance/src/spool/retention.ts';
+import {
+  applyRetention,
+  FolderSizesPaced,
+  listDead,
+  spoolDiskUse,
+  WALK_REUSE_MS_PER_FILE,
+} from '../../../appliance/src/spool/retention.ts';
 import { planRetention, type RetentionItem } from '../../../appliance/src/spool/retention-plan.ts';
 import { Spool } from '../../../appliance/src/spool/spool.ts';
 import { makeConfig, removeDir, tempDir } from '../../helpers/appliance.ts';
@@ -189,5 +195,26 @@ describe('spoolDiskUse', () => {
     expect(use.filesystem.availableBytes).toBeLessThanOrEqual(use.filesystem.totalBytes);
     expect((await stat(dir)).isDirectory()).toBe(true);
     await spool.close();
+  });
+
+  it("paced: a walk is reused for 1 ms per file it stat'ed, askers meanwhile share one walk", async () => {
+    const spool = await Spool.open(dir, silentLogger());
+    await spool.close();
+    const q = (name: string, bytes: number) => writeFile(join(dir, 'queue', name), Buffer.alloc(bytes));
+    for (let i = 0; i < 4; i++) await q(`m${i}.msg`, 100);
+    let clock = 1_000;
+    const sizes = new FolderSizesPaced(dir, () => clock);
+    const first = sizes.get();
+    expect(sizes.get()).toBe(first); // one walk in flight, shared
+    expect((await first).queue).toBe(400);
+    await q('m4.msg', 1_000);
+    clock += 4 * WALK_REUSE_MS_PER_FILE - 1; // four files walked: reused just short of 4 ms
+    expect((await sizes.get()).queue).toBe(400);
+    expect((await spoolDiskUse(dir, sizes)).folders.queue).toBe(400);
+    clock += 1;
+    expect((await sizes.get()).queue).toBe(1_400);
+    // A fresh walk each time when unpaced.
+    await q('m5.msg', 1);
+    expect((await spoolDiskUse(dir)).folders.queue).toBe(1_401);
   });
 });
