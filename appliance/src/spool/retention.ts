@@ -135,8 +135,9 @@ export const WALK_REUSE_MS_PER_FILE = 1;
  * The bytes per spool folder for /status and /metrics, without letting a long queue (a cloud
  * outage: tens of thousands of files) turn every scrape into a stat of every file. A walk's answer
  * is reused for WALK_REUSE_MS_PER_FILE ms per file it stat'ed: a few files are walked afresh on
- * every ask; 50,000 at most once in 50 s, which bounds the walking to about a twentieth of one CPU
- * (a stat costs ~45 µs of CPU on the thread pool). Askers meanwhile share the walk in flight.
+ * every ask; 50,000 at most once in 50 s, which bounds the walking to about 3 % of one CPU (a walk
+ * of 50,000 files took 1.5 s of CPU on the test VM's ext4). The window counts from the walk's end.
+ * Askers meanwhile share the walk in flight.
  */
 export class FolderSizesPaced {
   private readonly root: string;
