@@ -483,6 +483,10 @@ summary() {
       "upgrade_uefi_seconds", "upgrade_uefi_rollback_seconds"]) {
       if (f[k] !== undefined) rows.push([k.replace(/_/g, " "), f[k] + " s"]);
     }
+    // A power cycle the upgrade test made after a reset hung in the emulated firmware (test-upgrade-vm.sh).
+    for (const k of ["upgrade_power_cycles", "upgrade_uefi_power_cycles"]) {
+      if (f[k] !== undefined) rows.push([k.replace(/_/g, " "), String(f[k])]);
+    }
     console.log("relaykit appliance images " + (f.version ?? "") + " (" + (f.revision ?? "") + ")");
     for (const [k, v] of rows) console.log("  " + k.padEnd(38) + v);
   ' "$OUT/figures.json"

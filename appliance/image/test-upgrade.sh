@@ -1,7 +1,8 @@
 # The VM upgrade test (sourced by test.sh; uses its record/check/wait_banner/send_mail/make_bundle).
 # One qemu through four boots, run twice: BIOS (the qcow2 image, SYSLINUX) and UEFI (the raw image,
 # OVMF + systemd-boot), driven only the way an MSP can: SMTP, the hypervisor's CD drive (qemu monitor
-# `change`) and the console (serial log):
+# `change`), the console (serial log) and, when a reset hangs in the emulated firmware, a power cycle
+# (test-upgrade-vm.sh says when and how):
 #   boot 1, v1 in slot a: three messages queued while the smarthost (an SMTP sink on the host,
 #     reached as 10.0.2.2) is down; a damaged upgrade file is refused (BIOS run only: the check is
 #     the upgrade script's, the same under either firmware);
@@ -17,28 +18,6 @@
 
 UPGRADE_READY_BROKEN=60
 UPGRADE_WAIT=900
-
-# serial_size <log>: where the log ends now (a later wait_serial looks only after it).
-serial_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
-# wait_serial <log> <offset> <extended regexp> <timeout-s> [qemu pid]: prints the first matching line.
-wait_serial() {
-  local deadline=$(($(date +%s) + $4)) line
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    line=$(tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep -a -E -m1 -- "$3") && { echo "$line"; return 0; }
-    if [ -n "${5:-}" ] && ! kill -0 "$5" 2>/dev/null; then echo "qemu exited"; return 1; fi
-    sleep 2
-  done
-  echo "no console line matching /$3/ within $4 s; console tail: $(tail -c 700 "$1" | tr -d '\r' | tr '\n' '|')"
-  return 1
-}
-monitor() { # monitor <socket> <HMP command>
-  node -e 'const c = require("net").connect(process.argv[1], () => c.end(process.argv[2] + "\n")); c.on("error", (e) => { console.error(e.message); process.exit(1); }); c.resume()' "$1" "$2"
-}
-insert_medium() { # insert_medium <socket> <iso>: as an admin swaps the ISO: eject what is there, insert
-  monitor "$1" "eject -f upgrade"
-  sleep 2
-  monitor "$1" "change upgrade $2 raw"
-}
 
 # upgrade_releases <v2> <broken>: the two later releases from build.sh (releases/<version>/). With
 # RELAYKIT_IMAGE_SKIP_BUILD=1 those newer than this build's upgrade file are reused.
@@ -187,7 +166,6 @@ esp_loaders_start() {
   echo "loader.conf: default relaykit-$2.conf; syslinux.cfg: DEFAULT relaykit-$2; entries: $entries"
 }
 
-UPG_QPID=
 UPG_SINKPID=
 upgrade_test() {
   UPG=$T/upgrade
@@ -206,9 +184,9 @@ upgrade_test() {
 # Under set -e a group after the last || that fails ends the whole script: the sink killed here
 # waits with status 143 (and qemu may already be gone), which cut the run before its results.
 upgrade_stop() {
-  [ -z "$UPG_QPID" ] || { kill "$UPG_QPID" 2>/dev/null || true; wait "$UPG_QPID" 2>/dev/null || true; }
+  upgrade_stop_vm
   [ -z "$UPG_SINKPID" ] || { kill "$UPG_SINKPID" 2>/dev/null || true; wait "$UPG_SINKPID" 2>/dev/null || true; }
-  UPG_QPID= UPG_SINKPID=
+  UPG_SINKPID=
 }
 
 # upgrade_media: the build's upgrade file, v2 and a broken v2 derived from it, and the three media.
@@ -216,12 +194,12 @@ UPG_V2=$VERSION-upgrade-test
 UPG_BROKEN=$VERSION-broken-test
 upgrade_media() {
   local v2=$UPG_V2 broken=$UPG_BROKEN
-  if ! check "upgrade: the build ships the upgrade file, listed in SHA256SUMS" bash -c '
+  if ! gate "upgrade: the build ships the upgrade file, listed in SHA256SUMS" bash -c '
       cd "$1" && grep -q " relaykit-appliance-$2-root.img.zst\$" SHA256SUMS && sha256sum --quiet -c --ignore-missing SHA256SUMS \
         && echo "relaykit-appliance-$2-root.img.zst: $(($(stat -c %s "relaykit-appliance-$2-root.img.zst") / 1000000)) MB, checksum ok"' _ "$OUT" "$VERSION"; then
     return 1
   fi
-  if ! check "upgrade: v2 and a broken v2 built as releases of their own, each with its SHA256SUMS" \
+  if ! gate "upgrade: v2 and a broken v2 built as releases of their own, each with its SHA256SUMS" \
     upgrade_releases "$v2" "$broken"; then return 1; fi
   check "upgrade: v2's upgrade file holds a relay built as $v2" v2_is_rebuilt "$OUT/releases/$v2" "$v2"
   make_medium "$UPG/garbled.iso" "$OUT/releases/$v2" 600 garble
@@ -229,38 +207,32 @@ upgrade_media() {
   make_medium "$UPG/v2.iso" "$OUT/releases/$v2" 600
 }
 
-# upgrade_vm <bios|uefi> <dir> <smtp-port>: the VM of one run in the background (UPG_QPID): BIOS from
-# the qcow2 (SeaBIOS, SYSLINUX), UEFI from the raw image (OVMF, systemd-boot) as vm_boot does; the
-# upgrade CD drive starts empty, the test inserts media as a hypervisor admin would.
-upgrade_vm() {
-  local fw=$1 dir=$2 disk=$DISK.qcow2 fmt=qcow2
-  [ "$fw" = uefi ] && disk=$RAW fmt=raw
-  qemu-img create -q -f qcow2 -b "$disk" -F "$fmt" "$dir/overlay.qcow2"
-  firmware_args "$fw" "$dir/vars.fd"
-  qemu-system-x86_64 "${FW_ARGS[@]}" -m 1024 -smp 2 -cpu max -display none -monitor "unix:$dir/qemu.mon,server,nowait" \
-    -serial "file:$dir/serial.log" -drive "file=$dir/overlay.qcow2,if=virtio,format=qcow2" \
-    -drive "file=$dir/seed.iso,media=cdrom,readonly=on" -drive if=ide,index=2,media=cdrom,id=upgrade \
-    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$3-:25" -device virtio-net-pci,netdev=n0 >"$dir/qemu.log" 2>&1 &
-  UPG_QPID=$!
-}
-
 # upgrade_run <bios|uefi> <dir>: one VM through four boots (see the top); the BIOS run also refuses
-# a damaged file. Checks are named "upgrade:" (BIOS) and "upgrade (UEFI):".
+# a damaged file. Checks are named "upgrade:" (BIOS) and "upgrade (UEFI):". A step the later ones
+# depend on is a gate: when it fails the run stops there (and says so) instead of waiting out the
+# rest; the power cycles wait_boot made are its upgrade*_power_cycles figure.
 upgrade_run() {
-  local fw=$1 R=$2 p=upgrade sfx= v2=$UPG_V2 broken=$UPG_BROKEN
+  local fw=$1 R=$2 p=upgrade sfx=
   [ "$fw" = uefi ] && p="upgrade (UEFI)" sfx=_uefi
   rm -rf "$R" && mkdir -p "$R/sink"
-  local smtp sinkport mon=$R/qemu.mon serial=$R/serial.log off t
+  local smtp sinkport
   smtp=$(free_port)
   sinkport=$(free_port)
   upgrade_seed "$R" "$sinkport"
   upgrade_vm "$fw" "$R" "$smtp"
-  local qpid=$UPG_QPID
-  if ! check "$p: v1 boots from slot a" wait_serial "$serial" 0 'relaykit-upgrade: running slot a \(relaykit '"$VERSION"'\)' "$UPGRADE_WAIT" "$qpid"; then return; fi
-  wait_banner "$smtp" "$UPGRADE_WAIT" "$qpid" >/dev/null || { record "$p: v1 greets on port 25" fail "no banner"; return; }
+  if ! upgrade_steps "$fw" "$R" "$p" "$sfx" "$smtp" "$sinkport"; then
+    record "$p: the steps after the failed one" skip "not run: the run stopped at the failed check above"
+  fi
+  figure "upgrade${sfx}_power_cycles" "$UPG_CYCLES"
+}
+upgrade_steps() {
+  local fw=$1 R=$2 p=$3 sfx=$4 smtp=$5 sinkport=$6 v2=$UPG_V2 broken=$UPG_BROKEN
+  local mon=$R/qemu.mon serial=$R/serial.log off t c
+  boot_gate "$p: v1 boots from slot a" "$serial" 0 'relaykit-upgrade: running slot a \(relaykit '"$VERSION"'\)' "$UPGRADE_WAIT" || return
+  wait_banner "$smtp" "$UPGRADE_WAIT" "$UPG_QPID" >/dev/null || { record "$p: v1 greets on port 25" fail "no banner"; return 1; }
   local i subjects=()
   for i in 1 2 3; do subjects+=("upgrade-$fw-$i-$(date +%s%N)"); done
-  check "$p: three messages accepted and queued while the smarthost is down" queue_three "$smtp" "$serial" "${subjects[@]}"
+  gate "$p: three messages accepted and queued while the smarthost is down" queue_three "$smtp" "$serial" "${subjects[@]}" || return
 
   if [ "$fw" = bios ]; then
     off=$(serial_size "$serial")
@@ -270,39 +242,39 @@ upgrade_run() {
   fi
 
   off=$(serial_size "$serial")
-  t=$(now)
+  t=$(now) c=$UPG_CYCLES
   insert_medium "$mon" "$UPG/broken.iso"
-  check "$p: the broken v2 is written into slot b and tried once" \
-    wait_serial "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" "$qpid"
-  check "$p: the broken v2 is not ready within its limit and the VM boots back" \
-    wait_serial "$serial" "$off" "slot b \\(relaykit $broken\\) not ready within $UPGRADE_READY_BROKEN s.*booting back into slot a" "$UPGRADE_WAIT" "$qpid"
+  boot_gate "$p: the broken v2 is written into slot b and tried once" \
+    "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" || return
+  gate "$p: the broken v2 is not ready within its limit and the VM boots back" \
+    wait_serial "$serial" "$off" "slot b \\(relaykit $broken\\) not ready within $UPGRADE_READY_BROKEN s.*booting back into slot a" "$UPGRADE_WAIT" "$UPG_QPID" || return
   off=$(serial_size "$serial")
-  if check "$p: after the rollback slot a (v1) runs again" wait_serial "$serial" "$off" \
-    "relaykit-upgrade: running slot a \\(relaykit $VERSION\\)" "$UPGRADE_WAIT" "$qpid"; then
-    figure "upgrade${sfx}_rollback_seconds" "$(elapsed "$t")"
-  fi
+  boot_gate "$p: after the rollback slot a (v1) runs again" "$serial" "$off" \
+    "relaykit-upgrade: running slot a \\(relaykit $VERSION\\)" "$UPGRADE_WAIT" || return
+  # A timing that waited out a hung reset (UPGRADE_SILENT s) is left out of the figures.
+  [ "$UPG_CYCLES" != "$c" ] || figure "upgrade${sfx}_rollback_seconds" "$(elapsed "$t")"
   check "$p: the three messages are still queued after the rollback" \
-    wait_serial "$serial" "$off" "delivered 0, queued 3" "$UPGRADE_WAIT" "$qpid"
+    wait_serial "$serial" "$off" "delivered 0, queued 3" "$UPGRADE_WAIT" "$UPG_QPID"
   check "$p: the rolled-back image, still attached, is not tried again" \
-    wait_serial "$serial" "$off" "relaykit-appliance-$broken-root.img.zst was already used" 300 "$qpid"
+    wait_serial "$serial" "$off" "relaykit-appliance-$broken-root.img.zst was already used" 300 "$UPG_QPID"
 
   off=$(serial_size "$serial")
-  t=$(now)
+  t=$(now) c=$UPG_CYCLES
   insert_medium "$mon" "$UPG/v2.iso"
-  if ! check "$p: v2 written into slot b, trial boot" \
-    wait_serial "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" "$qpid"; then return; fi
+  boot_gate "$p: v2 written into slot b, trial boot" "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" || return
   # Only now the smarthost comes up: v1 is gone, so what gets delivered is v2's doing.
   "$REPO/node_modules/.bin/node" "$REPO/test/helpers/sim/smtp-sink-main.ts" "$sinkport" "$R/sink" "$R/sink-key.pem" \
     "$R/sink-cert.pem" >"$R/sink.log" 2>&1 &
   UPG_SINKPID=$!
-  if check "$p: v2 becomes ready within its limit and is kept" wait_serial "$serial" "$off" \
-    "slot b \\(relaykit $v2\\) ready after [0-9]+ s: it is now the default" "$UPGRADE_WAIT" "$qpid"; then
-    figure "upgrade${sfx}_seconds" "$(elapsed "$t")"
-  fi
+  gate "$p: v2 becomes ready within its limit and is kept" wait_serial "$serial" "$off" \
+    "slot b \\(relaykit $v2\\) ready after [0-9]+ s: it is now the default" "$UPGRADE_WAIT" "$UPG_QPID" || return
+  [ "$UPG_CYCLES" != "$c" ] || figure "upgrade${sfx}_seconds" "$(elapsed "$t")"
   check "$p: after the upgrade the sink got each queued message exactly once" sink_got_each_once "$R/sink" "${subjects[@]}"
+  # ACPI power button, then the disk is read: qemu must be gone first (it holds the overlay's lock).
   node -e 'const c = require("net").connect(process.argv[1], () => c.end("system_powerdown\n")); c.on("error", () => {}); c.resume()' "$mon" || true
-  for _ in $(seq 120); do kill -0 "$qpid" 2>/dev/null || break; sleep 1; done
-  esp_image "$R/overlay.qcow2" "$R/esp.img" || { record "$p: the ESP can be read after the run" fail; return; }
+  for _ in $(seq 120); do kill -0 "$UPG_QPID" 2>/dev/null || break; sleep 1; done
+  upgrade_stop_vm
+  esp_image "$R/overlay.qcow2" "$R/esp.img" || { record "$p: the ESP can be read after the run" fail; return 0; }
   check "$p: the ESP history shows built a, broken b rolled back, v2 b committed" esp_history_is "$R/esp.img" \
     "built slot=a version=$VERSION;written slot=b version=$broken;rolled-back slot=b version=$broken;written slot=b version=$v2;committed slot=b version=$v2;"
   check "$p: both boot loaders now start slot b, no trial entry left" esp_loaders_start "$R/esp.img" b

@@ -13,6 +13,7 @@
 #   broken one, queued mail kept and delivered; under BIOS (SYSLINUX), then UEFI (systemd-boot).
 # Usage: test.sh [all|container|vm|upgrade]
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/test-upgrade-vm.sh"
 source "$(dirname "$0")/test-upgrade.sh"
 only=${1:-all}
 
@@ -32,11 +33,21 @@ record() { # record <name> <ok|fail|skip> [detail]
   ' "$T/results.json" "$name" "$status" "$detail"
   case $status in ok) log "PASS $name${detail:+ ($detail)}" ;; skip) log "SKIP $name${detail:+ ($detail)}" ;; *) log "FAIL $name${detail:+ ($detail)}" ;; esac
 }
-check() { # check <name> <command...>: one test, passes when the command succeeds
+# check <name> <command...>: one test, passes when the command succeeds. It returns 0 either way, so
+# under set -e a failed check never ends the run; its verdict is in LAST_CHECK (ok or fail).
+LAST_CHECK=
+check() {
   local name=$1; shift
   local out
-  if out=$("$@" 2>&1); then record "$name" ok "$(tail -1 <<<"$out")"; else record "$name" fail "$(tail -3 <<<"$out" | tr '\n' ' ')"; fi
+  if out=$("$@" 2>&1); then
+    record "$name" ok "$(tail -1 <<<"$out")"; LAST_CHECK=ok
+  else
+    record "$name" fail "$(tail -3 <<<"$out" | tr '\n' ' ')"; LAST_CHECK=fail
+  fi
 }
+# gate <name> <command...>: a check the steps after it depend on; fails as the check did, for
+# `gate ... || return`.
+gate() { check "$@"; [ "$LAST_CHECK" = ok ]; }
 finish() {
   node -e '
     const fs = require("fs"); const [src, dst] = process.argv.slice(1);
