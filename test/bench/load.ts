@@ -10,7 +10,7 @@
 // 100 msg/s phase (reply times; for profiling the intake with BENCH_NODE_FLAGS='... --cpu-prof');
 // BENCH_NODE_FLAGS replaces the shipped V8 flags (NODE_OPTIONS and command line) and the MALLOC_* settings the child runs with.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -39,6 +39,33 @@ const MB = 1024 * 1024;
 function memOf(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(m?.[1] ?? Number.NaN) * 1024;
+}
+
+/**
+ * The file system the spool lives on, as the CPU figure's note says it: the mount holding `dir` from
+ * /proc/mounts, and for ext4 whether it has a journal (/proc/fs/jbd2/<device>-<n>). It matters: on an
+ * ext4 without a journal (this CI VM's root) every new inode is found by skipping the ones deleted in
+ * the last minutes (the kernel's recently_deleted), so a file per message gets dearer the more mail
+ * went through; a throwaway 20-writer create/fdatasync/rename/unlink loop cost 1.3-1.8 ms of CPU per
+ * message there against 0.2-0.3 ms on a journaled ext4 made as the appliance's data partition is
+ * (mkfs.ext4 -b 4096 -i 4096, loop-mounted). TMPDIR picks where the bench's spool goes.
+ */
+function spoolFileSystem(dir: string): string {
+  let best: string[] = [];
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const at = f[1] ?? '';
+    if ((dir === at || dir.startsWith(at === '/' ? '/' : `${at}/`)) && at.length >= (best[1]?.length ?? -1))
+      best = f;
+  }
+  const [device = '?', , type = '?'] = best;
+  if (type !== 'ext4') return `spool on ${type} ${device}`;
+  const name = device.replace(/^\/dev\//, '');
+  let journal = false;
+  try {
+    journal = readdirSync('/proc/fs/jbd2').some((j) => j.startsWith(`${name}-`));
+  } catch {}
+  return `spool on ext4 ${device} (${journal ? 'journal' : 'no journal'})`;
 }
 
 /** A 10 KB message (headers + body) from `from`. */
@@ -339,7 +366,7 @@ export async function benchLoad(): Promise<BenchFigure[]> {
         unit: 'ms',
         target: '<= 2 ms',
         pass: cpu / 2000 <= 2,
-        note: `until the last 250: ${((cpuAccepted - cpu0) / 2000).toFixed(2)} ms per message (${deliveredAccepted} delivered meanwhile); each delivery after it: ${deliveryMs.toFixed(2)} ms`,
+        note: `until the last 250: ${((cpuAccepted - cpu0) / 2000).toFixed(2)} ms per message (${deliveredAccepted} delivered meanwhile); each delivery after it: ${deliveryMs.toFixed(2)} ms; ${spoolFileSystem(dir)}`,
       },
       {
         name: 'load: delivered rate, one mailbox (ceiling 40 msg/s)',
