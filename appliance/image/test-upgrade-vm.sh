@@ -20,15 +20,19 @@ UPGRADE_SILENT=${RELAYKIT_IMAGE_UPGRADE_SILENT:-240}
 
 # serial_size <log>: where the log ends now (a later wait_serial looks only after it).
 serial_size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+# serial_line <log> <offset> <extended regexp>: the first matching line after the offset, if any.
+serial_line() { tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep -a -E -m1 -- "$3"; }
+# serial_tail <log> <bytes>: the end of the console, on one line (for a failure's detail).
+serial_tail() { tail -c "$2" "$1" | tr -d '\r' | tr '\n' '|'; }
 # wait_serial <log> <offset> <extended regexp> <timeout-s> [qemu pid]: prints the first matching line.
 wait_serial() {
   local deadline=$(($(date +%s) + $4)) line
   while [ "$(date +%s)" -lt "$deadline" ]; do
-    line=$(tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tr -d '\r' | grep -a -E -m1 -- "$3") && { echo "$line"; return 0; }
+    line=$(serial_line "$1" "$2" "$3") && { echo "$line"; return 0; }
     if [ -n "${5:-}" ] && ! kill -0 "$5" 2>/dev/null; then echo "qemu exited"; return 1; fi
     sleep 2
   done
-  echo "no console line matching /$3/ within $4 s; console tail: $(tail -c 700 "$1" | tr -d '\r' | tr '\n' '|')"
+  echo "no console line matching /$3/ within $4 s; console tail: $(serial_tail "$1" 700)"
   return 1
 }
 monitor() { # monitor <socket> <HMP command>
@@ -99,7 +103,7 @@ hung_at_reset() {
 wait_boot() {
   local log=$1 re=$3 deadline=$(($(date +%s) + $4)) line size last=-1 quiet=0 cycled=
   while [ "$(date +%s)" -lt "$deadline" ]; do
-    if line=$(tail -c +"$(($2 + 1))" "$log" 2>/dev/null | tr -d '\r' | grep -a -E -m1 -- "$re"); then
+    if line=$(serial_line "$log" "$2" "$re"); then
       echo "$line${cycled:+ (after a power cycle: $cycled)}"
       return 0
     fi
@@ -108,25 +112,22 @@ wait_boot() {
     if [ "$size" != "$last" ]; then
       last=$size quiet=$(date +%s)
     elif hung_at_reset "$log" "$quiet"; then
-      [ -z "$cycled" ] || { echo "the reset hung again after a power cycle; console tail: $(tail -c 300 "$log" | tr -d '\r' | tr '\n' '|')"; return 1; }
+      [ -z "$cycled" ] || { echo "the reset hung again after a power cycle; console tail: $(serial_tail "$log" 300)"; return 1; }
       cycled="console silent for $UPGRADE_SILENT s after 'reboot: Restarting system'"
       upgrade_power_cycle "$cycled"
       quiet=$(date +%s)
     fi
     sleep 2
   done
-  echo "no console line matching /$re/ within $4 s; console tail: $(tail -c 700 "$log" | tr -d '\r' | tr '\n' '|')"
+  echo "no console line matching /$re/ within $4 s; console tail: $(serial_tail "$log" 700)"
   return 1
 }
 # boot_gate <name> <wait_boot args...>: a gate over wait_boot, run in this shell (check runs its
 # command in a subshell, where a restarted qemu would be lost).
 boot_gate() {
-  local name=$1 out=$UPG/boot-gate.out
+  local name=$1 out=$UPG/boot-gate.out rc=0
   shift
-  if wait_boot "$@" >"$out" 2>&1; then
-    record "$name" ok "$(tail -1 "$out")"; LAST_CHECK=ok
-  else
-    record "$name" fail "$(tail -3 "$out" | tr '\n' ' ')"; LAST_CHECK=fail
-  fi
+  wait_boot "$@" >"$out" 2>&1 || rc=$?
+  verdict "$name" "$rc" "$(cat "$out")"
   [ "$LAST_CHECK" = ok ]
 }

@@ -33,17 +33,23 @@ record() { # record <name> <ok|fail|skip> [detail]
   ' "$T/results.json" "$name" "$status" "$detail"
   case $status in ok) log "PASS $name${detail:+ ($detail)}" ;; skip) log "SKIP $name${detail:+ ($detail)}" ;; *) log "FAIL $name${detail:+ ($detail)}" ;; esac
 }
-# check <name> <command...>: one test, passes when the command succeeds. It returns 0 either way, so
-# under set -e a failed check never ends the run; its verdict is in LAST_CHECK (ok or fail).
+# verdict <name> <exit status> <output>: records one test (its detail: the output's last line, or
+# last three on failure) and sets LAST_CHECK to ok or fail.
 LAST_CHECK=
-check() {
-  local name=$1; shift
-  local out
-  if out=$("$@" 2>&1); then
-    record "$name" ok "$(tail -1 <<<"$out")"; LAST_CHECK=ok
+verdict() {
+  if [ "$2" = 0 ]; then
+    record "$1" ok "$(tail -1 <<<"$3")"; LAST_CHECK=ok
   else
-    record "$name" fail "$(tail -3 <<<"$out" | tr '\n' ' ')"; LAST_CHECK=fail
+    record "$1" fail "$(tail -3 <<<"$3" | tr '\n' ' ')"; LAST_CHECK=fail
   fi
+}
+# check <name> <command...>: one test, passes when the command succeeds. It returns 0 either way, so
+# under set -e a failed check never ends the run; its verdict is in LAST_CHECK.
+check() {
+  local name=$1 out rc=0
+  shift
+  out=$("$@" 2>&1) || rc=$?
+  verdict "$name" "$rc" "$out"
 }
 # gate <name> <command...>: a check the steps after it depend on; fails as the check did, for
 # `gate ... || return`.
