@@ -5,15 +5,17 @@
 // with 2,000 messages queued, CPU per delivered message (intake, spool, routing, delivery); at the
 // client: SMTP reply time after the end of DATA at a steady 100 msg/s; at the simulator: delivered
 // rate for one and for ten mailboxes; for reference, the CPU per message of a bare undici sendMail and
-// of the Graph transport alone (load-floor-child.ts). BENCH_APP_ROOT=DIR runs the appliance of another checkout;
+// of the Graph transport alone (load-floor-child.ts), and of the intake bench's bare fsync smtp-server
+// taking in the same burst; their sum is the whole path's floor. The spool sits on a fresh file system
+// (BENCH_FS, bench-fs.ts: by default a journaled ext4 as on the VM image's data partition).
+// BENCH_APP_ROOT=DIR runs the appliance of another checkout;
 // BENCH_LOAD_QUICK=1 stops after the one-mailbox phase; BENCH_LOAD_STEADY=1 runs only the steady
 // 100 msg/s phase (reply times; for profiling the intake with BENCH_NODE_FLAGS='... --cpu-prof');
 // BENCH_NODE_FLAGS replaces the shipped V8 flags (NODE_OPTIONS and command line) and the MALLOC_* settings the child runs with.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -26,6 +28,7 @@ import {
   TENANT,
 } from '../helpers/sim/graph-harness.ts';
 import { testPki } from '../helpers/sim/pki.ts';
+import { benchFs, workspace } from './bench-fs.ts';
 import type { BenchFigure } from './graph.ts';
 import type { FloorInput } from './load-floor-child.ts';
 import { benchNodeFlags, shippedMallocEnv } from './node-options.ts';
@@ -43,12 +46,8 @@ function memOf(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon' | 'RssFile'): n
 
 /**
  * The file system the spool lives on, as the CPU figure's note says it: the mount holding `dir` from
- * /proc/mounts, and for ext4 whether it has a journal (/proc/fs/jbd2/<device>-<n>). It matters: on an
- * ext4 without a journal (this CI VM's root) every new inode is found by skipping the ones deleted in
- * the last minutes (the kernel's recently_deleted), so a file per message gets dearer the more mail
- * went through; a throwaway 20-writer create/fdatasync/rename/unlink loop cost 1.3-1.8 ms of CPU per
- * message there against 0.2-0.3 ms on a journaled ext4 made as the appliance's data partition is
- * (mkfs.ext4 -b 4096 -i 4096, loop-mounted). TMPDIR picks where the bench's spool goes.
+ * /proc/mounts, and for ext4 whether it has a journal (/proc/fs/jbd2/<device>-<n>). It matters: a
+ * file per message costs several times more on an ext4 without a journal (bench-fs.ts says why).
  */
 function spoolFileSystem(dir: string): string {
   let best: string[] = [];
@@ -236,36 +235,84 @@ async function applianceEntry(dir: string): Promise<string> {
   return join(out, 'relaykit-appliance.mjs');
 }
 
-/**
- * Reference points for the CPU figure (no target): one 10 KB message read from its file, sent to the
- * same simulator and unlinked, in a child with the shipped V8 flags — by a bare undici request, and
- * by relaykit's GraphTransport alone (no receiver, spool, engine or logs).
- */
-async function floorFigures(h: Harness): Promise<BenchFigure[]> {
-  const figures: BenchFigure[] = [];
-  for (const mode of ['undici', 'transport'] as const) {
-    const dir = await mkdtemp(join(tmpdir(), 'relaykit-floor-'));
-    const input: FloorInput = {
-      mode,
-      count: 1000,
-      dir,
-      ...simChildCloud(h),
-      mailbox: 'sender1@contoso.com',
-      message: message('sender1@contoso.com', 0),
-    };
-    const flags = benchNodeFlags();
-    const { stdout } = await run(
-      process.execPath,
-      [...flags, join(import.meta.dirname, 'load-floor-child.ts'), JSON.stringify(input)],
-      { env: { ...process.env, BENCH_GRAPH_SECRET: SECRET }, maxBuffer: 1 << 20 },
+/** CPU per message the bare fsync smtp-server of the intake bench pays for the same burst as the relay's. */
+async function intakeFloor(): Promise<number> {
+  const later: (() => Promise<void>)[] = [];
+  const ws = await workspace(benchFs(), later);
+  try {
+    const out = join(ws.dir, 'bare');
+    await mkdir(out);
+    const { proc, match } = await startProcess(
+      [...benchNodeFlags(), join(import.meta.dirname, 'bare-fsync-server.ts'), out],
+      /listening (\d+)\n/,
+      process.env.BENCH_NODE_FLAGS === undefined ? shippedMallocEnv() : {},
     );
-    const out = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { cpuMsPerMessage: number };
-    figures.push({
-      name: `load: floor, CPU per 10 KB message delivered by ${mode === 'undici' ? 'a bare undici request' : "relaykit's Graph transport alone"} (file read + sendMail + unlink)`,
-      value: out.cpuMsPerMessage,
-      unit: 'ms',
-    });
+    try {
+      const sender = 'sender1@contoso.com';
+      const cpu0 = cpuMs(proc.pid);
+      await burst(Number(match[1]), [sender], 2000, 20);
+      return (cpuMs(proc.pid) - cpu0) / 2000;
+    } finally {
+      await stop(proc);
+    }
+  } finally {
+    ws.dispose();
+    for (const f of later) await f();
   }
+}
+
+/**
+ * Reference points for the CPU figure (no target), each in a child with the shipped V8 flags and its
+ * files on a file system like the relay's spool: one 10 KB message read from its file, sent to the
+ * same simulator and unlinked, by a bare undici request and by relaykit's GraphTransport alone (no
+ * receiver, spool, engine or logs); the same burst taken in by a bare fsync smtp-server; and the
+ * whole path's floor, bare intake plus bare undici delivery, against `relayCpuMs`.
+ */
+async function floorFigures(h: Harness, relayCpuMs: number): Promise<BenchFigure[]> {
+  const figures: BenchFigure[] = [];
+  const delivery: Record<string, number> = {};
+  for (const mode of ['undici', 'transport'] as const) {
+    const later: (() => Promise<void>)[] = [];
+    const ws = await workspace(benchFs(), later);
+    try {
+      const input: FloorInput = {
+        mode,
+        count: 1000,
+        dir: join(ws.dir, 'floor'),
+        ...simChildCloud(h),
+        mailbox: 'sender1@contoso.com',
+        message: message('sender1@contoso.com', 0),
+      };
+      const { stdout } = await run(
+        process.execPath,
+        [...benchNodeFlags(), join(import.meta.dirname, 'load-floor-child.ts'), JSON.stringify(input)],
+        { env: { ...process.env, BENCH_GRAPH_SECRET: SECRET }, maxBuffer: 1 << 20 },
+      );
+      const out = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { cpuMsPerMessage: number };
+      delivery[mode] = out.cpuMsPerMessage;
+      figures.push({
+        name: `load: floor, CPU per 10 KB message delivered by ${mode === 'undici' ? 'a bare undici request' : "relaykit's Graph transport alone"} (file read + sendMail + unlink)`,
+        value: out.cpuMsPerMessage,
+        unit: 'ms',
+      });
+    } finally {
+      ws.dispose();
+      for (const f of later) await f();
+    }
+  }
+  const intake = await intakeFloor();
+  figures.push({
+    name: 'load: floor, CPU per 10 KB message taken in by a bare fsync smtp-server (the same burst)',
+    value: intake,
+    unit: 'ms',
+  });
+  const floor = intake + (delivery.undici ?? Number.NaN);
+  figures.push({
+    name: 'load: floor of the whole path, bare intake + bare undici delivery',
+    value: floor,
+    unit: 'ms',
+    note: `the relay's CPU per delivered message is ${(relayCpuMs - floor).toFixed(2)} ms above it (${((100 * (relayCpuMs - floor)) / relayCpuMs).toFixed(0)} % of its ${relayCpuMs.toFixed(2)} ms)`,
+  });
   return figures;
 }
 
@@ -275,7 +322,9 @@ export async function benchLoad(): Promise<BenchFigure[]> {
     graph: { messagesPerMinute: 1_000_000, maxConcurrent: 4, latencyMs: 100 },
     mailboxes: senders.map((address) => ({ address })),
   });
-  const dir = await mkdtemp(join(tmpdir(), 'relaykit-load-'));
+  const later: (() => Promise<void>)[] = [];
+  const ws = await workspace(benchFs(), later);
+  const dir = ws.dir;
   const secretFile = join(dir, 'secret.txt');
   await writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
   const cfg = join(dir, 'config.yaml');
@@ -393,7 +442,7 @@ export async function benchLoad(): Promise<BenchFigure[]> {
     });
 
     figures.push(...(await steadyFigures(port, senders)));
-    figures.push(...(await floorFigures(h)));
+    figures.push(...(await floorFigures(h, cpu / 2000)));
     figures.push({
       name: 'load: requests over the concurrency limit at the simulator',
       value: h.graph.stats.overConcurrency,
@@ -405,7 +454,8 @@ export async function benchLoad(): Promise<BenchFigure[]> {
   } finally {
     await stop(proc);
     await h.close();
-    await rm(dir, { recursive: true, force: true });
+    ws.dispose();
+    for (const f of later) await f();
   }
 }
 

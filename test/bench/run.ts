@@ -2,11 +2,12 @@
 // never in timed tests. Benchmarks from other rooms register in BENCHES.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { benchFs, describeFs } from './bench-fs.ts';
 import { benchContent } from './content.ts';
 import { benchFleet } from './fleet.ts';
 import { type BenchFigure, benchGraphMemory, benchGraphRate } from './graph.ts';
 import { benchLoad } from './load.ts';
-import { benchFs, benchIntake, describeFs } from './smtp.ts';
+import { benchIntake } from './smtp.ts';
 import { benchTransports } from './transports.ts';
 
 type Bench = { name: string; run: () => Promise<string[]> };
@@ -71,7 +72,7 @@ const BENCHES: Bench[] = [
   },
   {
     name: 'load: appliance process, 10 KB messages to a 100 ms 4-concurrent Graph (RSS, CPU, reply time, rate)',
-    run: async () => figureLines(await benchLoad()),
+    run: async () => [describeFs(benchFs()), ...figureLines(await benchLoad())],
   },
   {
     name: 'fleet: relaykit tenant add --all over 50 clients, then fleet status over 50 stacks (fake engine)',
