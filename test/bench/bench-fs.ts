@@ -93,3 +93,15 @@ export async function workspace(fs: BenchFs, later: (() => Promise<void>)[]): Pr
   later.push(() => rm(dir, { recursive: true, force: true }));
   return { dir, dispose: () => {} };
 }
+
+/** Runs `fn` in a workspace of its own on the chosen file system, released (and deleted) after. */
+export async function withWorkspace<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const later: (() => Promise<void>)[] = [];
+  const ws = await workspace(benchFs(), later);
+  try {
+    return await fn(ws.dir);
+  } finally {
+    ws.dispose();
+    for (const f of later) await f();
+  }
+}

@@ -28,7 +28,7 @@ import {
   TENANT,
 } from '../helpers/sim/graph-harness.ts';
 import { testPki } from '../helpers/sim/pki.ts';
-import { benchFs, workspace } from './bench-fs.ts';
+import { benchFs, withWorkspace, workspace } from './bench-fs.ts';
 import type { BenchFigure } from './graph.ts';
 import type { FloorInput } from './load-floor-child.ts';
 import { benchNodeFlags, shippedMallocEnv } from './node-options.ts';
@@ -237,10 +237,8 @@ async function applianceEntry(dir: string): Promise<string> {
 
 /** CPU per message the bare fsync smtp-server of the intake bench pays for the same burst as the relay's. */
 async function intakeFloor(): Promise<number> {
-  const later: (() => Promise<void>)[] = [];
-  const ws = await workspace(benchFs(), later);
-  try {
-    const out = join(ws.dir, 'bare');
+  return withWorkspace(async (dir) => {
+    const out = join(dir, 'bare');
     await mkdir(out);
     const { proc, match } = await startProcess(
       [...benchNodeFlags(), join(import.meta.dirname, 'bare-fsync-server.ts'), out],
@@ -248,17 +246,13 @@ async function intakeFloor(): Promise<number> {
       process.env.BENCH_NODE_FLAGS === undefined ? shippedMallocEnv() : {},
     );
     try {
-      const sender = 'sender1@contoso.com';
       const cpu0 = cpuMs(proc.pid);
-      await burst(Number(match[1]), [sender], 2000, 20);
+      await burst(Number(match[1]), ['sender1@contoso.com'], 2000, 20);
       return (cpuMs(proc.pid) - cpu0) / 2000;
     } finally {
       await stop(proc);
     }
-  } finally {
-    ws.dispose();
-    for (const f of later) await f();
-  }
+  });
 }
 
 /**
@@ -272,33 +266,31 @@ async function floorFigures(h: Harness, relayCpuMs: number): Promise<BenchFigure
   const figures: BenchFigure[] = [];
   const delivery: Record<string, number> = {};
   for (const mode of ['undici', 'transport'] as const) {
-    const later: (() => Promise<void>)[] = [];
-    const ws = await workspace(benchFs(), later);
-    try {
-      const input: FloorInput = {
-        mode,
-        count: 1000,
-        dir: join(ws.dir, 'floor'),
-        ...simChildCloud(h),
-        mailbox: 'sender1@contoso.com',
-        message: message('sender1@contoso.com', 0),
-      };
-      const { stdout } = await run(
+    const input: Omit<FloorInput, 'dir'> = {
+      mode,
+      count: 1000,
+      ...simChildCloud(h),
+      mailbox: 'sender1@contoso.com',
+      message: message('sender1@contoso.com', 0),
+    };
+    const { stdout } = await withWorkspace((dir) =>
+      run(
         process.execPath,
-        [...benchNodeFlags(), join(import.meta.dirname, 'load-floor-child.ts'), JSON.stringify(input)],
+        [
+          ...benchNodeFlags(),
+          join(import.meta.dirname, 'load-floor-child.ts'),
+          JSON.stringify({ ...input, dir: join(dir, 'floor') }),
+        ],
         { env: { ...process.env, BENCH_GRAPH_SECRET: SECRET }, maxBuffer: 1 << 20 },
-      );
-      const out = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { cpuMsPerMessage: number };
-      delivery[mode] = out.cpuMsPerMessage;
-      figures.push({
-        name: `load: floor, CPU per 10 KB message delivered by ${mode === 'undici' ? 'a bare undici request' : "relaykit's Graph transport alone"} (file read + sendMail + unlink)`,
-        value: out.cpuMsPerMessage,
-        unit: 'ms',
-      });
-    } finally {
-      ws.dispose();
-      for (const f of later) await f();
-    }
+      ),
+    );
+    const out = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as { cpuMsPerMessage: number };
+    delivery[mode] = out.cpuMsPerMessage;
+    figures.push({
+      name: `load: floor, CPU per 10 KB message delivered by ${mode === 'undici' ? 'a bare undici request' : "relaykit's Graph transport alone"} (file read + sendMail + unlink)`,
+      value: out.cpuMsPerMessage,
+      unit: 'ms',
+    });
   }
   const intake = await intakeFloor();
   figures.push({
