@@ -28,7 +28,7 @@ import {
   TENANT,
 } from '../helpers/sim/graph-harness.ts';
 import { testPki } from '../helpers/sim/pki.ts';
-import { benchFs, withWorkspace, workspace } from './bench-fs.ts';
+import { withWorkspace } from './bench-fs.ts';
 import type { BenchFigure } from './graph.ts';
 import type { FloorInput } from './load-floor-child.ts';
 import { benchNodeFlags, shippedMallocEnv } from './node-options.ts';
@@ -308,15 +308,17 @@ async function floorFigures(h: Harness, relayCpuMs: number): Promise<BenchFigure
   return figures;
 }
 
-export async function benchLoad(): Promise<BenchFigure[]> {
+export function benchLoad(): Promise<BenchFigure[]> {
+  return withWorkspace(benchLoadIn);
+}
+
+/** The load bench with its spool, config and bundle in `dir`. */
+async function benchLoadIn(dir: string): Promise<BenchFigure[]> {
   const senders = Array.from({ length: 10 }, (_, i) => `sender${i + 1}@contoso.com`);
   const h = await startHarness({
     graph: { messagesPerMinute: 1_000_000, maxConcurrent: 4, latencyMs: 100 },
     mailboxes: senders.map((address) => ({ address })),
   });
-  const later: (() => Promise<void>)[] = [];
-  const ws = await workspace(benchFs(), later);
-  const dir = ws.dir;
   const secretFile = join(dir, 'secret.txt');
   await writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
   const cfg = join(dir, 'config.yaml');
@@ -446,8 +448,6 @@ export async function benchLoad(): Promise<BenchFigure[]> {
   } finally {
     await stop(proc);
     await h.close();
-    ws.dispose();
-    for (const f of later) await f();
   }
 }
 
