@@ -35,15 +35,48 @@ wait_serial() {
   echo "no console line matching /$3/ within $4 s; console tail: $(serial_tail "$1" 700)"
   return 1
 }
-monitor() { # monitor <socket> <HMP command>
-  node -e 'const c = require("net").connect(process.argv[1], () => c.end(process.argv[2] + "\n")); c.on("error", (e) => { console.error(e.message); process.exit(1); }); c.resume()' "$1" "$2"
+monitor() { # monitor <socket> <HMP command>: prints qemu's answer (the lines before its next prompt)
+  node -e '
+    const [sock, cmd] = process.argv.slice(1);
+    let buf = "", sent = false;
+    const c = require("net").connect(sock);
+    const done = (code) => { c.destroy(); clearTimeout(t); process.exit(code); };
+    const t = setTimeout(() => { console.error("no answer from the qemu monitor within 30 s"); done(1); }, 30000);
+    c.on("error", (e) => { console.error(e.message); done(1); });
+    c.on("data", (d) => {
+      buf += d.toString("latin1");
+      if (!sent) { if (buf.includes("(qemu)")) { sent = true; buf = ""; c.write(cmd + "\n"); } return; }
+      const i = buf.indexOf("(qemu)");
+      if (i < 0) return;
+      // The monitor echoes the command with terminal escapes; the answer is every line after the echo.
+      const lines = buf.slice(0, i).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").split(/\r?\n/).slice(1);
+      const answer = lines.map((l) => l.trim()).filter(Boolean).join("; ");
+      if (answer) console.log(answer);
+      done(0);
+    });' "$1" "$2"
 }
 UPG_MEDIUM=
-insert_medium() { # insert_medium <socket> <iso>: as an admin swaps the ISO: eject what is there, insert
-  monitor "$1" "eject -f upgrade"
+# insert_medium <socket> <iso>: as an admin swaps the ISO: eject what is there, insert the new one.
+# Fails, saying why, when the hypervisor does not take the medium: a guest that shut and locked the
+# emptied tray makes qemu refuse the insert (it then opens the tray, still empty), and the appliance
+# would wait for an upgrade that never comes (the image test once waited 15 min for it). Runs inside a
+# check (a subshell): swap_medium records the medium for a power cycle's restart.
+insert_medium() {
+  local answer drive
+  monitor "$1" "eject -f upgrade" >/dev/null || return 1
   sleep 2
-  monitor "$1" "change upgrade $2 raw"
-  UPG_MEDIUM=$2
+  answer=$(monitor "$1" "change upgrade $2 raw") || { echo "$answer"; return 1; }
+  drive=$(monitor "$1" "info block upgrade") || { echo "$drive"; return 1; }
+  case $drive in
+    *"$2"*) echo "inserted $(basename "$2")" ;;
+    *) echo "the drive did not take $(basename "$2"): change said '${answer:-nothing}'; the drive: $drive"; return 1 ;;
+  esac
+}
+# swap_medium <check name> <socket> <iso>: insert_medium as a gate; a qemu started again after a power
+# cycle holds this medium.
+swap_medium() {
+  UPG_MEDIUM=$3
+  gate "$1" insert_medium "$2" "$3"
 }
 
 # upgrade_vm <bios|uefi> <dir> <smtp-port>: the VM of one run: BIOS from the qcow2 (SeaBIOS, SYSLINUX),

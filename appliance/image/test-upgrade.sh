@@ -236,14 +236,14 @@ upgrade_steps() {
 
   if [ "$fw" = bios ]; then
     off=$(serial_size "$serial")
-    insert_medium "$mon" "$UPG/garbled.iso"
+    swap_medium "$p: the hypervisor takes the damaged medium (eject, then insert)" "$mon" "$UPG/garbled.iso" || return
     check "$p: a damaged upgrade file is refused with a clear message, nothing written" \
       refused_untouched "$serial" "$off"
   fi
 
   off=$(serial_size "$serial")
   t=$(now) c=$UPG_CYCLES
-  insert_medium "$mon" "$UPG/broken.iso"
+  swap_medium "$p: the hypervisor takes the broken v2's medium (eject, then insert)" "$mon" "$UPG/broken.iso" || return
   boot_gate "$p: the broken v2 is written into slot b and tried once" \
     "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" || return
   gate "$p: the broken v2 is not ready within its limit and the VM boots back" \
@@ -260,7 +260,7 @@ upgrade_steps() {
 
   off=$(serial_size "$serial")
   t=$(now) c=$UPG_CYCLES
-  insert_medium "$mon" "$UPG/v2.iso"
+  swap_medium "$p: the hypervisor takes v2's medium (eject, then insert)" "$mon" "$UPG/v2.iso" || return
   boot_gate "$p: v2 written into slot b, trial boot" "$serial" "$off" "relaykit: trial boot of slot b" "$UPGRADE_WAIT" || return
   # Only now the smarthost comes up: v1 is gone, so what gets delivered is v2's doing.
   "$REPO/node_modules/.bin/node" "$REPO/test/helpers/sim/smtp-sink-main.ts" "$sinkport" "$R/sink" "$R/sink-key.pem" \
