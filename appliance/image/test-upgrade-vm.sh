@@ -43,6 +43,7 @@ monitor() { # monitor <socket> <HMP command>: prints qemu's answer (the lines be
     const done = (code) => { c.destroy(); clearTimeout(t); process.exit(code); };
     const t = setTimeout(() => { console.error("no answer from the qemu monitor within 30 s"); done(1); }, 30000);
     c.on("error", (e) => { console.error(e.message); done(1); });
+    c.on("close", () => { console.error("the qemu monitor closed before it answered"); done(1); });
     c.on("data", (d) => {
       buf += d.toString("latin1");
       if (!sent) { if (buf.includes("(qemu)")) { sent = true; buf = ""; c.write(cmd + "\n"); } return; }

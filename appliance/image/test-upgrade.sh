@@ -271,7 +271,7 @@ upgrade_steps() {
   [ "$UPG_CYCLES" != "$c" ] || figure "upgrade${sfx}_seconds" "$(elapsed "$t")"
   check "$p: after the upgrade the sink got each queued message exactly once" sink_got_each_once "$R/sink" "${subjects[@]}"
   # ACPI power button, then the disk is read: qemu must be gone first (it holds the overlay's lock).
-  node -e 'const c = require("net").connect(process.argv[1], () => c.end("system_powerdown\n")); c.on("error", () => {}); c.resume()' "$mon" || true
+  monitor "$mon" system_powerdown >/dev/null || true
   for _ in $(seq 120); do kill -0 "$UPG_QPID" 2>/dev/null || break; sleep 1; done
   upgrade_stop_vm
   esp_image "$R/overlay.qcow2" "$R/esp.img" || { record "$p: the ESP can be read after the run" fail; return 0; }

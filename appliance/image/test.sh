@@ -418,7 +418,7 @@ vm_boot() {
   for _ in $(seq 300); do grep -aq 'relaykit-boot: watchdog ' "$serial" && break; sleep 1; done
   check "VM ($fw): relaykit.service is Type=notify with WatchdogSec and its keep-alives arrive" watchdog_check "$serial"
   # ACPI power button: systemd stops the relay with SIGTERM (drain), then powers off.
-  node -e 'const c = require("net").connect(process.argv[1], () => c.end("system_powerdown\n")); c.on("error", () => {}); c.resume()' "$mon" || true
+  monitor "$mon" system_powerdown >/dev/null || true
   local i
   for i in $(seq 120); do kill -0 "$qpid" 2>/dev/null || break; sleep 1; done
   if kill -0 "$qpid" 2>/dev/null; then
