@@ -34,7 +34,8 @@ describe('V8 heap flags of the shipped appliance', () => {
 
   // --liftoff-only: undici's WebAssembly HTTP parser is never tiered up to TurboFan (a ~26 MB malloc
   // spike under a burst of mail); --memory-saver-mode: V8's heap growth tuned for footprint;
-  // --max-opt=2: no TurboFan (its compile zones and code pages).
+  // --max-opt=2: no TurboFan (its compile zones and code pages); --invocation-count-for-maglev=4000:
+  // Maglev's compile jobs not all piled onto the first burst of mail after a start.
   const commandLine =
     /^ExecStart=\/usr\/local\/bin\/node (.*) \/opt\/relaykit\/relaykit-appliance\.mjs run /m.exec(unit)?.[1];
   const execForm = (line: RegExp) => {
@@ -43,7 +44,9 @@ describe('V8 heap flags of the shipped appliance', () => {
   };
 
   it('carry the V8 flags Node refuses in NODE_OPTIONS on the command line of the unit and the image', () => {
-    expect(commandLine).toBe('--liftoff-only --memory-saver-mode --max-opt=2');
+    expect(commandLine).toBe(
+      '--liftoff-only --memory-saver-mode --max-opt=2 --invocation-count-for-maglev=4000',
+    );
     const flags = (commandLine ?? '').split(' ');
     const node = '/usr/local/bin/node';
     const bundle = '/opt/relaykit/relaykit-appliance.mjs';
